@@ -1,0 +1,1 @@
+"""mlx reference implementation of the samplers (not yet written: see the implementation issue)."""

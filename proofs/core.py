@@ -1,0 +1,103 @@
+"""What a theorem is, what a proof step records, and how steps decide a verdict.
+
+Verdicts: `proved` (every step holds), `refuted` (a counterexample, confirmed in exact arithmetic),
+`not proved` (anything else: a solver `unknown` or timeout, SymPy not reaching 0, contradictory
+premises). An inconclusive step always wins, so a timeout can never read as `proved`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from proofs.smt import Answer, Query, solve
+
+HOLDS, COUNTEREXAMPLE, INCONCLUSIVE = "holds", "counterexample", "inconclusive"
+
+
+@dataclass
+class Step:
+    title: str
+    method: str  # sympy | z3 | exact | paper | sanity
+    status: str  # holds | counterexample | inconclusive
+    detail: str = ""  # Markdown
+    query: Query | None = None
+    answer: Answer | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Theorem:
+    id: str
+    title: str
+    claim: str  # plain words
+    latex: str
+    assumptions: tuple[str, ...]
+    method: str
+    expected: str  # proved | refuted
+    run: Callable[["Context"], None]
+    meaning: str = ""  # what it means for someone writing a sampler
+    control: bool = False  # a deliberately false claim that shows the checker can fail
+
+
+@dataclass
+class Context:
+    """Options of one run plus the steps a theorem's proof has recorded so far."""
+
+    max_n: int = 128
+    timeout: float = 30.0
+    steps: list[Step] = field(default_factory=list)
+    counterexample: str = ""
+
+    def step(self, title, method, status, detail="", seconds=0.0) -> Step:
+        s = Step(title, method, status, detail, seconds=seconds)
+        self.steps.append(s)
+        return s
+
+    def z3(self, query: Query, title: str) -> Step:
+        """Solve a query; its status follows from comparing z3's answer with `query.expect`.
+
+        expect unsat: unsat holds, sat is a counterexample to the claim.
+        expect sat (non-vacuity, or a counterexample search): sat holds; unsat means the premises
+        contradict each other, which makes any proof from them vacuous, so it is inconclusive.
+        """
+        answer = solve(query, self.timeout)
+        if answer.status == query.expect:
+            status = HOLDS
+        elif query.expect == "unsat" and answer.status == "sat":
+            status = COUNTEREXAMPLE
+        else:
+            status = INCONCLUSIVE
+        s = Step(title, "z3", status, query=query, answer=answer, seconds=answer.seconds)
+        self.steps.append(s)
+        return s
+
+    def proof(self, name: str, what: str, decls: str, premises: list[str], claim: str,
+              show: tuple[str, ...] = (), witness: tuple[str, ...] = ()) -> list[Step]:
+        """The two queries of one Z3 proof: premises with the negated claim must be unsat, and
+        the premises alone must be sat (otherwise the unsat would prove nothing). `witness`
+        pins some constants for the sat check where z3 cannot build a model of quantified
+        premises itself: a model of premises + witness is a model of the premises."""
+        asserts = "\n".join(f"(assert {p})" for p in premises)
+        neg = Query(f"{name}.negation", f"{what}\nThe premises together with the NEGATED claim: "
+                    "unsat means the claim follows from the premises.", f"{decls}\n{asserts}\n"
+                    f"(assert (not {claim}))", "unsat", show)
+        pre = Query(f"{name}.premises", f"Non-vacuity check for: {what}\nThe premises alone: sat "
+                    "means they are consistent, so the proof is not vacuous.",
+                    "\n".join([decls, asserts, *(f"(assert {w})" for w in witness)]), "sat")
+        return [self.z3(neg, what), self.z3(pre, f"premises of: {what} are satisfiable")]
+
+
+def verdict(steps: list[Step]) -> str:
+    if not steps or any(s.status == INCONCLUSIVE for s in steps):
+        return "not proved"
+    if any(s.status == COUNTEREXAMPLE for s in steps):
+        return "refuted"
+    return "proved"
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start

@@ -1,0 +1,86 @@
+"""SMT-LIB encodings of "first-index argmax(z - c) = first-index argmax(z)".
+
+Bounded (n explicit reals, quantifier-free linear real arithmetic, so z3 decides them completely):
+each encoding returns (declarations, premises, claim). The shifted row y_i is a fresh variable tied
+by the premise y_i = z_i - c, so the solver has to reason about c; z3's preprocessing may still
+substitute and cancel it. Unbounded: `FIRST_MAX` over an array and a symbolic length n.
+"""
+
+from __future__ import annotations
+
+
+def _rows(n: int, per_entry: bool = False) -> tuple[str, list[str]]:
+    """z, y = z - c. per_entry: c is a vector (c_i per entry), which makes the claim false."""
+    shift = [f"c{i}" for i in range(n)] if per_entry else ["c"] * n
+    decls = [f"(declare-const {name} Real)" for name in dict.fromkeys(shift)]
+    decls += [f"(declare-const z{i} Real)" for i in range(n)]
+    decls += [f"(declare-const y{i} Real)" for i in range(n)]
+    return "\n".join(decls), [f"(= y{i} (- z{i} {shift[i]}))" for i in range(n)]
+
+
+def _and(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else f"(and {' '.join(terms)})"
+
+
+def _or(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else f"(or {' '.join(terms)})"
+
+
+def ite_chain(n: int):
+    """argmax as a running (best value, best index) pair updated left to right by ite."""
+    decls, premises = _rows(n)
+    lines = [decls]
+    for v in "zy":
+        lines.append(f"(define-fun {v}best0 () Real {v}0)\n(define-fun {v}arg0 () Int 0)")
+        for i in range(1, n):
+            better = f"(> {v}{i} {v}best{i - 1})"
+            lines.append(f"(define-fun {v}best{i} () Real (ite {better} {v}{i} {v}best{i - 1}))")
+            lines.append(f"(define-fun {v}arg{i} () Int (ite {better} {i} {v}arg{i - 1}))")
+    return "\n".join(lines), premises, f"(= zarg{n - 1} yarg{n - 1})"
+
+
+def declarative(n: int):
+    """argmax as an index k with value v: every entry <= v, every earlier entry < v."""
+    decls, premises = _rows(n)
+    lines = [decls]
+    for v in "zy":
+        lines.append(f"(declare-const {v}k Int)\n(declare-const {v}v Real)")
+        premises.append(f"(and (<= 0 {v}k) (< {v}k {n}))")
+        premises += [f"(=> (= {v}k {i}) (= {v}v {v}{i}))" for i in range(n)]
+        premises += [f"(<= {v}{i} {v}v)" for i in range(n)]
+        premises += [f"(=> (< {i} {v}k) (< {v}{i} {v}v))" for i in range(n)]
+    return "\n".join(lines), premises, "(= zk yk)"
+
+
+def one_hot(n: int, per_entry: bool = False):
+    """argmax as indicators f_k = (v_k = max) and no earlier entry equals max, via prefix flags."""
+    decls, premises = _rows(n, per_entry)
+    lines = [decls]
+    for v in "zy":
+        lines.append(f"(declare-const {v}max Real)")
+        premises += [f"(<= {v}{i} {v}max)" for i in range(n)]
+        premises.append(_or([f"(= {v}{i} {v}max)" for i in range(n)]))
+        lines.append(f"(define-fun {v}seen0 () Bool false)")
+        for i in range(n):
+            at_max = f"(= {v}{i} {v}max)"
+            lines.append(f"(define-fun {v}first{i} () Bool (and {at_max} (not {v}seen{i})))")
+            lines.append(f"(define-fun {v}seen{i + 1} () Bool (or {v}seen{i} {at_max}))")
+    return "\n".join(lines), premises, _and([f"(= zfirst{i} yfirst{i})" for i in range(n)])
+
+
+ENCODINGS = {"ite-chain": ite_chain, "declarative": declarative, "one-hot": one_hot}
+
+FIRST_MAX = """\
+; first-max a n k: k is the first index of a maximum of a[0..n-1]
+(define-fun first-max ((a (Array Int Real)) (n Int) (k Int)) Bool
+  (and (<= 0 k) (< k n)
+       (forall ((j Int)) (=> (and (<= 0 j) (< j n)) (<= (select a j) (select a k))))
+       (forall ((j Int)) (=> (and (<= 0 j) (< j k)) (< (select a j) (select a k))))))"""
+
+
+def arrays(*names: str) -> str:
+    return "\n".join(f"(declare-const {a} (Array Int Real))" for a in names)
+
+
+def consts(sort: str, *names: str) -> str:
+    return "\n".join(f"(declare-const {a} {sort})" for a in names)

@@ -1,0 +1,135 @@
+"""Claims that are false, each refuted by a witness that z3 finds and that is then re-checked in
+exact rational arithmetic (Python Fractions), independently of the solver."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+from proofs.core import COUNTEREXAMPLE, INCONCLUSIVE, Context
+from proofs.encodings import one_hot
+from proofs.rules import first_argmax, keep_min_p, keep_top_p, penalize
+from proofs.smt import Query, real
+
+
+def fmt(x: Fraction) -> str:
+    return str(x) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def confirm(ctx: Context, title: str, found, check):
+    """Re-check a z3 model exactly: `check(values)` returns (is_counterexample, explanation)."""
+    t0 = time.perf_counter()
+    if found.answer.status != "sat":
+        ctx.step(title, "exact", INCONCLUSIVE, "z3 found no witness, so there is nothing to check.")
+        return None
+    ok, text = check(found.answer.values)
+    ctx.step(title, "exact", COUNTEREXAMPLE if ok else INCONCLUSIVE, text, time.perf_counter() - t0)
+    if ok:
+        ctx.counterexample += text + "\n\n"
+    return found.answer.values
+
+
+def argmax_vector_shift(ctx: Context):
+    """Control: argmax(z - c) with c a VECTOR is not argmax(z). The same machinery that proves
+    `argmax-shift` must find the counterexample here."""
+    decls, premises, claim = one_hot(2, per_entry=True)
+    found, _ = ctx.proof("n2", "n = 2, per-entry shift c_i: argmax(z - c) = argmax(z)", decls,
+                         premises, claim, show=("z0", "z1", "c0", "c1"))
+
+    def check(v):
+        z, c = [v["z0"], v["z1"]], [v["c0"], v["c1"]]
+        y = [a - b for a, b in zip(z, c)]
+        ok = first_argmax(z) != first_argmax(y)
+        return ok, (f"z = ({', '.join(map(fmt, z))}), c = ({', '.join(map(fmt, c))}): "
+                    f"argmax(z) = {first_argmax(z)}, argmax(z - c) = {first_argmax(y)} "
+                    f"(z - c = ({', '.join(map(fmt, y))}))")
+    confirm(ctx, "the witness, in exact arithmetic", found, check)
+
+
+THETA = Fraction(13, 10)
+
+
+def penalty_shift(ctx: Context):
+    body = f"""\
+; logits z_i = a_i / 10 with small integers a_i; token 0 was generated before, so it is penalized
+(declare-const a0 Int)
+(declare-const a1 Int)
+(define-fun z0 () Real (/ (to_real a0) 10.0))
+(define-fun z1 () Real (/ (to_real a1) 10.0))
+(define-fun pen ((v Real)) Real (ite (< v 0.0) (* v {real(THETA)}) (/ v {real(THETA)})))
+(define-fun zmax () Real (ite (>= z0 z1) z0 z1))
+(assert (and (< 0 a0 50) (<= (- 50) a1 50)))
+; greedy on penalized logits (c = 0) picks token 1 strictly; on penalized log-probabilities it
+; picks token 0 strictly, for both c = max(z) and c = max(z) + 1, hence for every c between
+; (see the transcript), and logsumexp(z) lies in [max(z), max(z) + log 2] for n = 2
+(define-fun margin ((c Real)) Real (- (pen (- z0 c)) (- z1 c)))
+(assert (< (margin 0.0) 0.0))
+(assert (> (margin zmax) 0.0))
+(assert (> (margin (+ zmax 1.0)) 0.0))"""
+    found = ctx.z3(Query("search", "Search for logits where the repetition penalty (theta = 13/10) "
+                         "picks a different greedy token from logits than from log-probabilities.",
+                         body, "sat", show=("a0", "a1")), "z3 searches for a witness, n = 2")
+
+    def check(v):
+        z = [v["a0"] / 10, v["a1"] / 10]
+        shifts = [("logits (c = 0)", Fraction(0)), ("c = max(z)", max(z)), ("c = max(z) + 1", max(z) + 1)]
+        rows, margins = [], []
+        for label, c in shifts:
+            pen = [penalize(z[0] - c, THETA), z[1] - c]
+            margins.append(pen[0] - pen[1])
+            rows.append(f"| {label} | ({fmt(z[0] - c)}, {fmt(z[1] - c)}) | ({fmt(pen[0])}, {fmt(pen[1])}) "
+                        f"| {first_argmax(pen)} |")
+        ok = margins[0] < 0 < min(margins[1:])
+        return ok, (f"Logits z = ({fmt(z[0])}, {fmt(z[1])}), theta = {fmt(THETA)}, token 0 penalized.\n\n"
+                    "| input | row | penalized row | greedy token |\n|---|---|---|---|\n" + "\n".join(rows) +
+                    "\n\nFor c >= max(z) both shifted entries are <= 0, so the penalized comparison "
+                    "theta (z_0 - c) > z_1 - c is linear in c: the set of c where it holds is an interval, "
+                    "it contains both endpoints checked here, so it contains c = logsumexp(z), which lies "
+                    "in [max(z), max(z) + log 2] for n = 2. Greedy on the penalized logits picks token 1; "
+                    "on the penalized log-probabilities, token 0.")
+    confirm(ctx, "the witness, in exact arithmetic", found, check)
+
+
+def temperature_order(ctx: Context):
+    """Weights q_i > 0 are exp(z_i); with T = 1/2, softmax(z / T) is proportional to q_i^2, so both
+    keep-sets are rational and the witness is checked exactly (z_i = log q_i)."""
+    decls = "\n".join(f"(declare-const q{i} Int)" for i in range(3)) + "\n(declare-const P Int)"
+    common = f"""{decls}
+(assert (and (> q0 q1) (> q1 q2) (> q2 0) (<= q0 9) (< 0 P) (< P 10)))
+(define-fun p () Real (/ (to_real P) 10.0))"""
+
+    def mass_above(i, power):
+        terms = " ".join(f"(* q{j} q{j})" if power == 2 else f"q{j}" for j in range(i))
+        return f"(to_real (+ 0 {terms}))"
+
+    def total(power):
+        return mass_above(3, power)
+
+    top_p = common + "\n(assert (or " + " ".join(
+        f"(distinct (< {mass_above(i, 1)} (* p {total(1)})) (< {mass_above(i, 2)} (* p {total(2)})))"
+        for i in range(3)) + "))"
+    found = ctx.z3(Query("top-p.search", "Search for weights q (logits log q) and p where top-p keeps "
+                         "different tokens before and after temperature T = 1/2.", top_p, "sat",
+                         show=("q0", "q1", "q2", "P")), "z3 searches for a top-p witness, n = 3")
+    confirm(ctx, "top-p witness, in exact arithmetic", found, lambda v: _check(v, "top-p"))
+    min_p = common + "\n(assert (or " + " ".join(
+        f"(distinct (>= (* 10 q{i}) (* P q0)) (>= (* 10 q{i} q{i}) (* P q0 q0)))" for i in range(3)) + "))"
+    found = ctx.z3(Query("min-p.search", "Search for weights q (logits log q) and m where min-p keeps "
+                         "different tokens before and after temperature T = 1/2.", min_p, "sat",
+                         show=("q0", "q1", "q2", "P")), "z3 searches for a min-p witness, n = 3")
+    confirm(ctx, "min-p witness, in exact arithmetic", found, lambda v: _check(v, "min-p"))
+
+
+def _check(v, rule):
+    q = [v[f"q{i}"] for i in range(3)]
+    param = v["P"] / 10
+    keep = keep_top_p if rule == "top-p" else keep_min_p
+    plain = [x / sum(q) for x in q]
+    tempered = [x * x / sum(y * y for y in q) for x in q]
+    before, after = keep(tempered, param), keep(plain, param)
+    name = "p" if rule == "top-p" else "m"
+    return before != after, (
+        f"{rule}, {name} = {fmt(param)}: logits z = (log {fmt(q[0])}, log {fmt(q[1])}, log {fmt(q[2])}), "
+        f"T = 1/2. softmax(z) = ({', '.join(map(fmt, plain))}) -> {rule} keeps {sorted(after)} "
+        f"(filter first, temperature after); softmax(z/T) = ({', '.join(map(fmt, tempered))}) -> "
+        f"keeps {sorted(before)} (temperature first).")

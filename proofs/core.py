@@ -48,7 +48,8 @@ class Context:
     max_n: int = 128
     timeout: float = 30.0
     steps: list[Step] = field(default_factory=list)
-    counterexample: str = ""
+    counterexample: str = ""  # Markdown, for the transcript
+    witness: dict = field(default_factory=dict)  # the exact witness values, for the sanity checks
 
     def step(self, title, method, status, detail="", seconds=0.0) -> Step:
         s = Step(title, method, status, detail, seconds=seconds)

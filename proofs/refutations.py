@@ -40,6 +40,7 @@ def argmax_vector_shift(ctx: Context):
         z, c = [v["z0"], v["z1"]], [v["c0"], v["c1"]]
         y = [a - b for a, b in zip(z, c)]
         ok = first_argmax(z) != first_argmax(y)
+        ctx.witness.update(z=z, c=c)
         return ok, (f"z = ({', '.join(map(fmt, z))}), c = ({', '.join(map(fmt, c))}): "
                     f"argmax(z) = {first_argmax(z)}, argmax(z - c) = {first_argmax(y)} "
                     f"(z - c = ({', '.join(map(fmt, y))}))")
@@ -72,6 +73,7 @@ def penalty_shift(ctx: Context):
 
     def check(v):
         z = [v["a0"] / 10, v["a1"] / 10]
+        ctx.witness["z"] = z
         shifts = [("logits (c = 0)", Fraction(0)), ("c = max(z)", max(z)), ("c = max(z) + 1", max(z) + 1)]
         rows, margins = [], []
         for label, c in shifts:
@@ -111,18 +113,19 @@ def temperature_order(ctx: Context):
     found = ctx.z3(Query("top-p.search", "Search for weights q (logits log q) and p where top-p keeps "
                          "different tokens before and after temperature T = 1/2.", top_p, "sat",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a top-p witness, n = 3")
-    confirm(ctx, "top-p witness, in exact arithmetic", found, lambda v: _check(v, "top-p"))
+    confirm(ctx, "top-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "top-p"))
     min_p = common + "\n(assert (or " + " ".join(
         f"(distinct (>= (* 10 q{i}) (* P q0)) (>= (* 10 q{i} q{i}) (* P q0 q0)))" for i in range(3)) + "))"
     found = ctx.z3(Query("min-p.search", "Search for weights q (logits log q) and m where min-p keeps "
                          "different tokens before and after temperature T = 1/2.", min_p, "sat",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a min-p witness, n = 3")
-    confirm(ctx, "min-p witness, in exact arithmetic", found, lambda v: _check(v, "min-p"))
+    confirm(ctx, "min-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "min-p"))
 
 
-def _check(v, rule):
+def _check(ctx, v, rule):
     q = [v[f"q{i}"] for i in range(3)]
     param = v["P"] / 10
+    ctx.witness[rule] = (q, param)
     keep = keep_top_p if rule == "top-p" else keep_min_p
     plain = [x / sum(q) for x in q]
     tempered = [x * x / sum(y * y for y in q) for x in q]

@@ -1,0 +1,134 @@
+"""The theorem catalogue: one stable id per claim. Transcripts, the spec and test names use these ids."""
+
+from __future__ import annotations
+
+from proofs import order, refutations, sanity, symbolic
+from proofs.core import Theorem
+
+
+def both(*parts):
+    def run(ctx):
+        for part in parts:
+            part(ctx)
+    return run
+
+
+REAL_ROW = "z is a real vector of length n >= 1 (finite entries; -inf is the limit case)"
+SHIFT = "c is one real number per row (for log-probabilities, c = logsumexp(z))"
+
+THEOREMS: tuple[Theorem, ...] = (
+    Theorem(
+        "softmax-shift", "softmax is invariant under a per-row shift",
+        "Subtracting the same constant from every logit leaves the softmax probabilities unchanged.",
+        r"\forall n \ge 1,\ z \in \mathbb{R}^n,\ c \in \mathbb{R}:\quad "
+        r"\frac{e^{z_i - c}}{\sum_{j=1}^{n} e^{z_j - c}} = \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_j}}",
+        (REAL_ROW, SHIFT, "n is a symbolic positive integer; also every concrete n from 1 to 16"),
+        "SymPy, symbolic n (IndexedBase + Sum), and every concrete n = 1..16", "proved",
+        both(symbolic.softmax_shift, sanity.softmax_shift),
+        "A categorical sampler may be fed logits or any per-row shift of them (log-probabilities "
+        "included): the target distribution is the same."),
+    Theorem(
+        "log-softmax", "log-probabilities are logits minus logsumexp",
+        "The log of the softmax probability of token i is z_i minus logsumexp(z).",
+        r"\log \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_j}} = z_i - \log \sum_{j=1}^{n} e^{z_j}",
+        (REAL_ROW, "n is a symbolic positive integer",
+         "no force=True rewriting: the log of a quotient is split only for positive factors"),
+        "SymPy, symbolic n", "proved", both(symbolic.log_softmax, sanity.log_softmax),
+        "What mlx-lm passes to its samplers, z - logsumexp(z), is exactly the log-probabilities."),
+    Theorem(
+        "softmax-of-logprobs", "sampling from log-probabilities = sampling from logits",
+        "Applying softmax to the log-probabilities gives back the same distribution as softmax of the logits.",
+        r"\operatorname{softmax}\big(z - \operatorname{logsumexp}(z)\big)_i = \operatorname{softmax}(z)_i",
+        (REAL_ROW, "n is a symbolic positive integer"),
+        "SymPy, symbolic n", "proved", both(symbolic.softmax_of_logprobs, sanity.softmax_of_logprobs),
+        "Categorical sampling on log-probabilities targets exactly the distribution of sampling on logits."),
+    Theorem(
+        "temperature-shift", "temperature commutes with the shift; it never moves the argmax",
+        "For T > 0, softmax((z - c)/T) = softmax(z/T), and the first-index argmax of z/T is that of z.",
+        r"T > 0:\quad \operatorname{softmax}\Big(\frac{z - c}{T}\Big) = \operatorname{softmax}\Big(\frac{z}{T}\Big),"
+        r"\qquad \operatorname{argmax}\frac{z}{T} = \operatorname{argmax} z",
+        (REAL_ROW, SHIFT, "T > 0 (T = 0 is greedy by convention, not a division)"),
+        "SymPy for the softmax part (symbolic n); Z3 for the argmax part (unbounded n, arrays, quantifiers)",
+        "proved", both(symbolic.temperature_softmax, order.temperature_argmax, sanity.temperature_shift),
+        "Temperature can be applied to logits or log-probabilities alike, and as T -> 0 the most "
+        "likely token does not depend on the choice."),
+    Theorem(
+        "argmax-shift", "greedy decoding is invariant under a per-row shift",
+        "The first-index argmax of z - c is the first-index argmax of z (ties go to the lowest index).",
+        r"\forall n \ge 1,\ z \in \mathbb{R}^n,\ c \in \mathbb{R}:\quad "
+        r"\operatorname{argmax}_{\text{first}}(z - c) = \operatorname{argmax}_{\text{first}}(z)",
+        (REAL_ROW, SHIFT, "ties go to the lowest index, as in numpy, mlx and torch"),
+        "Z3 over the reals: bounded (n = 1..16 and powers of two up to --max-n, one-hot encoding) and "
+        "unbounded (arrays, quantifiers, symbolic n; existence of the first maximum by induction)",
+        "proved", both(order.argmax_shift, sanity.argmax_shift),
+        "Greedy decoding may be fed logits or log-probabilities (in exact arithmetic; see the "
+        "floating-point theorems for rounding)."),
+    Theorem(
+        "greedy-logprobs", "greedy on log-probabilities = greedy on logits",
+        "argmax(z - logsumexp(z)) = argmax(z): the first-index argmax is unchanged.",
+        r"\operatorname{argmax}_{\text{first}}\big(z - \operatorname{logsumexp}(z)\big) = "
+        r"\operatorname{argmax}_{\text{first}}(z)",
+        (REAL_ROW, "logsumexp(z) is used only as one real number per row (an uninterpreted function)"),
+        "Z3, unbounded n, logsumexp as an uninterpreted function of the row", "proved",
+        both(order.greedy_logprobs, sanity.greedy_logprobs),
+        "An engine that hands log-probabilities to argmax picks the same token as on logits."),
+    Theorem(
+        "gumbel-coupling", "the same random key gives the same token from logits and log-probabilities",
+        "For any noise vector g, argmax(z + g) = argmax(z - c + g) (Gumbel-max); and the inverse-CDF "
+        "draw with the same uniform u picks the same token.",
+        r"\forall g:\ \operatorname{argmax}(z + g) = \operatorname{argmax}(z - c + g);\qquad "
+        r"\min\{k : \textstyle\sum_{j \le k} w_j > u \sum_j w_j\} \text{ unchanged when } w \mapsto s\,w,\ s = e^{-c} > 0",
+        (REAL_ROW, SHIFT, "g is any real vector (the Gumbel noise of one key)", "u in [0, 1)",
+         "inverse CDF on unnormalised weights w = exp(z) > 0"),
+        "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 by induction, "
+        "then the first crossing of u times the total", "proved",
+        both(order.gumbel_coupling, sanity.gumbel_coupling),
+        "Seeded tests may compare a sampler's token on logits and on log-probabilities draw by draw, "
+        "with the same key, instead of by statistics."),
+    Theorem(
+        "filters-shift", "top-k, top-p and min-p keep the same tokens for logits and log-probabilities",
+        "The keep-sets of top-k (both tie rules), top-p and min-p are invariant under z -> z - c.",
+        r"\operatorname{keep}_{\text{top-}k}(z - c) = \operatorname{keep}_{\text{top-}k}(z),\ "
+        r"\operatorname{keep}_{\text{min-}p}(z - c) = \operatorname{keep}_{\text{min-}p}(z),\ "
+        r"\operatorname{keep}_{\text{top-}p}(z - c) = \operatorname{keep}_{\text{top-}p}(z)",
+        (REAL_ROW, SHIFT, "top-k: any k, ties kept or broken by index; min-p: any m in (0, 1]; top-p: any p"),
+        "top-k and min-p: Z3, unbounded n (pairwise order and z_i - max z are preserved), plus top-k "
+        "rank counting for n = 1..8; top-p: composition with softmax-shift", "proved",
+        both(order.filters_shift, sanity.filters_shift),
+        "Each filter may run on logits or log-probabilities and keeps the same tokens."),
+    Theorem(
+        "penalty-shift", "claim: the repetition penalty is shift-invariant (it is not)",
+        "Claim: the sign-aware repetition penalty (z < 0: z * theta, else z / theta) gives the same "
+        "greedy token on logits and on log-probabilities. False.",
+        r"\text{claim: } \operatorname{argmax}\,\mathrm{pen}_\theta(z) = "
+        r"\operatorname{argmax}\,\mathrm{pen}_\theta(z - c),\quad "
+        r"\mathrm{pen}_\theta(v) = \begin{cases} v\theta & v < 0 \\ v/\theta & v \ge 0 \end{cases}",
+        ("theta = 13/10, token 0 penalized, n = 2", "c ranges over [max z, max z + 1], which contains logsumexp(z)"),
+        "Z3 search, witness re-checked in exact rational arithmetic", "refuted",
+        both(refutations.penalty_shift, sanity.penalty_shift),
+        "A repetition penalty must be applied to logits (as documented), not to log-probabilities: "
+        "on log-probabilities it can change even the greedy token."),
+    Theorem(
+        "temperature-order", "claim: temperature before or after top-p / min-p is the same (it is not)",
+        "Claim: applying temperature before or after top-p (or min-p) gives the same keep-set. False.",
+        r"\text{claim: } \operatorname{keep}_{p}\big(\operatorname{softmax}(z/T)\big) = "
+        r"\operatorname{keep}_{p}\big(\operatorname{softmax}(z)\big)",
+        ("n = 3, T = 1/2, logits z_i = log q_i with small integers q_i", "p and m are multiples of 1/10"),
+        "Z3 search over q, p; witness re-checked in exact rational arithmetic (softmax(z/T) is "
+        "proportional to q_i^2)", "refuted",
+        both(refutations.temperature_order, sanity.temperature_order),
+        "Engines that order temperature differently (Hugging Face and vLLM before the filters, "
+        "llama.cpp and mlx-lm after) really sample from different distributions: the spec has to "
+        "make the order a parameter."),
+    Theorem(
+        "argmax-vector-shift", "control: argmax(z - c) with c a VECTOR (false)",
+        "A deliberately false variant of argmax-shift: subtracting a different constant from each "
+        "entry. The checker must come back with a counterexample, showing it can fail.",
+        r"\text{claim: } \operatorname{argmax}(z - c) = \operatorname{argmax}(z),\quad c \in \mathbb{R}^n",
+        ("n = 2", "same one-hot encoding as argmax-shift, with c_i per entry"),
+        "Z3 (the negated claim is sat), witness re-checked exactly", "refuted",
+        both(refutations.argmax_vector_shift, sanity.argmax_vector_shift),
+        "Only a shift shared by the whole row is harmless; a per-token bias is not.", control=True),
+)
+
+BY_ID = {t.id: t for t in THEOREMS}

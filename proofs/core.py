@@ -57,16 +57,18 @@ class Context:
         return s
 
     def z3(self, query: Query, title: str) -> Step:
-        """Solve a query; its status follows from comparing z3's answer with `query.expect`.
+        """Solve a query; the step's status follows from its role and z3's answer alone.
 
-        expect unsat: unsat holds, sat is a counterexample to the claim.
-        expect sat (non-vacuity, or a counterexample search): sat holds; unsat means the premises
-        contradict each other, which makes any proof from them vacuous, so it is inconclusive.
+        negation: unsat holds, sat is a counterexample to the claim.
+        premises: sat holds; unsat means the premises contradict each other, which makes any
+        proof from them vacuous, so it is inconclusive. search: sat holds (a witness to re-check).
+        Anything else (unknown, timeout, error) is inconclusive.
         """
         answer = solve(query, self.timeout)
-        if answer.status == query.expect:
+        wanted = {"negation": "unsat", "premises": "sat", "search": "sat"}[query.role]
+        if answer.status == wanted:
             status = HOLDS
-        elif query.expect == "unsat" and answer.status == "sat":
+        elif query.role == "negation" and answer.status == "sat":
             status = COUNTEREXAMPLE
         else:
             status = INCONCLUSIVE
@@ -75,18 +77,19 @@ class Context:
         return s
 
     def proof(self, name: str, what: str, decls: str, premises: list[str], claim: str,
-              show: tuple[str, ...] = (), witness: tuple[str, ...] = ()) -> list[Step]:
+              show: tuple[str, ...] = (), witness: tuple[str, ...] = (), false_claim=False) -> list[Step]:
         """The two queries of one Z3 proof: premises with the negated claim must be unsat, and
         the premises alone must be sat (otherwise the unsat would prove nothing). `witness`
         pins some constants for the sat check where z3 cannot build a model of quantified
-        premises itself: a model of premises + witness is a model of the premises."""
+        premises itself: a model of premises + witness is a model of the premises.
+        false_claim: the claim is known to be false (a control), so the file records `sat`."""
         asserts = "\n".join(f"(assert {p})" for p in premises)
         neg = Query(f"{name}.negation", f"{what}\nThe premises together with the NEGATED claim: "
                     "unsat means the claim follows from the premises.", f"{decls}\n{asserts}\n"
-                    f"(assert (not {claim}))", "unsat", show)
+                    f"(assert (not {claim}))", "sat" if false_claim else "unsat", "negation", show)
         pre = Query(f"{name}.premises", f"Non-vacuity check for: {what}\nThe premises alone: sat "
                     "means they are consistent, so the proof is not vacuous.",
-                    "\n".join([decls, asserts, *(f"(assert {w})" for w in witness)]), "sat")
+                    "\n".join([decls, asserts, *(f"(assert {w})" for w in witness)]), "sat", "premises")
         return [self.z3(neg, what), self.z3(pre, f"premises of: {what} are satisfiable")]
 
 

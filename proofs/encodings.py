@@ -22,6 +22,11 @@ def _and(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else f"(and {' '.join(terms)})"
 
 
+def add(terms: list[str]) -> str:
+    """SMT-LIB sum; (+ x) with one argument is not valid SMT-LIB (cvc5 rejects it)."""
+    return "0" if not terms else terms[0] if len(terms) == 1 else f"(+ {' '.join(terms)})"
+
+
 def _or(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else f"(or {' '.join(terms)})"
 

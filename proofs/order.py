@@ -8,7 +8,7 @@ proofs use n explicit reals (quantifier-free, decided completely).
 from __future__ import annotations
 
 from proofs.core import HOLDS, Context
-from proofs.encodings import FIRST_MAX, arrays, consts, one_hot
+from proofs.encodings import FIRST_MAX, add, arrays, consts, one_hot
 
 
 def bounded_sizes(max_n: int) -> list[int]:
@@ -147,7 +147,7 @@ def top_k_counting(ctx: Context, size: int):
     def rank(v, a, exact):  # how many entries beat entry a (exact: ties broken by index)
         beats = [f"(> {v}{b} {v}{a})" if not (exact and b < a) else f"(>= {v}{b} {v}{a})"
                  for b in range(size) if b != a]
-        return "(+ 0 " + " ".join(f"(ite {t} 1 0)" for t in beats) + ")"
+        return add([f"(ite {t} 1 0)" for t in beats])
 
     claim = " ".join(f"(= (< {rank('z', a, e)} k) (< {rank('y', a, e)} k))"
                      for a in range(size) for e in (False, True))

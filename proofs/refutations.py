@@ -7,7 +7,7 @@ import time
 from fractions import Fraction
 
 from proofs.core import COUNTEREXAMPLE, INCONCLUSIVE, Context
-from proofs.encodings import one_hot
+from proofs.encodings import add, one_hot
 from proofs.rules import first_argmax, keep_min_p, keep_top_p, penalize
 from proofs.smt import Query, real
 
@@ -23,7 +23,9 @@ def confirm(ctx: Context, title: str, found, check):
         ctx.step(title, "exact", INCONCLUSIVE, "z3 found no witness, so there is nothing to check.")
         return None
     ok, text = check(found.answer.values)
-    ctx.step(title, "exact", COUNTEREXAMPLE if ok else INCONCLUSIVE, text, time.perf_counter() - t0)
+    summary = ("z3's witness is a counterexample, re-checked with Python Fractions: see "
+               "Counterexample below." if ok else f"z3's witness does NOT check out exactly:\n\n{text}")
+    ctx.step(title, "exact", COUNTEREXAMPLE if ok else INCONCLUSIVE, summary, time.perf_counter() - t0)
     if ok:
         ctx.counterexample += text + "\n\n"
     return found.answer.values
@@ -34,7 +36,7 @@ def argmax_vector_shift(ctx: Context):
     `argmax-shift` must find the counterexample here."""
     decls, premises, claim = one_hot(2, per_entry=True)
     found, _ = ctx.proof("n2", "n = 2, per-entry shift c_i: argmax(z - c) = argmax(z)", decls,
-                         premises, claim, show=("z0", "z1", "c0", "c1"))
+                         premises, claim, show=("z0", "z1", "c0", "c1"), false_claim=True)
 
     def check(v):
         z, c = [v["z0"], v["z1"]], [v["c0"], v["c1"]]
@@ -69,7 +71,7 @@ def penalty_shift(ctx: Context):
 (assert (> (margin (+ zmax 1.0)) 0.0))"""
     found = ctx.z3(Query("search", "Search for logits where the repetition penalty (theta = 13/10) "
                          "picks a different greedy token from logits than from log-probabilities.",
-                         body, "sat", show=("a0", "a1")), "z3 searches for a witness, n = 2")
+                         body, "sat", "search", show=("a0", "a1")), "z3 searches for a witness, n = 2")
 
     def check(v):
         z = [v["a0"] / 10, v["a1"] / 10]
@@ -101,8 +103,7 @@ def temperature_order(ctx: Context):
 (define-fun p () Real (/ (to_real P) 10.0))"""
 
     def mass_above(i, power):
-        terms = " ".join(f"(* q{j} q{j})" if power == 2 else f"q{j}" for j in range(i))
-        return f"(to_real (+ 0 {terms}))"
+        return f"(to_real {add([f'(* q{j} q{j})' if power == 2 else f'q{j}' for j in range(i)])})"
 
     def total(power):
         return mass_above(3, power)
@@ -111,13 +112,13 @@ def temperature_order(ctx: Context):
         f"(distinct (< {mass_above(i, 1)} (* p {total(1)})) (< {mass_above(i, 2)} (* p {total(2)})))"
         for i in range(3)) + "))"
     found = ctx.z3(Query("top-p.search", "Search for weights q (logits log q) and p where top-p keeps "
-                         "different tokens before and after temperature T = 1/2.", top_p, "sat",
+                         "different tokens before and after temperature T = 1/2.", top_p, "sat", "search",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a top-p witness, n = 3")
     confirm(ctx, "top-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "top-p"))
     min_p = common + "\n(assert (or " + " ".join(
         f"(distinct (>= (* 10 q{i}) (* P q0)) (>= (* 10 q{i} q{i}) (* P q0 q0)))" for i in range(3)) + "))"
     found = ctx.z3(Query("min-p.search", "Search for weights q (logits log q) and m where min-p keeps "
-                         "different tokens before and after temperature T = 1/2.", min_p, "sat",
+                         "different tokens before and after temperature T = 1/2.", min_p, "sat", "search",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a min-p witness, n = 3")
     confirm(ctx, "min-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "min-p"))
 

@@ -25,7 +25,8 @@ class Query:
     name: str  # file stem, unique within its theorem
     purpose: str  # one line: what the expected answer establishes
     body: str  # declarations and assertions, no (check-sat)
-    expect: str  # "unsat" (nothing contradicts the claim) or "sat" (a model exists)
+    expect: str  # the answer a correct solver gives: "unsat" or "sat", recorded in the file
+    role: str  # negation (claim + premises negated) | premises (non-vacuity) | search (witness)
     show: tuple[str, ...] = ()  # constants whose model values we read back
 
     def script(self) -> str:
@@ -33,7 +34,7 @@ class Query:
         purpose = "\n".join(f"; {line}" for line in self.purpose.splitlines())
         return (
             f"{purpose}\n; expected answer: {self.expect}\n"
-            f"(set-info :status {self.expect})\n{self.body.strip()}\n(check-sat)\n"
+            f"(set-info :status {self.expect})\n(set-logic ALL)\n{self.body.strip()}\n(check-sat)\n"
         )
 
 

@@ -1,0 +1,109 @@
+"""python -m proofs.check: run every theorem, print verdicts, write transcripts.
+
+Exit status: 0 iff every theorem reaches its expected verdict (and, with --cross-check, cvc5
+agrees on every query), 1 otherwise, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from proofs.catalogue import BY_ID, THEOREMS
+from proofs.core import Context, verdict
+from proofs.transcript import Result, write
+
+
+class Usage(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump or traceback
+        raise Usage(message)
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+    return parse
+
+
+def parse_args(argv):
+    p = Parser(prog="python -m proofs.check", description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("transcripts"), help="transcript folder")
+    p.add_argument("--only", nargs="+", metavar="ID", help="run only these theorem ids")
+    p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
+    p.add_argument("--max-n", type=positive(int), default=128,
+                   help="largest power of two for the bounded argmax-shift proofs (default 128)")
+    p.add_argument("--timeout", type=positive(float), default=30.0,
+                   help="wall-clock seconds per solver query (default 30)")
+    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--cross-check", choices=["cvc5"], help="re-check every .smt2 file with cvc5")
+    args = p.parse_args(argv)
+    unknown = [i for i in args.only or [] if i not in BY_ID]
+    if unknown:
+        raise Usage(f"unknown theorem id {unknown[0]!r} (see --list)")
+    return args
+
+
+def run(theorem, max_n, timeout) -> Result:
+    ctx = Context(max_n=max_n, timeout=timeout)
+    start = time.perf_counter()
+    theorem.run(ctx)
+    return Result(theorem, verdict(ctx.steps), ctx.steps, ctx.counterexample, time.perf_counter() - start)
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+        if args.cross_check:
+            from proofs import crosscheck
+            crosscheck.require()
+    except Usage as e:
+        print(f"proofs.check: error: {e}", file=sys.stderr)
+        return 2
+    if args.list:
+        for t in THEOREMS:
+            print(f"{t.id:22} expected {t.expected:8} {t.title}")
+        return 0
+    chosen = [BY_ID[i] for i in dict.fromkeys(args.only)] if args.only else list(THEOREMS)
+    log = sys.stderr if args.json else sys.stdout
+    results = []
+    for number, theorem in enumerate(chosen, 1):
+        r = run(theorem, args.max_n, args.timeout)
+        results.append(r)
+        mark = "ok" if r.ok else "UNEXPECTED"
+        print(f"[{number:2}/{len(chosen)}] {theorem.id:22} {r.verdict:11} (expected {theorem.expected:8}) "
+              f"{r.seconds:6.2f} s  {mark}", file=log, flush=True)
+    data = write(args.out, results)
+    failed = [r.theorem.id for r in results if not r.ok]
+    print(f"\n{'theorem':22} {'expected':9} {'verdict':11} seconds", file=log)
+    for r in results:
+        print(f"{r.theorem.id:22} {r.theorem.expected:9} {r.verdict:11} {r.seconds:7.2f}", file=log)
+    total = sum(r.seconds for r in results)
+    print(f"\n{len(results) - len(failed)}/{len(results)} theorems as expected in {total:.1f} s; "
+          f"transcripts in {args.out}/index.md", file=log)
+    if args.cross_check:
+        from proofs import crosscheck
+        disagreements = crosscheck.run(args.out, args.timeout, log)
+        data["cross_check"] = disagreements
+        failed += [f"cvc5:{d}" for d in disagreements["disagree"]]
+    if args.json:
+        print(json.dumps(data, indent=2))
+    if failed:
+        print(f"not as expected: {', '.join(failed)}", file=log)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,8 +43,8 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, default=Path("transcripts"), help="transcript folder")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these theorem ids")
     p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
-    p.add_argument("--max-n", type=positive(int), default=128,
-                   help="largest power of two for the bounded argmax-shift proofs (default 128)")
+    p.add_argument("--max-n", type=positive(int), default=1024,
+                   help="largest power of two for the bounded argmax-shift proofs (default 1024)")
     p.add_argument("--timeout", type=positive(float), default=30.0,
                    help="wall-clock seconds per solver query (default 30)")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")

@@ -45,7 +45,7 @@ class Theorem:
 class Context:
     """Options of one run plus the steps a theorem's proof has recorded so far."""
 
-    max_n: int = 128
+    max_n: int = 1024
     timeout: float = 30.0
     steps: list[Step] = field(default_factory=list)
     counterexample: str = ""  # Markdown, for the transcript

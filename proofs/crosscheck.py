@@ -55,6 +55,7 @@ def _worker(path: str, timeout: float):
     solver = cvc5.Solver()
     solver.setOption("tlimit-per", str(int(timeout * 1000)))
     solver.setOption("arrays-exp", "true")  # constant arrays in some non-vacuity witnesses
+    solver.setOption("mbqi", "true")  # model-based instantiation: lets cvc5 answer sat with quantifiers
     parser = cvc5.InputParser(solver)
     parser.setFileInput(cvc5.InputLanguage.SMT_LIB_2_6, path)
     symbols = parser.getSymbolManager()

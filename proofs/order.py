@@ -8,7 +8,7 @@ proofs use n explicit reals (quantifier-free, decided completely).
 from __future__ import annotations
 
 from proofs.core import HOLDS, Context
-from proofs.encodings import FIRST_MAX, add, arrays, consts, one_hot
+from proofs.encodings import FIRST_MAX, MAX_LEMMA, add, arrays, consts, one_hot
 
 
 def bounded_sizes(max_n: int) -> list[int]:
@@ -55,8 +55,10 @@ def invariance(ctx: Context, name: str, what: str, extra_decls: str, definition:
 def argmax_shift(ctx: Context):
     for size in bounded_sizes(ctx.max_n):
         decls, premises, claim = one_hot(size)
-        ctx.proof(f"bounded.n{size}", f"n = {size}, one-hot encoding: argmax(z - c) = argmax(z)",
-                  decls, premises, claim)
+        ctx.proof(f"bounded.n{size}.max", f"n = {size}, lemma: max(z - c) = max(z) - c",
+                  decls, premises, MAX_LEMMA)
+        ctx.proof(f"bounded.n{size}", f"n = {size}, given the lemma: argmax(z - c) = argmax(z) "
+                  "(one-hot encoding)", decls, [*premises, MAX_LEMMA], claim)
     first_max_function(ctx)
     invariance(ctx, "unbounded.invariance", "every n >= 1: k is the first maximum of z - c iff of z",
                consts("Real", "c"), "(forall ((i Int)) (= (select y i) (- (select z i) c)))")

@@ -77,7 +77,8 @@ THEOREMS: tuple[Theorem, ...] = (
         "For any noise vector g, argmax(z + g) = argmax(z - c + g) (Gumbel-max); and the inverse-CDF "
         "draw with the same uniform u picks the same token.",
         r"\forall g:\ \operatorname{argmax}(z + g) = \operatorname{argmax}(z - c + g);\qquad "
-        r"\min\{k : \textstyle\sum_{j \le k} w_j > u \sum_j w_j\} \text{ unchanged when } w \mapsto s\,w,\ s = e^{-c} > 0",
+        r"\min\{k : \textstyle\sum_{j \le k} w_j > u \sum_j w_j\}"
+        r" \text{ unchanged when } w \mapsto s\,w,\ s = e^{-c} > 0",
         (REAL_ROW, SHIFT, "g is any real vector (the Gumbel noise of one key)", "u in [0, 1)",
          "inverse CDF on unnormalised weights w = exp(z) > 0"),
         "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 by induction, "

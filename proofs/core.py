@@ -8,8 +8,8 @@ premises). An inconclusive step always wins, so a timeout can never read as `pro
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from proofs.smt import Answer, Query, solve
 
@@ -36,7 +36,7 @@ class Theorem:
     assumptions: tuple[str, ...]
     method: str
     expected: str  # proved | refuted
-    run: Callable[["Context"], None]
+    run: Callable[[Context], None]
     meaning: str = ""  # what it means for someone writing a sampler
     control: bool = False  # a deliberately false claim that shows the checker can fail
 

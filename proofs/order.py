@@ -142,7 +142,7 @@ def filters_shift(ctx: Context):
 
 def top_k_counting(ctx: Context, size: int):
     """Both top-k tie rules, written as rank counts, for n = size and any k."""
-    rows = [f"(declare-const c Real)\n(declare-const k Int)"]
+    rows = ["(declare-const c Real)\n(declare-const k Int)"]
     rows += [f"(declare-const z{a} Real)\n(declare-const y{a} Real)" for a in range(size)]
     premises = [f"(= y{a} (- z{a} c))" for a in range(size)]
 

@@ -40,7 +40,7 @@ def argmax_vector_shift(ctx: Context):
 
     def check(v):
         z, c = [v["z0"], v["z1"]], [v["c0"], v["c1"]]
-        y = [a - b for a, b in zip(z, c)]
+        y = [a - b for a, b in zip(z, c, strict=True)]
         ok = first_argmax(z) != first_argmax(y)
         ctx.witness.update(z=z, c=c)
         return ok, (f"z = ({', '.join(map(fmt, z))}), c = ({', '.join(map(fmt, c))}): "

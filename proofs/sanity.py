@@ -52,7 +52,7 @@ def compare_vectors(ctx, what, seed, make_pair):
     rng, t0, worst, bad = random.Random(seed), time.perf_counter(), mp.mpf(0), 0
     for _ in range(POINTS):
         a, b = make_pair(rng)
-        dev = max(abs(x - y) for x, y in zip(a, b))
+        dev = max(abs(x - y) for x, y in zip(a, b, strict=True))
         worst, bad = max(worst, dev), bad + (dev > TOL)
     record(ctx, what, worst, bad, t0)
 
@@ -119,7 +119,8 @@ def gumbel_coupling(ctx):
     def gumbel(rng):
         z, c = random_row(rng), shift(rng)
         g = [-mp.log(-mp.log(mp.mpf(rng.random()) or mp.mpf("1e-30"))) for _ in z]
-        return first_argmax([v - c + e for v, e in zip(z, g)]), first_argmax([v + e for v, e in zip(z, g)])
+        noisy = [v + e for v, e in zip(z, g, strict=True)]
+        return first_argmax([v - c for v in noisy]), first_argmax(noisy)
     compare_choices(ctx, "Gumbel-max: same noise, same token from z and z - c", 8, gumbel)
 
     def inverse_cdf(rng):
@@ -187,7 +188,7 @@ def temperature_order(ctx):
 def argmax_vector_shift(ctx):
     t0 = time.perf_counter()
     z, c = ctx.witness.get("z"), ctx.witness.get("c")
-    ok = bool(z) and first_argmax([mpf(a) - mpf(b) for a, b in zip(z, c)]) != first_argmax(z)
+    ok = bool(z) and first_argmax([mpf(a) - mpf(b) for a, b in zip(z, c, strict=True)]) != first_argmax(z)
     ctx.step("sanity check: the witness in mpmath", "sanity", HOLDS if ok else INCONCLUSIVE,
              "argmax(z - c) and argmax(z) differ when evaluated in mpmath too. A sanity check, not the proof."
              if ok else "no witness, or it does not reproduce", time.perf_counter() - t0)

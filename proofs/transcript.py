@@ -64,7 +64,8 @@ def render(result: Result, run: dict) -> str:
     t = result.theorem
     lines = [
         f"# `{t.id}`: {t.title}", "",
-        f"**Verdict: {result.verdict}** (expected: {t.expected}){' - control: a deliberately false claim' if t.control else ''}",
+        f"**Verdict: {result.verdict}** (expected: {t.expected})"
+        + (" - control: a deliberately false claim" if t.control else ""),
         "", "## Claim", "", t.claim, "", f"$$\n{t.latex}\n$$", "",
         "## Assumptions", "", *[f"- {a}" for a in t.assumptions], "",
         *(["Every Z3 proof below also checks that its premises alone are satisfiable (the "

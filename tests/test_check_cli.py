@@ -1,0 +1,122 @@
+"""The command line: exit codes, bad arguments, and the transcript files it writes."""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from proofs.catalogue import THEOREMS
+
+QUICK = ["--only", "argmax-shift", "penalty-shift", "softmax-shift", "--max-n", "32"]
+
+
+def check(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "proofs.check", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def transcripts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("t")
+    first, second = out / "a", out / "b"
+    runs = [check("--out", str(first), *QUICK), check("--out", str(second), *QUICK)]
+    return first, second, runs
+
+
+def test_exit_0_and_one_progress_line_per_theorem(transcripts):
+    _, _, (run, _) = transcripts
+    assert run.returncode == 0, run.stdout + run.stderr
+    progress = [ln for ln in run.stdout.splitlines() if re.match(r"\[ ?\d+/3\]", ln)]
+    assert len(progress) == 3 and all("ok" in ln for ln in progress)
+
+
+def test_transcript_files(transcripts):
+    out, _, _ = transcripts
+    assert (out / "index.md").exists() and (out / "summary.json").exists()
+    for theorem_id in ("argmax-shift", "penalty-shift", "softmax-shift"):
+        text = (out / f"{theorem_id}.md").read_text()
+        for section in ("## Claim", "$$", "## Assumptions", "## Method", "## Steps", "Verdict:", "## Run"):
+            assert section in text, (theorem_id, section)
+    assert "## Counterexample" in (out / "penalty-shift.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["all_ok"] and {t["id"] for t in summary["theorems"]} == {
+        "argmax-shift", "penalty-shift", "softmax-shift"}
+
+
+def test_one_self_contained_smt2_file_per_query(transcripts):
+    out, _, _ = transcripts
+    summary = json.loads((out / "summary.json").read_text())
+    queries = [s for t in summary["theorems"] for s in t["steps"] if "query" in s]
+    files = sorted((out / "smt2").rglob("*.smt2"))
+    assert len(files) == len(queries) > 40
+    for f in files:
+        text = f.read_text()
+        assert re.search(r"\(set-info :status (sat|unsat)\)", text)
+        assert text.rstrip().endswith("(check-sat)") and text.count("(check-sat)") == 1
+
+
+def test_transcripts_are_deterministic_apart_from_the_run_block(transcripts):
+    first, second, _ = transcripts
+    for f in sorted(first.rglob("*")):
+        if f.is_file():
+            a, b = f.read_text(), (second / f.relative_to(first)).read_text()
+            if f.name == "summary.json":
+                a, b = json.loads(a), json.loads(b)
+                a.pop("run"), b.pop("run")
+            else:
+                a, b = a.split("## Run")[0], b.split("## Run")[0]
+            assert a == b, f
+
+
+def test_list_names_every_theorem():
+    run = check("--list")
+    assert run.returncode == 0
+    for t in THEOREMS:
+        assert t.id in run.stdout
+
+
+def test_json_output(tmp_path):
+    run = check("--out", str(tmp_path), "--only", "log-softmax", "--json")
+    assert run.returncode == 0
+    data = json.loads(run.stdout)
+    assert data["all_ok"] and data["theorems"][0]["verdict"] == "proved"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "no-such-theorem"], "unknown theorem id"),
+    (["--max-n", "0"], "must be positive"),
+    (["--max-n", "abc"], "not a number"),
+    (["--timeout", "-1"], "must be positive"),
+    (["--frobnicate"], "unrecognized arguments"),
+    (["--cross-check", "yices"], "invalid choice"),
+])
+def test_usage_errors_exit_2_with_one_line(args, message):
+    run = check(*args)
+    assert run.returncode == 2
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in run.stderr
+
+
+def test_a_theorem_that_misses_its_verdict_exits_1(tmp_path):
+    # n = 2048 cannot be proved in 0.5 s: the timeout must surface as "not proved", exit 1
+    run = check("--out", str(tmp_path), "--only", "argmax-shift", "--max-n", "2048", "--timeout", "0.5")
+    assert run.returncode == 1, run.stdout
+    assert "not proved" in run.stdout
+    assert json.loads((tmp_path / "summary.json").read_text())["all_ok"] is False
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cvc5") is None, reason="cvc5 extra not installed")
+def test_cross_check_with_cvc5(tmp_path):
+    run = check("--out", str(tmp_path), "--only", "penalty-shift", "argmax-vector-shift",
+                "greedy-logprobs", "--cross-check", "cvc5")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 disagree" in run.stdout
+
+
+def test_default_run_all_theorems_as_expected(tmp_path):
+    run = check("--out", str(tmp_path))
+    assert run.returncode == 0, run.stdout
+    assert f"{len(THEOREMS)}/{len(THEOREMS)} theorems as expected" in run.stdout

@@ -1,0 +1,124 @@
+"""Every theorem reaches its expected verdict, every proof is non-vacuous, and the checking
+machinery can fail: a false claim is refuted, a timeout or contradictory premises are not proved."""
+
+from fractions import Fraction
+
+import pytest
+
+from proofs import symbolic
+from proofs.catalogue import BY_ID, THEOREMS
+from proofs.check import run
+from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, Context, Step, verdict
+from proofs.encodings import ENCODINGS, FIRST_MAX, arrays, consts
+from proofs.smt import Query, parse_values, real, solve
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {t.id: run(t, max_n=64, timeout=30) for t in THEOREMS}
+
+
+@pytest.mark.parametrize("theorem_id", [t.id for t in THEOREMS])
+def test_theorem_reaches_expected_verdict(results, theorem_id):
+    r = results[theorem_id]
+    assert r.verdict == BY_ID[theorem_id].expected, [(s.title, s.status) for s in r.steps]
+
+
+@pytest.mark.parametrize("theorem_id", [t.id for t in THEOREMS if t.expected == "proved"])
+def test_every_z3_proof_checks_its_premises_are_satisfiable(results, theorem_id):
+    steps = results[theorem_id].steps
+    negations = [s.query.name.removesuffix(".negation") for s in steps
+                 if s.query and s.query.role == "negation"]
+    premises = {s.query.name.removesuffix(".premises"): s for s in steps
+                if s.query and s.query.role == "premises"}
+    for name in negations:
+        assert premises[name].answer.status == "sat", name
+
+
+@pytest.mark.parametrize("theorem_id", [t.id for t in THEOREMS])
+def test_every_theorem_has_a_sanity_check(results, theorem_id):
+    sanity = [s for s in results[theorem_id].steps if s.method == "sanity"]
+    assert sanity and all(s.status == HOLDS for s in sanity)
+
+
+def test_refutations_are_confirmed_in_exact_arithmetic(results):
+    for theorem in THEOREMS:
+        if theorem.expected == "refuted":
+            r = results[theorem.id]
+            exact = [s for s in r.steps if s.method == "exact"]
+            assert exact and all(s.status == COUNTEREXAMPLE for s in exact)
+            assert r.counterexample
+
+
+def test_false_variant_vector_shift_is_refuted_by_the_proof_machinery(results):
+    r = results["argmax-vector-shift"]
+    negation = next(s for s in r.steps if s.query and s.query.role == "negation")
+    assert negation.answer.status == "sat" and negation.status == COUNTEREXAMPLE
+    assert r.verdict == "refuted"
+
+
+def test_argmax_shift_bounded_sizes_cover_1_to_16_and_powers_of_two(results):
+    names = {s.query.name for s in results["argmax-shift"].steps if s.query}
+    for n in [*range(1, 17), 32, 64]:
+        assert f"bounded.n{n}.negation" in names
+    assert "bounded.n128.negation" not in names  # max_n = 64 in this run
+
+
+def test_timeout_is_never_proved():
+    decls, premises, claim = ENCODINGS["ite-chain"](256)  # takes z3 far longer than 0.5 s
+    ctx = Context(timeout=0.5)
+    neg, _ = ctx.proof("slow", "slow", decls, premises, claim)
+    assert neg.answer.status in ("timeout", "unknown")
+    assert neg.status == INCONCLUSIVE and verdict(ctx.steps) == "not proved"
+
+
+def test_contradictory_premises_make_a_proof_vacuous_not_proved():
+    ctx = Context()
+    neg, pre = ctx.proof("vacuous", "x > 1 and x < 0 imply anything", "(declare-const x Real)",
+                         ["(> x 1.0)", "(< x 0.0)"], "(= x 42.0)")
+    assert neg.answer.status == "unsat"  # the negation alone would look like a proof
+    assert pre.answer.status == "unsat" and pre.status == INCONCLUSIVE
+    assert verdict(ctx.steps) == "not proved"
+
+
+def test_a_false_claim_gives_a_counterexample():
+    ctx = Context()
+    decls = f"{FIRST_MAX}\n{arrays('z', 'y')}\n{consts('Int', 'n', 'k')}"
+    # y = z shifted by one position is NOT a per-row shift: argmax moves
+    ctx.proof("moved", "argmax of a rotated row", decls,
+              ["(>= n 2)", "(forall ((i Int)) (= (select y i) (select z (+ i 1))))"],
+              "(= (first-max z n k) (first-max y n k))")
+    assert verdict(ctx.steps) == "refuted"
+
+
+def test_sympy_difference_that_is_not_zero_is_not_proved():
+    ctx = Context()
+    x = symbolic.z[symbolic.i]
+    symbolic.finish(ctx, "wrong", x, x + 1, [("nothing", x)], 0.0)
+    assert ctx.steps[-1].status == INCONCLUSIVE and verdict(ctx.steps) == "not proved"
+
+
+def test_verdict_rules():
+    def step(status):
+        return Step("s", "z3", status)
+    assert verdict([]) == "not proved"
+    assert verdict([step(HOLDS), step(HOLDS)]) == "proved"
+    assert verdict([step(HOLDS), step(COUNTEREXAMPLE)]) == "refuted"
+    assert verdict([step(COUNTEREXAMPLE), step(INCONCLUSIVE)]) == "not proved"
+
+
+def test_model_values_are_read_exactly():
+    q = Query("t", "t", "(declare-const x Real)(declare-const b Bool)(assert (= x (/ (- 7.0) 3.0)))"
+              "(assert b)", "sat", "search", ("x", "b"))
+    answer = solve(q, 10)
+    assert answer.status == "sat" and answer.values == {"x": Fraction(-7, 3), "b": True}
+    assert parse_values("((k (- 3)) (y (/ 1.0 4.0)))") == {"k": -3, "y": Fraction(1, 4)}
+    assert real(Fraction(-3, 2)) == "(- (/ 3.0 2.0))" and real(2) == "2.0"
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_every_bench_encoding_proves_small_n_and_refutes_nothing(encoding):
+    decls, premises, claim = ENCODINGS[encoding](8)
+    ctx = Context()
+    ctx.proof("enc", encoding, decls, premises, claim)
+    assert verdict(ctx.steps) == "proved"

@@ -58,8 +58,12 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\forall n \ge 1,\ z \in \mathbb{R}^n,\ c \in \mathbb{R}:\quad "
         r"\operatorname{argmax}_{\text{first}}(z - c) = \operatorname{argmax}_{\text{first}}(z)",
         (REAL_ROW, SHIFT, "ties go to the lowest index, as in numpy, mlx and torch"),
-        "Z3 over the reals: bounded (n = 1..16 and powers of two up to --max-n, one-hot encoding) and "
-        "unbounded (arrays, quantifiers, symbolic n; existence of the first maximum by induction)",
+        "Z3 over the reals. Bounded: n = 1..16 and every power of two up to --max-n, quantifier-free, "
+        "one-hot encoding (first-maximum indicators via prefix flags), proved in two queries: the "
+        "lemma max(z - c) = max(z) - c, then the indicator equality given it. The shifted row y_i is "
+        "a fresh variable with the premise y_i = z_i - c, so c is not cancelled by writing z_i - c "
+        "on both sides (z3's preprocessing may still substitute it). Unbounded: arrays, quantifiers, "
+        "symbolic n; the first maximum exists (induction: z3 checks base and step) and is unique",
         "proved", both(order.argmax_shift, sanity.argmax_shift),
         "Greedy decoding may be fed logits or log-probabilities (in exact arithmetic; see the "
         "floating-point theorems for rounding)."),

@@ -85,6 +85,8 @@ def main(argv=None) -> int:
         mark = "ok" if r.ok else "UNEXPECTED"
         print(f"[{number:2}/{len(chosen)}] {theorem.id:22} {r.verdict:11} (expected {theorem.expected:8}) "
               f"{r.seconds:6.2f} s  {mark}", file=log, flush=True)
+        if r.counterexample:
+            print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
     data = write(args.out, results)
     failed = [r.theorem.id for r in results if not r.ok]
     print(f"\n{'theorem':22} {'expected':9} {'verdict':11} seconds", file=log)

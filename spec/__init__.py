@@ -1,1 +1,15 @@
-"""Executable specification of LLM token samplers (not yet written: see the spec issue)."""
+"""Executable specification of LLM token samplers.
+
+`target(logits, pipeline)` is the exact distribution a correct sampler draws from; a pipeline is
+built from transforms (`Temperature`, `TopK`, `TopP`, `MinP`) or from an engine preset in
+`spec.presets`. `spec.invariants` lists the relations a correct sampler obeys, with the theorems
+behind them; `spec.strategies` generates hard logits for property tests.
+"""
+
+from spec import presets
+from spec.errors import InvalidLogits, InvalidParameter
+from spec.target import Target, Tolerance, softmax, target
+from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+
+__all__ = ["InvalidLogits", "InvalidParameter", "MinP", "Pipeline", "Target", "Temperature", "Tolerance",
+           "TopK", "TopP", "presets", "softmax", "target"]

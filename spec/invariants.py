@@ -1,0 +1,43 @@
+"""The metamorphic relations a correct sampler obeys, each with the theorem ids (from
+`proofs.catalogue`) that justify it. This table is the one place that maps a theorem to the
+checks it justifies; `tests/test_spec.py` checks that every cited id exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    statement: str
+    theorems: tuple[str, ...]  # empty: holds by definition, not by a theorem
+    transform: object = None  # rows (B, V) float64, rng -> related rows with the same target
+
+
+def _shift(rows, rng):
+    return rows - rng.uniform(-50, 50, size=(rows.shape[0], 1))
+
+
+def _logprobs(rows, rng):
+    top = rows.max(axis=1, keepdims=True)
+    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+
+
+INVARIANTS = (
+    Invariant("shift", "Subtracting one constant per row leaves the target unchanged.",
+              ("softmax-shift", "argmax-shift", "temperature-shift", "filters-shift"), _shift),
+    Invariant("logits-vs-logprobs", "Log-probabilities z - logsumexp(z) have the same target as the logits z.",
+              ("log-softmax", "softmax-of-logprobs", "greedy-logprobs", "filters-shift"), _logprobs),
+    Invariant("same-key-coupling", "With the same random key, a Gumbel-max or inverse-CDF sampler returns the "
+              "same token for z and for any per-row shift of z (so draws can be compared one by one).",
+              ("gumbel-coupling",)),
+    Invariant("batch-rows", "Each row of a batch is sampled as if it were alone.", ()),
+    Invariant("permutation", "On a row without ties, permuting the tokens permutes the target.", ()),
+    Invariant("temperature-to-zero", "As the temperature goes to 0 the target concentrates on the greedy "
+              "(first-index argmax) token, the token greedy decoding returns.", ("temperature-shift",)),
+)
+
+BY_ID = {inv.id: inv for inv in INVARIANTS}

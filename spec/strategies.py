@@ -69,6 +69,13 @@ def logit_rows(max_size: int = 64, llm_max_size: int = VOCAB):
                      huge_rows(max_size), low_precision_grid(max_size), llm_like(llm_max_size))
 
 
+def _well_separated(row) -> bool:
+    finite = np.sort(row[np.isfinite(row)])
+    scale = max(1.0, float(np.abs(finite).max()))
+    return finite.size < 2 or float(np.diff(finite).min()) > 1e-6 * scale
+
+
 def tie_free_rows(max_size: int = 64):
-    return logit_rows(max_size, llm_max_size=4096).filter(
-        lambda r: np.unique(r[np.isfinite(r)]).size == np.isfinite(r).sum())
+    """Rows whose finite values are pairwise at least 1e-6 (relative) apart: no ties, and no
+    near-ties that become ties once exponentiated. -inf entries may repeat."""
+    return logit_rows(max_size, llm_max_size=4096).filter(_well_separated)

@@ -1,0 +1,290 @@
+"""The executable spec: hand-computed targets, boundary rules, presets, errors, invariants.
+
+Test names carry the clause they check; theorem-backed properties name the theorem id."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import spec
+from proofs.catalogue import BY_ID
+from spec import presets
+from spec.invariants import INVARIANTS
+from spec.strategies import logit_rows, tie_free_rows
+from spec.target import Tolerance
+
+EXACT = Tolerance(0.0, 0.0)  # decide every comparison exactly, report no boundary
+DYADIC = np.log([0.5, 0.25, 0.125, 0.125])
+
+
+def probs(pipeline, logits=DYADIC, tol=EXACT):
+    return spec.target(logits, pipeline, tol=tol).probs
+
+
+# --- hand-computed dyadic targets -------------------------------------------------------------
+
+def test_plain_softmax_of_log_probs_returns_the_probs():
+    np.testing.assert_allclose(probs(spec.Pipeline()), [0.5, 0.25, 0.125, 0.125], rtol=1e-15)
+
+
+def test_temperature_half_squares_the_probs():
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.Temperature(0.5),))),
+                               np.array([16, 4, 1, 1]) / 22, rtol=1e-14)
+
+
+@pytest.mark.parametrize("k, ties, expected", [
+    (1, "all", [1, 0, 0, 0]), (2, "all", [2 / 3, 1 / 3, 0, 0]),
+    (3, "all", [0.5, 0.25, 0.125, 0.125]),  # the tie at the cut is kept whole
+    (3, "any", [4 / 7, 2 / 7, 1 / 7, 0]),  # exactly 3: lowest index first, the tie is boundary
+])
+def test_top_k(k, ties, expected):
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.TopK(k, ties=ties),))), expected, rtol=1e-14)
+
+
+def test_top_k_any_reports_the_tied_cut_as_boundary():
+    t = spec.target(DYADIC, spec.Pipeline((spec.TopK(3, ties="any"),)), tol=EXACT)
+    assert t.boundary.tolist() == [False, False, True, True]
+    assert t.allowed.tolist() == [True] * 4
+
+
+@pytest.mark.parametrize("p, expected", [
+    (0.5, [1, 0, 0, 0]),  # mass above token 1 is 0.5, not < 0.5
+    (0.6, [2 / 3, 1 / 3, 0, 0]),
+    (0.8, [4 / 7, 2 / 7, 1 / 7, 0]),
+    (1.0, [0.5, 0.25, 0.125, 0.125]),
+])
+def test_top_p_keeps_a_token_iff_the_mass_above_it_is_below_p(p, expected):
+    z = np.log2([0.5, 0.25, 0.125, 0.125]) * math.log(2)  # exact dyadic logits in float64
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.TopP(p),)), z), expected, rtol=1e-14)
+
+
+def test_top_p_exact_sum_adds_no_token_and_is_reported_as_boundary():
+    z = np.log2([0.5, 0.25, 0.125, 0.125]) * math.log(2)
+    exact = spec.target(z, spec.Pipeline((spec.TopP(0.75),)), tol=EXACT)
+    assert exact.support.tolist() == [True, True, False, False]
+    default = spec.target(z, spec.Pipeline((spec.TopP(0.75),)))
+    assert default.boundary.tolist() == [False, False, True, False]
+    assert spec.target(z, spec.Pipeline((spec.TopP(0.75, ties="all"),))).boundary.tolist() == [
+        False, False, True, True]
+
+
+def test_min_p_keeps_probability_at_least_p_times_the_largest():
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.MinP(0.5),))), [2 / 3, 1 / 3, 0, 0], rtol=1e-14)
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.MinP(0.51),))), [1, 0, 0, 0], rtol=1e-14)
+    t = spec.target(DYADIC, spec.Pipeline((spec.MinP(0.5),)))
+    assert t.boundary[1]  # 0.25 == 0.5 * 0.5: an equality, reported
+
+
+def test_min_p_min_tokens_to_keep():
+    np.testing.assert_allclose(probs(spec.Pipeline((spec.MinP(0.9, min_tokens_to_keep=2),))),
+                               [2 / 3, 1 / 3, 0, 0], rtol=1e-14)
+
+
+def test_top_p_original_mass_uses_the_unfiltered_row():
+    # after top-k 2, renormalised masses are (2/3, 1/3): p = 0.6 keeps both; original masses
+    # (1/2, 1/4): the mass above token 1 is 0.5 < 0.6, both kept too; p = 0.5 separates them
+    steps = (spec.TopK(2), spec.TopP(0.55, mass="original"))
+    np.testing.assert_allclose(probs(spec.Pipeline(steps)), [2 / 3, 1 / 3, 0, 0], rtol=1e-14)
+    steps = (spec.TopK(2), spec.TopP(0.7))  # renormalised: mass above token 1 is 2/3 < 0.7
+    np.testing.assert_allclose(probs(spec.Pipeline(steps)), [2 / 3, 1 / 3, 0, 0], rtol=1e-14)
+    steps = (spec.TopK(2), spec.TopP(0.6))  # renormalised: 2/3 >= 0.6 drops token 1
+    np.testing.assert_allclose(probs(spec.Pipeline(steps)), [1, 0, 0, 0], rtol=1e-14)
+
+
+def test_greedy_is_the_first_index_argmax():
+    t = spec.target([1.0, 3.0, 3.0, -np.inf], presets.vllm(temperature=0))
+    assert t.greedy == 1 and t.probs.tolist() == [0, 1, 0, 0]
+    assert spec.target(DYADIC, presets.reference()).greedy == -1
+
+
+def test_batch_rows_are_independent():
+    rows = np.stack([DYADIC, DYADIC[::-1], np.array([0.0, -np.inf, -np.inf, -np.inf])])
+    batch = spec.target(rows, presets.reference(top_k=2))
+    for b in range(3):
+        one = spec.target(rows[b], presets.reference(top_k=2))
+        np.testing.assert_array_equal(batch.probs[b], one.probs)
+        np.testing.assert_array_equal(batch.boundary[b], one.boundary)
+    assert batch.greedy.tolist() == [-1, -1, 0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_numpy_dtypes(dtype):
+    t = spec.target(DYADIC.astype(dtype), presets.reference())
+    np.testing.assert_allclose(t.probs, [0.5, 0.25, 0.125, 0.125], rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_mlx_arrays(dtype):
+    mx = pytest.importorskip("mlx.core")
+    row = mx.array(DYADIC).astype(getattr(mx, dtype))
+    t = spec.target(row, presets.reference())
+    np.testing.assert_allclose(t.probs, [0.5, 0.25, 0.125, 0.125], rtol=2e-2)
+    assert t.tolerance.logit > Tolerance.for_input("float64", 2.1, 4).logit
+
+
+def test_torch_arrays():
+    torch = pytest.importorskip("torch")
+    t = spec.target(torch.tensor(DYADIC, dtype=torch.bfloat16), presets.reference())
+    np.testing.assert_allclose(t.probs, [0.5, 0.25, 0.125, 0.125], rtol=2e-2)
+
+
+# --- presets ----------------------------------------------------------------------------------
+
+def test_preset_orders():
+    kinds = {name: [type(s).__name__ for s in fn(**kw).steps] for name, fn, kw in [
+        ("hf", presets.hf, dict(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05)),
+        ("vllm", presets.vllm, dict(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05)),
+        ("llama_cpp", presets.llama_cpp, dict(temp=0.7, top_k=40, top_p=0.9, min_p=0.05)),
+        ("mlx_lm", presets.mlx_lm, dict(temp=0.7, top_k=40, top_p=0.9, min_p=0.05)),
+        ("tiny_llm", presets.tiny_llm, dict(temp=0.7, top_k=40, top_p=0.9)),
+    ]}
+    assert kinds == {
+        "hf": ["Temperature", "TopK", "TopP", "MinP"],
+        "vllm": ["Temperature", "MinP", "TopK", "TopP"],
+        "llama_cpp": ["TopK", "TopP", "MinP", "Temperature"],
+        "mlx_lm": ["TopP", "MinP", "TopK", "Temperature"],
+        "tiny_llm": ["TopK", "TopP", "Temperature"],
+    }
+
+
+def test_preset_conventions():
+    assert presets.hf(top_k=3).steps[0].ties == "all"
+    assert presets.mlx_lm(temp=1, top_k=3).steps[0] == spec.TopK(3, ties="any", over_vocab="error")
+    assert presets.mlx_lm(temp=1, top_p=0.9).steps[0].ties == "all"
+    assert presets.tiny_llm(temp=1, top_p=0.9).steps[0].mass == "original"
+    assert presets.vllm(temperature=0.005).steps[0] == spec.Temperature(0.01)  # clamped
+    assert presets.vllm(temperature=5e-6).greedy
+    assert presets.llama_cpp(temp=0).greedy and presets.mlx_lm().greedy and presets.tiny_llm().greedy
+    assert presets.hf(top_k=0, top_p=1.0).steps == ()  # both disabled
+    assert presets.hf(top_k=2, min_tokens_to_keep=3).steps[0].k == 3
+    assert presets.llama_cpp(top_k=0, top_p=1.0, min_p=0.0, temp=1.0).steps == (spec.Temperature(1.0),)
+
+
+def test_top_k_at_or_above_vocab_clamps_or_errors_per_preset():
+    z = np.zeros(4)
+    assert spec.target(z, presets.hf(top_k=10)).support.all()
+    with pytest.raises(spec.InvalidParameter, match="top_k"):
+        spec.target(z, presets.mlx_lm(temp=1.0, top_k=4))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: presets.hf(temperature=0), "temperature=0"),
+    (lambda: presets.hf(top_k=-1), "top_k=-1"),
+    (lambda: presets.hf(top_p=1.5), "top_p=1.5"),
+    (lambda: presets.vllm(top_p=0.0), "top_p=0.0"),
+    (lambda: presets.mlx_lm(temp=-1.0), "temp=-1.0"),
+    (lambda: presets.mlx_lm(temp=1.0, min_p=1.5), "min_p=1.5"),
+    (lambda: presets.reference(temperature=float("nan")), "temperature=nan"),
+    (lambda: presets.reference(temperature=float("inf")), "temperature=inf"),
+    (lambda: spec.TopK(0), "top_k=0"),
+    (lambda: spec.TopP(-0.1), "top_p=-0.1"),
+    (lambda: spec.MinP(2), "min_p=2"),
+    (lambda: spec.Temperature(-1), "temperature=-1"),
+    (lambda: spec.TopK(2, ties="some"), "ties='some'"),
+    (lambda: spec.Pipeline(("not a transform",)), "step="),
+    (lambda: spec.target([1.0], "hf"), "pipeline="),
+])
+def test_bad_parameters_raise_invalid_parameter_naming_it(make, message):
+    with pytest.raises(spec.InvalidParameter, match=message.replace("(", r"\(")) as e:
+        make()
+    assert isinstance(e.value, ValueError) and "expected" in str(e.value)
+
+
+@pytest.mark.parametrize("logits, message", [
+    ([1.0, float("nan")], "NaN at index 1"),
+    ([[0.0, 1.0], [float("inf"), 0.0]], "row 1: \\+inf at index 0"),
+    ([-np.inf, -np.inf], "every entry is -inf"),
+    ([], "empty vocabulary"),
+    (np.zeros((0, 3)), "empty batch"),
+    (np.zeros((2, 2, 2)), "shape"),
+    (["a", "b"], "real numbers"),
+])
+def test_bad_logits_raise_invalid_logits_naming_the_problem(logits, message):
+    with pytest.raises(spec.InvalidLogits, match=message):
+        spec.target(logits, presets.reference())
+
+
+# --- properties (Hypothesis) --------------------------------------------------------------------
+
+PIPELINES = st.sampled_from([
+    presets.reference(), presets.reference(temperature=0.7, top_k=5, top_p=0.9, min_p=0.05),
+    presets.hf(temperature=0.7, top_k=5, top_p=0.9, min_p=0.05), presets.vllm(temperature=1.3, top_k=3, top_p=0.8),
+    presets.llama_cpp(), presets.mlx_lm(temp=0.7, top_p=0.9, min_p=0.05, top_k=3),
+    presets.tiny_llm(temp=0.7, top_p=0.9, top_k=3), presets.mlx_lm(),
+])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def rejects(pipeline, row) -> bool:
+    """mlx-lm's preset refuses top_k >= V; the property tests skip those rows."""
+    return any(isinstance(s, spec.TopK) and s.over_vocab == "error" and s.k >= row.size for s in pipeline.steps)
+
+
+@SETTINGS
+@given(row=logit_rows(llm_max_size=20_000), pipeline=PIPELINES)
+def test_target_is_a_distribution_inside_the_allowed_set(row, pipeline):
+    if rejects(pipeline, row):
+        return
+    t = spec.target(row, pipeline)
+    assert math.isclose(t.probs.sum(), 1.0, rel_tol=1e-9)
+    assert (t.probs >= 0).all() and not t.support[~np.isfinite(row)].any()
+    assert t.support.any()
+
+
+@SETTINGS
+@given(row=logit_rows(llm_max_size=20_000), pipeline=PIPELINES, c=st.floats(-100, 100))
+def test_shift_invariance_softmax_shift_argmax_shift_filters_shift(row, pipeline, c):
+    """A per-row shift leaves the exact target unchanged up to the boundary tokens."""
+    if rejects(pipeline, row):
+        return
+    a, b = spec.target(row, pipeline), spec.target(row - c, pipeline)
+    differ = a.support != b.support
+    assert not (differ & ~(a.boundary | b.boundary)).any()
+    if not differ.any() and not np.abs(row[np.isfinite(row)]).max() > 1e6:
+        np.testing.assert_allclose(a.probs, b.probs, rtol=1e-6, atol=1e-12)
+
+
+@SETTINGS
+@given(row=tie_free_rows(), pipeline=PIPELINES, seed=st.integers(0, 2**32 - 1))
+def test_permutation_equivariance_on_tie_free_rows(row, pipeline, seed):
+    if rejects(pipeline, row):
+        return
+    perm = np.random.default_rng(seed).permutation(row.size)
+    a, b = spec.target(row, pipeline, tol=EXACT), spec.target(row[perm], pipeline, tol=EXACT)
+    np.testing.assert_allclose(a.probs[perm], b.probs, rtol=1e-12, atol=1e-300)
+
+
+@SETTINGS
+@given(row=tie_free_rows())
+def test_temperature_to_zero_concentrates_on_greedy_temperature_shift(row):
+    greedy = spec.target(row, presets.reference(temperature=0)).greedy
+    cold = spec.target(row, presets.reference(temperature=1e-6), tol=EXACT).probs
+    finite = np.sort(row[np.isfinite(row)])
+    if finite.size > 1 and finite[-1] - finite[-2] > 1e-3:
+        assert cold[greedy] > 0.99
+
+
+def test_every_invariant_cites_existing_theorems():
+    for inv in INVARIANTS:
+        for theorem_id in inv.theorems:
+            assert theorem_id in BY_ID, (inv.id, theorem_id)
+
+
+@pytest.mark.parametrize("inv", [i for i in INVARIANTS if i.transform], ids=lambda i: i.id)
+def test_invariant_transforms_preserve_the_target(inv):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(0, 3, size=(4, 1000))
+    pipeline = presets.reference(temperature=0.8, top_k=50, top_p=0.9, min_p=0.02)
+    a, b = spec.target(rows, pipeline), spec.target(inv.transform(rows, rng), pipeline)
+    np.testing.assert_array_equal(a.support | a.boundary, b.support | b.boundary)
+    np.testing.assert_allclose(a.probs, b.probs, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.slow
+def test_full_vocabulary_row_is_fast_enough_to_run():
+    row = np.random.default_rng(1).normal(0, 3, 151_936)
+    t = spec.target(row, presets.hf(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05))
+    assert 1 <= t.support.sum() <= 40

@@ -110,40 +110,38 @@ def as_rows(logits) -> tuple[np.ndarray, str, bool]:
     return rows, dtype, single
 
 
-def _rank_cut(order: np.ndarray, values: np.ndarray, count: int, keep: np.ndarray, boundary: np.ndarray,
-              ties: str):
-    """Keep the first `count` tokens of `order` (descending values, ties by index). With
-    ties="all" every token equal to the last kept one stays too; with ties="any" a tie group
-    that straddles the cut is boundary."""
-    cut_value = values[order[count - 1]]
+def _rank_cut(values: np.ndarray, count: int, keep: np.ndarray, boundary: np.ndarray, ties: str):
+    """The `count` largest kept values, ties broken by the lower index; with ties="all" every
+    token equal to the last one stays too, with ties="any" a tie group straddling the cut is
+    boundary. Returns (kept mask, the cut value). O(V): a partition, no sort."""
+    cut_value = np.partition(values[keep], -count)[-count]
+    above = keep & (values > cut_value)
     tied = keep & (values == cut_value)
-    kept = np.zeros_like(keep)
-    kept[order[:count]] = True
     if ties == "all":
-        kept |= tied
-    elif tied.sum() > (kept & tied).sum():
+        return above | tied, cut_value
+    tied_idx = np.flatnonzero(tied)
+    need = count - int(above.sum())
+    kept = above.copy()
+    kept[tied_idx[:need]] = True
+    if tied_idx.size > need:
         boundary |= tied
-    return kept
+    return kept, cut_value
 
 
 def _top_k(z, keep, boundary, step: TopK, tol: Tolerance):
-    alive = int(keep.sum())
     if step.k >= z.size and step.over_vocab == "error":
         raise InvalidParameter("top_k", step.k, f"an integer in [1, {z.size - 1}] for this preset (V = {z.size})")
-    if step.k >= alive:
+    if step.k >= int(keep.sum()):
         return keep
-    order = np.argsort(-z, kind="stable")
-    kept = _rank_cut(order, z, step.k, keep, boundary, step.ties)
-    cut_value = z[order[step.k - 1]]
+    kept, cut_value = _rank_cut(z, step.k, keep, boundary, step.ties)
     boundary |= keep & (np.abs(z - cut_value) <= tol.logit) & (z != cut_value)
-    return keep & kept
+    return kept
 
 
 def _top_p(z, unfiltered, keep, boundary, step: TopP, tol: Tolerance):
     probs = softmax(np.where(keep, z, -np.inf)) if step.mass == "renormalized" else softmax(unfiltered)
-    probs = np.where(keep, probs, 0.0)
-    order = np.argsort(-probs, kind="stable")
-    order = order[keep[order]]
+    alive = np.flatnonzero(keep)
+    order = alive[np.lexsort((alive, -probs[alive]))]  # descending probability, ties by index
     sorted_probs = probs[order]
     above = np.concatenate(([0.0], np.cumsum(sorted_probs)[:-1]))
     if step.ties == "all":  # mass strictly above = mass above the first member of the tie group
@@ -170,8 +168,7 @@ def _min_p(z, keep, boundary, step: MinP, tol: Tolerance):
     kept = keep & (z >= threshold)
     boundary |= keep & (np.abs(z - threshold) <= tol.logit)
     if kept.sum() < step.min_tokens_to_keep:
-        order = np.argsort(-z, kind="stable")
-        kept |= _rank_cut(order, z, min(step.min_tokens_to_keep, int(keep.sum())), keep, boundary, "any")
+        kept |= _rank_cut(z, min(step.min_tokens_to_keep, int(keep.sum())), keep, boundary, "any")[0]
     return kept
 
 

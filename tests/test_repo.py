@@ -56,3 +56,12 @@ def test_ruff_passes():
     run = subprocess.run([str(ruff) if ruff.exists() else "ruff", "check", str(ROOT)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
+
+
+def test_readme_spec_example_runs_and_shows_the_right_numbers():
+    code = re.search(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    scope = {}
+    exec(code, scope)
+    shown = re.search(r"t.probs .*\[(.+?)\]", code).group(1)
+    expected = [float(x) for x in shown.split(",")]
+    assert [round(float(p), 4) for p in scope["t"].probs] == expected

@@ -1,0 +1,239 @@
+"""A fast mlx sampler for every spec pipeline.
+
+    sampler = impl.make_sampler(spec.presets.mlx_lm(temp=0.7, top_p=0.9))
+    token = sampler(logits)            # (B, V) -> (B,), (V,) -> (); logits or log-probabilities
+
+Design, in one screen:
+- Work in float32 (float16 / bfloat16 inputs are upcast, as engines do); never mutate the input.
+- Validate with one row-max reduction the work needs anyway: mlx's max propagates NaN, so NaN,
+  +inf and all -inf rows are caught before anything is drawn (greedy reads the value at the
+  argmax instead, which NaN always wins).
+- Filters keep the spec's rules (keep iff the mass strictly above is < p, z >= max + log m, the
+  k largest) without full sorts where they can: top-k gathers its k candidates once and every
+  later step works on those; top-p looks for its crossing among the 1024 largest values and sorts
+  the whole row only when the crossing is not there.
+- The draw is Gumbel-max, argmax(s + g): exactly shift-invariant (`gumbel-coupling`: the same key
+  gives the same token for logits and log-probabilities) and it needs no exp and no
+  normalisation. The noise of token i is a counter-based hash of (row key, i), so it depends on
+  the token id alone: batch shape, candidate gathering and fast paths never change a token's
+  noise, and a batch equals row-by-row calls with the same keys.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+
+from spec.errors import InvalidLogits, InvalidParameter
+from spec.presets import PRESETS
+from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+
+HEAD = 1024  # top-p looks for its crossing among this many largest values first
+_FLOATS = (mx.float16, mx.bfloat16, mx.float32)
+
+
+# --- randomness --------------------------------------------------------------------------------
+
+def _fmix(h):
+    """MurmurHash3's 32-bit finaliser: a bijection on uint32 with full avalanche."""
+    h = h ^ (h >> 16)
+    h = h * mx.array(0x85EBCA6B, dtype=mx.uint32)
+    h = h ^ (h >> 13)
+    h = h * mx.array(0xC2B2AE35, dtype=mx.uint32)
+    return h ^ (h >> 16)
+
+
+def gumbel(keys: mx.array, counters: mx.array) -> mx.array:
+    """Standard Gumbel noise for each (row key, counter): keys (B, 2) uint32, counters (B, m)."""
+    x = counters.astype(mx.uint32)
+    h = _fmix((x ^ keys[:, :1]) * mx.array(0x9E3779B9, dtype=mx.uint32) + keys[:, 1:])
+    u = ((h >> 8).astype(mx.float32) + 0.5) * (2.0**-24)  # in (0, 1), 24 bits
+    return -mx.log(-mx.log(u))
+
+
+def row_keys(key, rows: int) -> mx.array:
+    """One key per row: an explicit (2,) key is split, (B, 2) keys are used as given, and with
+    no key the global mlx random state supplies them."""
+    if key is None:
+        return mx.random.randint(0, 2**31 - 1, (rows, 2)).astype(mx.uint32)
+    key = mx.array(key).astype(mx.uint32)
+    if key.shape == (2,):
+        return mx.random.split(key, rows) if rows > 1 else key[None]
+    if key.shape == (rows, 2):
+        return key
+    raise InvalidParameter("key", tuple(key.shape), f"an mx.random.key (shape (2,)) or {rows} keys, shape ({rows}, 2)")
+
+
+def _race(scores: mx.array, ids: mx.array, keys: mx.array) -> mx.array:
+    """Position of argmax(scores + Gumbel noise of each token id), one fused pass."""
+    return mx.argmax(scores + gumbel(keys, ids), axis=-1)
+
+
+def gumbel_max(scores: mx.array, keys: mx.array, ids: mx.array | None = None) -> mx.array:
+    """Token drawn with probability softmax(scores) per row; `ids` maps columns to token ids."""
+    if ids is None:
+        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
+    return mx.take_along_axis(ids, _race(scores, ids, keys)[:, None], -1)[:, 0]
+
+
+# --- validation --------------------------------------------------------------------------------
+
+def _as_batch(logits) -> tuple[mx.array, bool]:
+    if not isinstance(logits, mx.array):
+        raise InvalidLogits(f"expected an mx.array, got {type(logits).__name__}")
+    if logits.dtype not in _FLOATS:
+        raise InvalidLogits(f"unsupported dtype {logits.dtype}: use float16, bfloat16 or float32")
+    if logits.ndim not in (1, 2):
+        raise InvalidLogits(f"expected a (V,) row or a (B, V) batch, got shape {tuple(logits.shape)}")
+    single = logits.ndim == 1
+    x = logits[None] if single else logits
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise InvalidLogits(f"empty batch or vocabulary: shape {tuple(logits.shape)}")
+    return (x if x.dtype == mx.float32 else x.astype(mx.float32)), single
+
+
+def _check_rows(values: mx.array):
+    """values: each row's max, or its value at the drawn token (NaN wins both in mlx)."""
+    for b, v in enumerate(values.tolist()):
+        if not math.isfinite(v):
+            problem = "NaN in the logits" if math.isnan(v) else (
+                "+inf in the logits" if v > 0 else "every entry is -inf: nothing can be sampled")
+            raise InvalidLogits(f"row {b}: {problem}")
+
+
+# --- filters: each maps (scores, ids) -> (scores, ids); ids None means the whole row ----------
+
+def _top_k(x, ids, step: TopK):
+    n = x.shape[-1]
+    if step.k >= n:
+        if step.over_vocab == "error" and ids is None:
+            raise InvalidParameter("top_k", step.k, f"an integer in [1, {n - 1}] for this preset (V = {n})")
+        return x, ids
+    order = mx.argpartition(-x, step.k, axis=-1) if step.k < n else None
+    top = mx.sort(order[:, : step.k], axis=-1)  # canonical order: by column
+    values = mx.take_along_axis(x, top, -1)
+    if step.ties == "all":
+        kth = mx.min(values, -1, keepdims=True)
+        next_value = mx.take_along_axis(x, order[:, step.k :][:, :1], -1)
+        if mx.any(next_value == kth).item():  # a tie straddles the cut: keep it whole, on the full row
+            return mx.where(x >= kth, x, -mx.inf), ids
+    return values, (top.astype(mx.uint32) if ids is None else mx.take_along_axis(ids, top, -1))
+
+
+def _keep_top(x, count: int):
+    """Mask that keeps the `count` largest entries of each row."""
+    keep = mx.argpartition(-x, count - 1, axis=-1)[:, :count]
+    return mx.put_along_axis(mx.zeros(x.shape, dtype=mx.bool_), keep, mx.array(True), axis=-1)
+
+
+def _min_p(x, step: MinP):
+    if step.p == 0:
+        return x
+    keep = x >= mx.max(x, -1, keepdims=True) + math.log(step.p)
+    if step.min_tokens_to_keep > 1:
+        keep = keep | _keep_top(x, min(step.min_tokens_to_keep, x.shape[-1]))
+    return mx.where(keep, x, -mx.inf)
+
+
+def _top_p(x, lse, step: TopP):
+    """Keep iff the mass strictly above is < p, as a threshold on values: tokens are ranked by
+    value, the last one whose mass above is < p sets the threshold, every token >= it stays.
+    `lse` normalises the masses (over the survivors, or over the original row)."""
+    n = x.shape[-1]
+    m = min(HEAD, n)
+    values = mx.topk(x, m, axis=-1) if m < n else x
+    values = mx.sort(values, axis=-1)[:, ::-1]  # descending
+    probs = mx.exp(values - lse)
+    above = mx.cumsum(probs, -1) - probs
+    if m < n:  # the head settles a row when its mass strictly above its smallest value reaches p
+        settled = mx.sum(mx.where(values > values[:, -1:], probs, 0), -1) >= step.p
+        if not mx.all(settled).item():
+            values = mx.sort(x, axis=-1)[:, ::-1]
+            probs = mx.exp(values - lse)
+            above = mx.cumsum(probs, -1) - probs
+    count = mx.sum((above < step.p) & mx.isfinite(values), -1, keepdims=True)
+    count = mx.clip(count, min(step.min_tokens_to_keep, n), values.shape[-1])
+    threshold = mx.take_along_axis(values, count - 1, -1)
+    return mx.where(x >= threshold, x, -mx.inf)
+
+
+def _apply(x, pipeline: Pipeline):
+    """Run temperatures and filters; returns (scaled masked scores, their token ids or None)."""
+    ids, unfiltered = None, x
+    for step in pipeline.steps:
+        if isinstance(step, Temperature):
+            if step.t > 0:
+                x, unfiltered = x / step.t, unfiltered / step.t
+        elif isinstance(step, TopK):
+            x, ids = _top_k(x, ids, step)
+        elif isinstance(step, MinP):
+            x = _min_p(x, step)
+        elif isinstance(step, TopP):
+            lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
+            x = _top_p(x, lse, step)
+    return x, ids
+
+
+def filter(logits: mx.array, pipeline: Pipeline) -> mx.array:
+    """The input logits with every token the pipeline removes set to -inf (float32)."""
+    x, single = _as_batch(logits)
+    _check_rows(mx.max(x, -1))
+    scores, ids = _apply(x, pipeline)
+    if ids is None:
+        kept = mx.isfinite(scores)
+    else:
+        kept = mx.put_along_axis(mx.zeros(x.shape, dtype=mx.bool_), ids, mx.isfinite(scores), axis=-1)
+    out = mx.where(kept, x, -mx.inf)
+    return out[0] if single else out
+
+
+# --- samplers ----------------------------------------------------------------------------------
+
+def _fusable(pipeline: Pipeline) -> bool:
+    """Temperatures and min-p need no data-dependent branching: one compiled graph does it all."""
+    return all(isinstance(s, Temperature | MinP) for s in pipeline.steps)
+
+
+def make_sampler(pipeline: Pipeline):
+    """A sampler for `pipeline`: logits (B, V) or (V,) -> token ids (B,) or (), uint32.
+
+    `key`: an mx.random.key for reproducible draws (split into one key per row), or (B, 2) keys,
+    or None for the global mlx random state.
+    """
+    if not isinstance(pipeline, Pipeline):
+        raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
+
+    has_min_p = any(isinstance(s, MinP) for s in pipeline.steps)
+
+    @mx.compile
+    def fused(x, keys):
+        """Draw, plus the value that validates the row: NaN and +inf win the race's argmax and an
+        all -inf row draws a -inf token, so the input at the drawn token is finite iff the row is
+        valid. Min-p reads the row max, which NaN poisons, so with min-p the max is checked."""
+        token = gumbel_max(_apply(x, pipeline)[0], keys)
+        return token, (mx.max(x, -1) if has_min_p else mx.take_along_axis(x, token[:, None], -1)[:, 0])
+
+    def sample(logits: mx.array, key=None) -> mx.array:
+        x, single = _as_batch(logits)
+        if pipeline.greedy:
+            token = mx.argmax(x, -1)
+            _check_rows(mx.take_along_axis(x, token[:, None], -1)[:, 0])
+        elif _fusable(pipeline):
+            token, check = fused(x, row_keys(key, x.shape[0]))
+            _check_rows(check)  # evaluated with the draw; nothing is returned for a bad row
+        else:
+            _check_rows(mx.max(x, -1))
+            scores, ids = _apply(x, pipeline)
+            token = gumbel_max(scores, row_keys(key, x.shape[0]), ids)
+        return token[0] if single else token
+
+    sample.pipeline = pipeline
+    return sample
+
+
+def make_sampler_from(preset: str, **engine_params):
+    """make_sampler(spec.presets.<preset>(**engine_params)), e.g. make_sampler_from("mlx_lm", temp=0.7)."""
+    if preset not in PRESETS:
+        raise InvalidParameter("preset", preset, f"one of {sorted(PRESETS)}")
+    return make_sampler(PRESETS[preset](**engine_params))

@@ -136,26 +136,32 @@ def _min_p(x, step: MinP):
     return mx.where(keep, x, -mx.inf)
 
 
-def _top_p(x, lse, step: TopP):
+def _top_p(x, ids, lse, step: TopP):
     """Keep iff the mass strictly above is < p, as a threshold on values: tokens are ranked by
     value, the last one whose mass above is < p sets the threshold, every token >= it stays.
-    `lse` normalises the masses (over the survivors, or over the original row)."""
+    `lse` normalises the masses (over the survivors, or over the original row). On a whole row,
+    the 1024 largest values are gathered first; when they settle the crossing (their mass
+    strictly above their smallest value reaches p, so no other token can be kept) the result
+    lives on those 1024 columns, else the whole row is sorted."""
     n = x.shape[-1]
     m = min(HEAD, n)
-    values = mx.topk(x, m, axis=-1) if m < n else x
-    values = mx.sort(values, axis=-1)[:, ::-1]  # descending
+    if ids is None and m < n:
+        head = mx.sort(mx.argpartition(-x, m - 1, axis=-1)[:, :m], axis=-1)
+        head_x = mx.take_along_axis(x, head, -1)
+        values = mx.sort(head_x, axis=-1)[:, ::-1]
+        probs = mx.exp(values - lse)
+        if mx.all(mx.sum(mx.where(values > values[:, -1:], probs, 0), -1) >= step.p).item():
+            x, ids = head_x, head.astype(mx.uint32)
+        else:
+            values = mx.sort(x, axis=-1)[:, ::-1]
+    else:
+        values = mx.sort(x, axis=-1)[:, ::-1]
     probs = mx.exp(values - lse)
     above = mx.cumsum(probs, -1) - probs
-    if m < n:  # the head settles a row when its mass strictly above its smallest value reaches p
-        settled = mx.sum(mx.where(values > values[:, -1:], probs, 0), -1) >= step.p
-        if not mx.all(settled).item():
-            values = mx.sort(x, axis=-1)[:, ::-1]
-            probs = mx.exp(values - lse)
-            above = mx.cumsum(probs, -1) - probs
     count = mx.sum((above < step.p) & mx.isfinite(values), -1, keepdims=True)
     count = mx.clip(count, min(step.min_tokens_to_keep, n), values.shape[-1])
     threshold = mx.take_along_axis(values, count - 1, -1)
-    return mx.where(x >= threshold, x, -mx.inf)
+    return mx.where(x >= threshold, x, -mx.inf), ids
 
 
 def _apply(x, pipeline: Pipeline):
@@ -171,7 +177,7 @@ def _apply(x, pipeline: Pipeline):
             x = _min_p(x, step)
         elif isinstance(step, TopP):
             lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
-            x = _top_p(x, lse, step)
+            x, ids = _top_p(x, ids, lse, step)
     return x, ids
 
 

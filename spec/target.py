@@ -42,9 +42,11 @@ class Tolerance:
 class Target:
     """probs: exact target probabilities (float64, each row sums to 1), boundary tokens resolved
     as float64 decides them (ties at an exactly-k cut: lowest index first).
-    support: probs > 0. boundary: tokens whose membership depends on a comparison within the
-    tolerance; a correct sampler may return them or not. greedy: the token when the draw is
-    deterministic, else -1. All arrays have the caller's shape: (V,) or (B, V)."""
+    support: the tokens the pipeline keeps. In real arithmetic each has probability > 0, even
+    where float64 underflows it to 0 (a logit 1e4 below the top). boundary: tokens whose
+    membership depends on a comparison within the tolerance; a correct sampler may return them or
+    not. greedy: the token when the draw is deterministic, else -1. All arrays have the caller's
+    shape: (V,) or (B, V)."""
 
     probs: np.ndarray
     support: np.ndarray
@@ -194,10 +196,10 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
         probs[token] = 1.0
         near_top = keep & (masked >= masked[token] - tol.logit)
         near_top[token] = False
-        return probs, near_top, token
+        return probs, probs > 0, near_top, token
     probs = softmax(masked)
-    token = int(np.argmax(probs)) if (probs > 0).sum() == 1 and not boundary.any() else -1
-    return probs, boundary, token
+    token = int(np.argmax(masked)) if keep.sum() == 1 and not boundary.any() else -1
+    return probs, keep, boundary, token
 
 
 def target(logits, pipeline: Pipeline, tol: Tolerance | None = None) -> Target:
@@ -214,10 +216,9 @@ def target(logits, pipeline: Pipeline, tol: Tolerance | None = None) -> Target:
         finite = row[np.isfinite(row)]
         row_tol = tol or Tolerance.for_input(dtype, float(np.abs(finite).max()), row.size)
         out.append((*_row(row, pipeline, row_tol), row_tol))
-    probs = np.stack([o[0] for o in out])
-    boundary = np.stack([o[1] for o in out])
-    greedy = np.array([o[2] for o in out])
-    tols = tuple(o[3] for o in out)
+    probs, support, boundary = (np.stack([o[i] for o in out]) for i in range(3))
+    greedy = np.array([o[3] for o in out])
+    tols = tuple(o[4] for o in out)
     if single:
-        return Target(probs[0], probs[0] > 0, boundary[0], int(greedy[0]), tols[0])
-    return Target(probs, probs > 0, boundary, greedy, tols)
+        return Target(probs[0], support[0], boundary[0], int(greedy[0]), tols[0])
+    return Target(probs, support, boundary, greedy, tols)

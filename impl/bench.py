@@ -51,7 +51,7 @@ def timed(fn, x) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m impl.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=40)
+    p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--out", type=Path, default=Path("results"))
     args = p.parse_args(argv)
     from mlx_lm.sample_utils import make_sampler as mlx_lm_make_sampler

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
+import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
 from spec.presets import PRESETS
@@ -93,9 +94,9 @@ def _as_batch(logits) -> tuple[mx.array, bool]:
     return (x if x.dtype == mx.float32 else x.astype(mx.float32)), single
 
 
-def _check_rows(values: mx.array):
+def _check_rows(values):
     """values: each row's max, or its value at the drawn token (NaN wins both in mlx)."""
-    for b, v in enumerate(values.tolist()):
+    for b, v in enumerate(values.tolist() if isinstance(values, mx.array) else values):
         if not math.isfinite(v):
             problem = "NaN in the logits" if math.isnan(v) else (
                 "+inf in the logits" if v > 0 else "every entry is -inf: nothing can be sampled")
@@ -224,7 +225,8 @@ def make_sampler(pipeline: Pipeline):
         x, single = _as_batch(logits)
         if pipeline.greedy:
             token = mx.argmax(x, -1)
-            _check_rows(mx.take_along_axis(x, token[:, None], -1)[:, 0])
+            rows = np.asarray(x)  # a view: reading the value at the argmax costs no mlx op
+            _check_rows([float(rows[b, i]) for b, i in enumerate(token.tolist())])
         elif _fusable(pipeline):
             token, check = fused(x, row_keys(key, x.shape[0]))
             _check_rows(check)  # evaluated with the draw; nothing is returned for a bad row

@@ -68,10 +68,14 @@ def main(argv=None) -> int:
         for fn in (theirs, ours):  # warm up (compilation, allocation)
             timed(fn, inputs[0])
         t_theirs, t_ours = [], []
-        for i in range(args.repeats):
+        for i in range(args.repeats):  # alternate, and alternate who goes first
             x = inputs[i % len(inputs)]
-            t_theirs.append(timed(theirs, x))
-            t_ours.append(timed(ours, x))
+            if i % 2:
+                t_theirs.append(timed(theirs, x))
+                t_ours.append(timed(ours, x))
+            else:
+                t_ours.append(timed(ours, x))
+                t_theirs.append(timed(theirs, x))
         a, b = statistics.median(t_theirs) * 1e3, statistics.median(t_ours) * 1e3
         results.append({"config": name, "batch": batch, "mlx_lm_ms": round(a, 3), "ours_ms": round(b, 3),
                         "ratio": round(a / b, 2)})

@@ -45,12 +45,21 @@ def _fmix(h):
     return h ^ (h >> 16)
 
 
+def uniform_from_bits(h: mx.array) -> mx.array:
+    """23 random bits -> float32 in [2^-24, 1 - 2^-24], both ends exact, so the Gumbel noise is
+    always finite: it lies in [G_LOW, G_HIGH]. (24 bits would round 1 - 2^-25 up to 1.0 and make
+    an infinite Gumbel value, a token that wins whatever its logit.)"""
+    return ((h >> 9).astype(mx.float32) + 0.5) * (2.0**-23)
+
+
+G_LOW, G_HIGH = -math.log(-math.log(2.0**-24)), -math.log(2.0**-24)  # -2.81, 16.64
+
+
 def gumbel(keys: mx.array, counters: mx.array) -> mx.array:
     """Standard Gumbel noise for each (row key, counter): keys (B, 2) uint32, counters (B, m)."""
     x = counters.astype(mx.uint32)
     h = _fmix((x ^ keys[:, :1]) * mx.array(0x9E3779B9, dtype=mx.uint32) + keys[:, 1:])
-    u = ((h >> 8).astype(mx.float32) + 0.5) * (2.0**-24)  # in (0, 1), 24 bits
-    return -mx.log(-mx.log(u))
+    return -mx.log(-mx.log(uniform_from_bits(h)))
 
 
 def row_keys(key, rows: int) -> mx.array:
@@ -67,15 +76,43 @@ def row_keys(key, rows: int) -> mx.array:
 
 
 def _race(scores: mx.array, ids: mx.array, keys: mx.array) -> mx.array:
-    """Position of argmax(scores + Gumbel noise of each token id), one fused pass."""
+    """Position of argmax(scores + Gumbel noise of each token id)."""
     return mx.argmax(scores + gumbel(keys, ids), axis=-1)
+
+
+CANDIDATES = 8192
+
+
+def _pruned_race(scores: mx.array, top: mx.array, keys: mx.array):
+    """The same winner as the race over the whole row, computed on the tokens that can win.
+
+    The winner scores at least top + G_LOW, and token i at most s_i + G_HIGH, so tokens with
+    s_i < top - (G_HIGH - G_LOW) never win (1e-6 relative slack covers float32 rounding). They are
+    compacted into CANDIDATES slots by a prefix sum; noise is per token id, so the winner is the
+    very token the full race picks. Returns (token, overflow): overflow rows need the full race."""
+    rows, vocab = scores.shape
+    alive = scores >= top - (G_HIGH - G_LOW) - 1e-6 * mx.abs(top) - 1e-3
+    slot = mx.cumsum(alive.astype(mx.int32), -1) - 1
+    slot = mx.where(alive & (slot < CANDIDATES), slot, CANDIDATES)  # CANDIDATES: a discard slot
+    ids = mx.broadcast_to(mx.arange(vocab, dtype=mx.uint32), scores.shape)
+    table = mx.put_along_axis(mx.zeros((rows, CANDIDATES + 1), dtype=mx.uint32), slot.astype(mx.uint32), ids, -1)
+    count = mx.sum(alive, -1, keepdims=True)
+    ids = table[:, :CANDIDATES]
+    used = mx.arange(CANDIDATES)[None] < count
+    cand = mx.where(used, mx.take_along_axis(scores, ids, -1), -mx.inf)
+    token = mx.take_along_axis(ids, _race(cand, ids, keys)[:, None], -1)[:, 0]
+    return token, count[:, 0] > CANDIDATES
 
 
 def gumbel_max(scores: mx.array, keys: mx.array, ids: mx.array | None = None) -> mx.array:
     """Token drawn with probability softmax(scores) per row; `ids` maps columns to token ids."""
-    if ids is None:
-        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
-    return mx.take_along_axis(ids, _race(scores, ids, keys)[:, None], -1)[:, 0]
+    if ids is not None:
+        return mx.take_along_axis(ids, _race(scores, ids, keys)[:, None], -1)[:, 0]
+    all_ids = mx.arange(scores.shape[-1], dtype=mx.uint32)[None]
+    if scores.shape[-1] <= CANDIDATES:
+        return _race(scores, all_ids, keys)
+    token, overflow = _pruned_race(scores, mx.max(scores, -1, keepdims=True), keys)
+    return _race(scores, all_ids, keys) if mx.any(overflow).item() else token
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -211,15 +248,15 @@ def make_sampler(pipeline: Pipeline):
     if not isinstance(pipeline, Pipeline):
         raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
 
-    has_min_p = any(isinstance(s, MinP) for s in pipeline.steps)
-
     @mx.compile
     def fused(x, keys):
-        """Draw, plus the value that validates the row: NaN and +inf win the race's argmax and an
-        all -inf row draws a -inf token, so the input at the drawn token is finite iff the row is
-        valid. Min-p reads the row max, which NaN poisons, so with min-p the max is checked."""
-        token = gumbel_max(_apply(x, pipeline)[0], keys)
-        return token, (mx.max(x, -1) if has_min_p else mx.take_along_axis(x, token[:, None], -1)[:, 0])
+        """Temperatures and min-p in one graph: the scores, the pruned race, and the row max of
+        the input, which validates the row (mlx's max propagates NaN)."""
+        scores = _apply(x, pipeline)[0]
+        top = mx.max(scores, -1, keepdims=True)
+        token, overflow = _pruned_race(scores, top, keys) if x.shape[-1] > CANDIDATES else (
+            _race(scores, mx.arange(x.shape[-1], dtype=mx.uint32)[None], keys), mx.zeros(x.shape[:1], mx.bool_))
+        return token, overflow, mx.max(x, -1)
 
     def sample(logits: mx.array, key=None) -> mx.array:
         x, single = _as_batch(logits)
@@ -228,8 +265,11 @@ def make_sampler(pipeline: Pipeline):
             rows = np.asarray(x)  # a view: reading the value at the argmax costs no mlx op
             _check_rows([float(rows[b, i]) for b, i in enumerate(token.tolist())])
         elif _fusable(pipeline):
-            token, check = fused(x, row_keys(key, x.shape[0]))
-            _check_rows(check)  # evaluated with the draw; nothing is returned for a bad row
+            keys = row_keys(key, x.shape[0])
+            token, overflow, row_max = fused(x, keys)
+            _check_rows(row_max)  # evaluated with the draw; nothing is returned for a bad row
+            if mx.any(overflow).item():  # too many candidates (a flat row): race the whole row
+                token = gumbel_max(_apply(x, pipeline)[0], keys)
         else:
             _check_rows(mx.max(x, -1))
             scores, ids = _apply(x, pipeline)

@@ -66,6 +66,8 @@ CASES = {  # tie-free rows: with ties an exactly-k rule may pick any of the tied
     "twelve": np.linspace(2.0, -3.5, 12) + 0.01 * np.arange(12) ** 2,
     "with -inf": np.array([1.0, -np.inf, 0.3, -np.inf, -0.4, 0.9]),
     "wide": np.random.default_rng(7).normal(0, 1.5, 40),
+    # 12 strong tokens over 20,000 weak ones holding 9% of the mass: exercises the pruned race
+    "large": np.concatenate([np.linspace(3.0, 1.0, 12), np.random.default_rng(8).normal(-7.6, 0.3, 20_000)]),
 }
 DIST_PIPELINES = ["hf", "llama_cpp", "mlx_lm", "tiny_llm", "reference", "top-p", "min-p"]  # presets with top_k 3
 ALPHA_PER_TEST = 1e-6 / (len(CASES) * len(DIST_PIPELINES))
@@ -86,18 +88,45 @@ def pearson(counts: np.ndarray, probs: np.ndarray) -> float:
 @pytest.mark.parametrize("name", DIST_PIPELINES)
 def test_sampled_frequencies_match_the_spec_target(name, case):
     """20,000 seeded draws; never a token outside the allowed set (definitive), then Pearson's
-    chi-square at alpha = 1e-6 / 28 per test, so the whole grid of 28 tests raises a false alarm
+    chi-square at alpha = 1e-6 / 35 per test, so the whole grid of 35 tests raises a false alarm
     in under one run in a million. Power: a shift of 0.02 probability between two tokens of mass
     0.1 is caught with probability > 0.999 (noncentral chi-square, up to 30 cells); 0.015 with
     probability > 0.94."""
     pipeline = PIPELINES[name] if name in SINGLE else presets.PRESETS[name](**{**PARAMS[name], "top_k": 3})
     row = CASES[case].astype(np.float32)
-    keys = mx.random.split(mx.random.key(hash((name, case)) % 2**31), DRAWS)
-    tokens = np.array(impl.make_sampler(pipeline)(mx.broadcast_to(mx.array(row), (DRAWS, row.size)), key=keys))
+    keys = mx.random.split(mx.random.key(sum(map(ord, name + case))), DRAWS)
+    sampler, chunk = impl.make_sampler(pipeline), 2000
+    tokens = np.concatenate([np.array(sampler(mx.broadcast_to(mx.array(row), (chunk, row.size)), key=keys[i:i + chunk]))
+                             for i in range(0, DRAWS, chunk)])
     t = spec.target(mx.array(row), pipeline)
     assert t.allowed[tokens].all(), np.unique(tokens[~t.allowed[tokens]])
     counts = np.bincount(tokens, minlength=row.size)
     assert pearson(counts, t.probs) > ALPHA_PER_TEST, (counts, (t.probs * DRAWS).round(1))
+
+
+def test_uniform_bits_never_reach_0_or_1():
+    """The extreme bit patterns map strictly inside (0, 1): the noise is always finite, so no
+    token can win with an infinite Gumbel value whatever its logit."""
+    u = impl.sampler.uniform_from_bits(mx.array([0, 2**32 - 1], dtype=mx.uint32))
+    g = np.array(-mx.log(-mx.log(u)))
+    assert np.all(np.isfinite(g)) and 0 < float(u[0]) < float(u[1]) < 1
+    assert g[0] >= impl.sampler.G_LOW - 1e-6 and g[1] <= impl.sampler.G_HIGH + 1e-6
+
+
+@pytest.mark.parametrize("shape", ["peaked", "flat", "two-level"])
+def test_pruned_race_picks_the_same_token_as_the_full_race(shape):
+    """The pruned race is not an approximation: on 2,000 keys it returns exactly the token of the
+    race over all 20,000 tokens, including rows with more candidates than slots (fallback)."""
+    rng = np.random.default_rng(4)
+    row = {"peaked": rng.normal(0, 3, 20_000) + np.where(np.arange(20_000) < 20, 15, 0),
+           "flat": rng.normal(0, 0.1, 20_000),
+           "two-level": np.where(np.arange(20_000) < 9000, 0.0, -19.0) + rng.normal(0, 0.5, 20_000)}[shape]
+    scores = mx.broadcast_to(mx.array(row.astype(np.float32)), (2000, 20_000))
+    keys = mx.random.split(mx.random.key(8), 2000)
+    ids = mx.broadcast_to(mx.arange(20_000, dtype=mx.uint32), scores.shape)
+    full = np.array(mx.argmax(scores + impl.sampler.gumbel(keys, ids), -1))
+    pruned = np.array(impl.gumbel_max(scores, keys))
+    assert np.array_equal(full, pruned)
 
 
 def test_gumbel_noise_is_standard_gumbel():

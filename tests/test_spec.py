@@ -78,6 +78,17 @@ def test_min_p_keeps_probability_at_least_p_times_the_largest():
     assert t.boundary[1]  # 0.25 == 0.5 * 0.5: an equality, reported
 
 
+def test_near_ties_within_rounding_are_boundary():
+    """Values a few ulps apart may round together in an engine's own precision."""
+    z = np.array([1.0, 1.0 - 1e-15, 0.0, -1.0])
+    greedy = spec.target(z, presets.reference(temperature=0))
+    assert greedy.greedy == 0 and greedy.boundary.tolist() == [False, True, False, False]
+    cut = spec.target(z, spec.Pipeline((spec.TopK(1),)))
+    assert cut.support.tolist() == [True, False, False, False] and cut.boundary[1]
+    exact = spec.target(z, spec.Pipeline((spec.TopK(1),)), tol=EXACT)
+    assert not exact.boundary.any()
+
+
 def test_min_p_min_tokens_to_keep():
     np.testing.assert_allclose(probs(spec.Pipeline((spec.MinP(0.9, min_tokens_to_keep=2),))),
                                [2 / 3, 1 / 3, 0, 0], rtol=1e-14)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proofs import order, refutations, sanity, symbolic
+from proofs import floating, order, refutations, sanity, symbolic
 from proofs.core import Theorem
 
 
@@ -125,6 +125,62 @@ THEOREMS: tuple[Theorem, ...] = (
         "Engines that order temperature differently (Hugging Face and vLLM before the filters, "
         "llama.cpp and mlx-lm after) really sample from different distributions: the spec has to "
         "make the order a parameter."),
+    Theorem(
+        "fp-argmax-shift-exact", "claim: greedy is exactly shift-invariant in floating point (it is not)",
+        "Claim: with round-to-nearest-even subtraction, first-index argmax(fl(z - c)) = argmax(z) for "
+        "finite z, c. False in float16, bfloat16 and float32: two logits one ulp apart can round to the "
+        "same shifted value, and the tie goes to the lower index.",
+        r"\text{claim: } \operatorname{argmax}_{\text{first}}\big(\mathrm{fl}(z - c)\big) = "
+        r"\operatorname{argmax}_{\text{first}}(z)",
+        ("n = 2, normal numbers with 1 <= |z_i|, |c| <= 100 (a witness checkable by hand)",
+         "round-to-nearest-even subtraction in the format"),
+        "Z3 floating-point theory (bit-precise), one search per format; witnesses decoded from their bits "
+        "and re-checked with exact rounding in Fractions", "refuted",
+        both(floating.fp_argmax_shift_exact, floating.sanity_witnesses),
+        "In floating point, greedy on log-probabilities can pick a different token from greedy on logits "
+        "when the top two logits are adjacent floats; see fp-greedy-exact-guard for when it cannot."),
+    Theorem(
+        "fp-sub-monotone", "floating-point subtraction of a constant is monotone",
+        "For finite x, y, c: x <= y implies fl(x - c) <= fl(y - c) (bfloat16 and float16; float32 with --full).",
+        r"x \le y \implies \mathrm{fl}(x - c) \le \mathrm{fl}(y - c)",
+        ("x, y, c finite (with c = NaN the claim fails: shown)", "round-to-nearest-even"),
+        "Z3 floating-point theory, per format, queries in parallel", "proved",
+        both(floating.fp_sub_monotone, floating.sanity_monotone),
+        "Shifting by a constant in floating point never reverses the order of two logits; it can only "
+        "merge them into a tie."),
+    Theorem(
+        "fp-sub-strict", "claim: floating-point subtraction keeps strict order (it does not)",
+        "Claim: x < y implies fl(x - c) < fl(y - c). False: rounding can merge two values.",
+        r"\text{claim: } x < y \implies \mathrm{fl}(x - c) < \mathrm{fl}(y - c)",
+        ("finite normal numbers with 1 <= |x|, |y|, |c| <= 100",),
+        "Z3 floating-point theory search per format, witness re-checked exactly", "refuted",
+        both(floating.fp_sub_strict, floating.sanity_witnesses),
+        "Why exact invariance fails: a strict gap between two logits can vanish after the shift."),
+    Theorem(
+        "fp-argmax-shift-weak", "in floating point the argmax can only move earlier, to a tied token",
+        "For every n and finite z, c: the logit argmax is still a maximiser of fl(z - c), and the "
+        "first-index argmax can only move to an earlier index.",
+        r"k = \operatorname{argmax}_{\text{first}}(z) \implies \mathrm{fl}(z_k - c) = \max_j \mathrm{fl}(z_j - c)"
+        r"\ \wedge\ \operatorname{argmax}_{\text{first}}\big(\mathrm{fl}(z - c)\big) \le k",
+        ("z, c finite", "formats: bfloat16, float16 (float32 with --full)"),
+        "fp-sub-monotone per format, composed with an unbounded Z3 theorem about any non-decreasing map "
+        "(arrays, quantifiers, an uninterpreted f); the instantiation is the one step on paper", "proved",
+        floating.fp_argmax_shift_weak,
+        "A sampler fed float log-probabilities never picks a token that was not a (rounded) maximiser."),
+    Theorem(
+        "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) > log(n) + slack",
+        "If c >= max(z) and 2 max(z) > c > 0 (the Sterbenz zone), first-index argmax(fl(z - c)) = argmax(z) "
+        "exactly, for every n. With c = logsumexp(z): whenever max(z) > log(n) + slack (11.93 + 0.01 for "
+        "a vocabulary of 151,936).",
+        r"\max z \le c < 2\max z,\ c > 0 \implies \operatorname{argmax}_{\text{first}}"
+        r"\big(\mathrm{fl}(z - c)\big) = \operatorname{argmax}_{\text{first}}(z)",
+        ("z, c finite", "formats: bfloat16, float16 (float32 with --full)",
+         "the computed logsumexp satisfies max(z) <= c <= max(z) + log(n) + slack"),
+        "Z3 floating-point theory per format (strict below the max, monotone), composed with an unbounded "
+        "Z3 theorem; corollary derived on paper", "proved",
+        both(floating.fp_greedy_exact_guard),
+        "`spec.greedy_logprobs_exact(row, dtype)` applies this guard: when it says yes, a greedy sampler "
+        "may be fed float log-probabilities with no risk of a different token."),
     Theorem(
         "argmax-vector-shift", "control: argmax(z - c) with c a VECTOR (false)",
         "A deliberately false variant of argmax-shift: subtracting a different constant from each "

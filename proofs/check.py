@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--timeout", type=positive(float), default=30.0,
                    help="wall-clock seconds per solver query (default 30)")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--full", action="store_true", help="also the slow float32 floating-point proofs")
     p.add_argument("--cross-check", choices=["cvc5"], help="re-check every .smt2 file with cvc5")
     args = p.parse_args(argv)
     unknown = [i for i in args.only or [] if i not in BY_ID]
@@ -56,8 +57,8 @@ def parse_args(argv):
     return args
 
 
-def run(theorem, max_n, timeout) -> Result:
-    ctx = Context(max_n=max_n, timeout=timeout)
+def run(theorem, max_n, timeout, full=False) -> Result:
+    ctx = Context(max_n=max_n, timeout=timeout, full=full)
     start = time.perf_counter()
     theorem.run(ctx)
     return Result(theorem, verdict(ctx.steps), ctx.steps, ctx.counterexample, time.perf_counter() - start)
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     log = sys.stderr if args.json else sys.stdout
     results = []
     for number, theorem in enumerate(chosen, 1):
-        r = run(theorem, args.max_n, args.timeout)
+        r = run(theorem, args.max_n, args.timeout, args.full)
         results.append(r)
         mark = "ok" if r.ok else "UNEXPECTED"
         print(f"[{number:2}/{len(chosen)}] {theorem.id:22} {r.verdict:11} (expected {theorem.expected:8}) "

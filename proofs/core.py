@@ -7,8 +7,10 @@ premises). An inconclusive step always wins, so a timeout can never read as `pro
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from proofs.smt import Answer, Query, solve
@@ -47,6 +49,7 @@ class Context:
 
     max_n: int = 1024
     timeout: float = 30.0
+    full: bool = False  # --full: also the slow float32 floating-point proofs
     steps: list[Step] = field(default_factory=list)
     counterexample: str = ""  # Markdown, for the transcript
     witness: dict = field(default_factory=dict)  # the exact witness values, for the sanity checks
@@ -56,6 +59,12 @@ class Context:
         self.steps.append(s)
         return s
 
+    def z3_batch(self, jobs: list[tuple[Query, str]]) -> list[Step]:
+        """Solve independent queries in parallel (one z3 process per core), steps kept in order."""
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            answers = list(pool.map(lambda job: solve(job[0], self.timeout), jobs))
+        return [self._record(q, title, a) for (q, title), a in zip(jobs, answers, strict=True)]
+
     def z3(self, query: Query, title: str) -> Step:
         """Solve a query; the step's status follows from its role and z3's answer alone.
 
@@ -64,7 +73,9 @@ class Context:
         proof from them vacuous, so it is inconclusive. search: sat holds (a witness to re-check).
         Anything else (unknown, timeout, error) is inconclusive.
         """
-        answer = solve(query, self.timeout)
+        return self._record(query, title, solve(query, self.timeout))
+
+    def _record(self, query: Query, title: str, answer) -> Step:
         wanted = {"negation": "unsat", "premises": "sat", "search": "sat"}[query.role]
         if answer.status == wanted:
             status = HOLDS
@@ -90,7 +101,7 @@ class Context:
         pre = Query(f"{name}.premises", f"Non-vacuity check for: {what}\nThe premises alone: sat "
                     "means they are consistent, so the proof is not vacuous.",
                     "\n".join([decls, asserts, *(f"(assert {w})" for w in witness)]), "sat", "premises")
-        return [self.z3(neg, what), self.z3(pre, f"premises of: {what} are satisfiable")]
+        return self.z3_batch([(neg, what), (pre, f"premises of: {what} are satisfiable")])
 
 
 def verdict(steps: list[Step]) -> str:

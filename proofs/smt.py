@@ -110,7 +110,8 @@ def _parse(tokens: list[str], pos: int = 0):
 
 
 def _value(expr):
-    """An SMT-LIB numeral/boolean term as Fraction/bool; anything else stays text."""
+    """An SMT-LIB numeral/boolean term as Fraction/bool; anything else stays a parsed s-expression
+    (nested lists of strings, e.g. a floating-point literal (fp #b0 #x7f #b0000000))."""
     if isinstance(expr, str):
         if expr in ("true", "false"):
             return expr == "true"
@@ -120,12 +121,12 @@ def _value(expr):
             return expr
     if len(expr) == 2 and expr[0] == "-":
         inner = _value(expr[1])
-        return -inner if isinstance(inner, Fraction) else str(expr)
+        return -inner if isinstance(inner, Fraction) else expr
     if len(expr) == 3 and expr[0] == "/":
         num, den = _value(expr[1]), _value(expr[2])
         if isinstance(num, Fraction) and isinstance(den, Fraction):
             return num / den
-    return str(expr)
+    return expr
 
 
 def parse_values(text: str) -> dict:

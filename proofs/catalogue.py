@@ -165,7 +165,7 @@ THEOREMS: tuple[Theorem, ...] = (
         ("z, c finite", "formats: bfloat16, float16 (float32 with --full)"),
         "fp-sub-monotone per format, composed with an unbounded Z3 theorem about any non-decreasing map "
         "(arrays, quantifiers, an uninterpreted f); the instantiation is the one step on paper", "proved",
-        floating.fp_argmax_shift_weak,
+        both(floating.fp_argmax_shift_weak, floating.sanity_weak),
         "A sampler fed float log-probabilities never picks a token that was not a (rounded) maximiser."),
     Theorem(
         "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) > log(n) + slack",
@@ -178,7 +178,7 @@ THEOREMS: tuple[Theorem, ...] = (
          "the computed logsumexp satisfies max(z) <= c <= max(z) + log(n) + slack"),
         "Z3 floating-point theory per format (strict below the max, monotone), composed with an unbounded "
         "Z3 theorem; corollary derived on paper", "proved",
-        both(floating.fp_greedy_exact_guard),
+        both(floating.fp_greedy_exact_guard, floating.sanity_guard),
         "`spec.greedy_logprobs_exact(row, dtype)` applies this guard: when it says yes, a greedy sampler "
         "may be fed float log-probabilities with no risk of a different token."),
     Theorem(

@@ -45,8 +45,8 @@ def parse_args(argv):
     p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
     p.add_argument("--max-n", type=positive(int), default=1024,
                    help="largest power of two for the bounded argmax-shift proofs (default 1024)")
-    p.add_argument("--timeout", type=positive(float), default=30.0,
-                   help="wall-clock seconds per solver query (default 30)")
+    p.add_argument("--timeout", type=positive(float), default=120.0,
+                   help="wall-clock seconds per solver query (default 120)")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--full", action="store_true", help="also the slow float32 floating-point proofs")
     p.add_argument("--cross-check", choices=["cvc5"], help="re-check every .smt2 file with cvc5")

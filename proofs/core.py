@@ -48,7 +48,7 @@ class Context:
     """Options of one run plus the steps a theorem's proof has recorded so far."""
 
     max_n: int = 1024
-    timeout: float = 30.0
+    timeout: float = 120.0
     full: bool = False  # --full: also the slow float32 floating-point proofs
     steps: list[Step] = field(default_factory=list)
     counterexample: str = ""  # Markdown, for the transcript

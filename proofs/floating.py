@@ -225,7 +225,8 @@ def _sub(fmt: str, a, b):
     import numpy as np
     if fmt == "bfloat16":
         import mlx.core as mx
-        return np.array((mx.array(a).astype(mx.bfloat16) - mx.array(b).astype(mx.bfloat16)).astype(mx.float32))
+        a, b = (mx.array(np.asarray(v, dtype=np.float32)).astype(mx.bfloat16) for v in (a, b))
+        return np.array((a - b).astype(mx.float32)).astype(np.float64)
     dtype = {"float16": np.float16, "float32": np.float32}[fmt]
     return (np.asarray(a, dtype=dtype) - np.asarray(b, dtype=dtype)).astype(np.float64)
 
@@ -259,3 +260,35 @@ def sanity_monotone(ctx: Context):
     ctx.step("sanity check: random triples", "sanity", HOLDS if bad == 0 else INCONCLUSIVE,
              "violations of monotone subtraction: " + "; ".join(lines) + ". A sanity check, not the proof.",
              time.perf_counter() - t0)
+
+
+def _sanity_rows(ctx: Context, guard: bool):
+    """Random rows with near-ties, shifted in each format: the weak property always; with the
+    guard's premises (c >= max z, 2 max z > c > 0), the argmax itself."""
+    import numpy as np
+    t0, rng, lines, bad = time.perf_counter(), np.random.default_rng(13), [], 0
+    for fmt in formats(ctx):
+        fails = 0
+        for _ in range(2000):
+            z = 20 + rng.integers(-40, 5, 16) * 0.0625 + rng.normal(0, 1e-3, 16) * (rng.random() < 0.5)
+            z = _sub(fmt, z, np.zeros(16))  # round the row into the format
+            c = z.max() * (1 + rng.random() * 0.9) if guard else rng.normal(0, 30)
+            c = float(_sub(fmt, [c], [0.0])[0])
+            y = _sub(fmt, z, np.full(16, c))
+            k, k2 = int(z.argmax()), int(y.argmax())
+            if guard and c >= z.max() and 2 * z.max() > c > 0:
+                fails += k2 != k
+            elif not guard:
+                fails += not (k2 <= k and y[k] == y.max())
+        bad += fails
+        lines.append(f"{fmt}: {fails} of 2,000")
+    ctx.step("sanity check: random rows with near-ties", "sanity", HOLDS if bad == 0 else INCONCLUSIVE,
+             "violations: " + "; ".join(lines) + ". A sanity check, not the proof.", time.perf_counter() - t0)
+
+
+def sanity_weak(ctx: Context):
+    _sanity_rows(ctx, guard=False)
+
+
+def sanity_guard(ctx: Context):
+    _sanity_rows(ctx, guard=True)

@@ -54,7 +54,7 @@ def render_steps(result: Result) -> list[str]:
             continue
         flush()
         label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic",
-                 "sanity": "mpmath"}[step.method]
+                 "sanity": "numeric"}[step.method]
         out.append(f"### {number}. {step.title} ({label}): {step.status}\n\n{step.detail}")
     flush()
     return out

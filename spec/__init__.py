@@ -8,8 +8,9 @@ behind them; `spec.strategies` generates hard logits for property tests.
 
 from spec import presets
 from spec.errors import InvalidLogits, InvalidParameter
+from spec.exactness import greedy_logprobs_exact
 from spec.target import Target, Tolerance, softmax, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
 
-__all__ = ["InvalidLogits", "InvalidParameter", "MinP", "Pipeline", "Target", "Temperature", "Tolerance",
+__all__ = ["InvalidLogits", "InvalidParameter", "MinP", "greedy_logprobs_exact", "Pipeline", "Target", "Temperature", "Tolerance",
            "TopK", "TopP", "presets", "softmax", "target"]

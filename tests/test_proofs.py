@@ -15,7 +15,7 @@ from proofs.smt import Query, parse_values, real, solve
 
 @pytest.fixture(scope="module")
 def results():
-    return {t.id: run(t, max_n=64, timeout=30) for t in THEOREMS}
+    return {t.id: run(t, max_n=64, timeout=120) for t in THEOREMS}
 
 
 @pytest.mark.parametrize("theorem_id", [t.id for t in THEOREMS])

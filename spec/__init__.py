@@ -12,5 +12,5 @@ from spec.exactness import greedy_logprobs_exact
 from spec.target import Target, Tolerance, softmax, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
 
-__all__ = ["InvalidLogits", "InvalidParameter", "MinP", "greedy_logprobs_exact", "Pipeline", "Target", "Temperature", "Tolerance",
-           "TopK", "TopP", "presets", "softmax", "target"]
+__all__ = ["InvalidLogits", "InvalidParameter", "MinP", "Pipeline", "Target", "Temperature", "Tolerance", "TopK",
+           "TopP", "greedy_logprobs_exact", "presets", "softmax", "target"]

@@ -143,13 +143,12 @@ def _check_rows(values):
 
 # --- filters: each maps (scores, ids) -> (scores, ids); ids None means the whole row ----------
 
-def _top_k(x, ids, step: TopK):
-    n = x.shape[-1]
-    if step.k >= n:
-        if step.over_vocab == "error" and ids is None:
-            raise InvalidParameter("top_k", step.k, f"an integer in [1, {n - 1}] for this preset (V = {n})")
+def _top_k(x, ids, step: TopK, vocab: int):
+    if step.k >= vocab and step.over_vocab == "error":
+        raise InvalidParameter("top_k", step.k, f"an integer in [1, {vocab - 1}] for this preset (V = {vocab})")
+    if step.k >= x.shape[-1]:  # k covers every column left (the whole row, or gathered candidates)
         return x, ids
-    order = mx.argpartition(-x, step.k, axis=-1) if step.k < n else None
+    order = mx.argpartition(-x, step.k, axis=-1)
     top = mx.sort(order[:, : step.k], axis=-1)  # canonical order: by column
     values = mx.take_along_axis(x, top, -1)
     if step.ties == "all":
@@ -205,13 +204,13 @@ def _top_p(x, ids, lse, step: TopP):
 
 def _apply(x, pipeline: Pipeline):
     """Run temperatures and filters; returns (scaled masked scores, their token ids or None)."""
-    ids, unfiltered = None, x
+    ids, unfiltered, vocab = None, x, x.shape[-1]
     for step in pipeline.steps:
         if isinstance(step, Temperature):
             if step.t > 0:
                 x, unfiltered = x / step.t, unfiltered / step.t
         elif isinstance(step, TopK):
-            x, ids = _top_k(x, ids, step)
+            x, ids = _top_k(x, ids, step, vocab)
         elif isinstance(step, MinP):
             x = _min_p(x, step)
         elif isinstance(step, TopP):

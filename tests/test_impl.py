@@ -230,6 +230,8 @@ def test_bad_arguments():
         s(mx.zeros((3, 4)), key=mx.zeros((2, 2), dtype=mx.uint32))
     with pytest.raises(spec.InvalidParameter, match="top_k=4"):
         impl.make_sampler_from("mlx_lm", temp=1.0, top_k=4)(mx.zeros(4))
+    with pytest.raises(spec.InvalidParameter, match="top_k=5000"):  # also after top-p gathered its head
+        impl.make_sampler_from("mlx_lm", temp=1.0, top_p=0.5, top_k=5000)(mx.arange(4096, dtype=mx.float32))
     with pytest.raises(spec.InvalidParameter, match="preset"):
         impl.make_sampler_from("nope")
     with pytest.raises(spec.InvalidParameter, match="pipeline"):

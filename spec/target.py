@@ -24,6 +24,7 @@ class Tolerance:
 
     logit: absolute, on logit values (top-k cut, min-p threshold, greedy near-ties).
     mass: absolute, on probability masses (top-p: the mass above a token vs p).
+    A comparison closer than the tolerance is a boundary; Tolerance(0, 0) decides all exactly.
     The default (`Tolerance.for_input`) is 8 ulps of the input dtype at the row's scale for
     logits, and for masses the larger of 8 ulps and 2e-9 * V: engines sum up to V float32 terms,
     and mlx's float32 sums at V = 151,936 were measured off by about 3e-4.
@@ -136,7 +137,7 @@ def _top_k(z, keep, boundary, step: TopK, tol: Tolerance):
     if step.k >= int(keep.sum()):
         return keep
     kept, cut_value = _rank_cut(z, step.k, keep, boundary, step.ties)
-    boundary |= keep & (np.abs(z - cut_value) <= tol.logit) & (z != cut_value)
+    boundary |= keep & (np.abs(z - cut_value) < tol.logit) & (z != cut_value)
     return kept
 
 
@@ -151,7 +152,7 @@ def _top_p(z, unfiltered, keep, boundary, step: TopP, tol: Tolerance):
         above = above[np.maximum.accumulate(np.where(first, np.arange(order.size), 0))]
     kept_sorted = above < step.p
     kept_sorted[: step.min_tokens_to_keep] = True
-    near = np.abs(above - step.p) <= tol.mass
+    near = np.abs(above - step.p) < tol.mass
     near[: step.min_tokens_to_keep] = False
     if step.ties == "any":  # a tie group straddling the cut
         last = int(kept_sorted.sum()) - 1
@@ -168,7 +169,7 @@ def _min_p(z, keep, boundary, step: MinP, tol: Tolerance):
         return keep
     threshold = z[keep].max() + math.log(step.p)
     kept = keep & (z >= threshold)
-    boundary |= keep & (np.abs(z - threshold) <= tol.logit)
+    boundary |= keep & (np.abs(z - threshold) < tol.logit)
     if kept.sum() < step.min_tokens_to_keep:
         kept |= _rank_cut(z, min(step.min_tokens_to_keep, int(keep.sum())), keep, boundary, "any")[0]
     return kept
@@ -194,7 +195,7 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
         token = int(np.argmax(masked))
         probs = np.zeros(z.size)
         probs[token] = 1.0
-        near_top = keep & (masked >= masked[token] - tol.logit)
+        near_top = keep & (masked > masked[token] - tol.logit)
         near_top[token] = False
         return probs, probs > 0, near_top, token
     probs = softmax(masked)

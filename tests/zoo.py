@@ -22,6 +22,10 @@ def softmax_rows(z):
         return w / w.sum(axis=-1, keepdims=True)
 
 
+def log_softmax_rows(z):
+    return z - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)) - z.max(-1, keepdims=True)
+
+
 def masked(z, keep):
     return np.where(keep, z, -np.inf)
 
@@ -106,7 +110,7 @@ BUGGY = [
     Sampler("top-p keeps an extra token at an exact sum", HF_TOP_P75,
             lambda z: softmax_rows(masked(z, top_p_keep(z, 0.75, strict=False)))),
     Sampler("top-p cumulative sum over log-probs", HF_TOP_P,
-            lambda z: softmax_rows(masked(z, top_p_keep(z, 0.8, weights=z - np.log(np.exp(z).sum(-1, keepdims=True)))))),
+            lambda z: softmax_rows(masked(z, top_p_keep(z, 0.8, weights=log_softmax_rows(z))))),
     Sampler("top_p = 1 turns into greedy", presets.hf(top_k=0, top_p=1.0),
             lambda z: np.eye(z.shape[1])[np.argmax(z, axis=1)]),
     Sampler("top-k keeps k + 1", HF_TOP_K, lambda z: softmax_rows(masked(z, top_k_keep(z, 4)))),

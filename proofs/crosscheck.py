@@ -56,6 +56,7 @@ def _worker(path: str, timeout: float):
     solver.setOption("tlimit-per", str(int(timeout * 1000)))
     solver.setOption("arrays-exp", "true")  # constant arrays in some non-vacuity witnesses
     solver.setOption("mbqi", "true")  # model-based instantiation: lets cvc5 answer sat with quantifiers
+    solver.setOption("fp-exp", "true")  # float16 and bfloat16 formats (cvc5 supports only 32/64 by default)
     parser = cvc5.InputParser(solver)
     parser.setFileInput(cvc5.InputLanguage.SMT_LIB_2_6, path)
     symbols = parser.getSymbolManager()

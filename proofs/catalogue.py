@@ -170,8 +170,8 @@ THEOREMS: tuple[Theorem, ...] = (
     Theorem(
         "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) > log(n) + slack",
         "If c >= max(z) and 2 max(z) > c > 0 (the Sterbenz zone), first-index argmax(fl(z - c)) = argmax(z) "
-        "exactly, for every n. With c = logsumexp(z): whenever max(z) > log(n) + slack (11.93 + 0.01 for "
-        "a vocabulary of 151,936).",
+        "exactly, for every n. With c = logsumexp(z): whenever max(z) > log(n) + slack (log(151,936) = 11.93; "
+        "slack bounds the error of the computed logsumexp).",
         r"\max z \le c < 2\max z,\ c > 0 \implies \operatorname{argmax}_{\text{first}}"
         r"\big(\mathrm{fl}(z - c)\big) = \operatorname{argmax}_{\text{first}}(z)",
         ("z, c finite", "formats: bfloat16, float16 (float32 with --full)",

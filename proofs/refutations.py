@@ -46,7 +46,7 @@ def argmax_vector_shift(ctx: Context):
         return ok, (f"z = ({', '.join(map(fmt, z))}), c = ({', '.join(map(fmt, c))}): "
                     f"argmax(z) = {first_argmax(z)}, argmax(z - c) = {first_argmax(y)} "
                     f"(z - c = ({', '.join(map(fmt, y))}))")
-    confirm(ctx, "the witness, in exact arithmetic", found, check)
+    confirm(ctx, "the witness, re-checked", found, check)
 
 
 THETA = Fraction(13, 10)
@@ -91,7 +91,7 @@ def penalty_shift(ctx: Context):
                     "it contains both endpoints checked here, so it contains c = logsumexp(z), which lies "
                     "in [max(z), max(z) + log 2] for n = 2. Greedy on the penalized logits picks token 1; "
                     "on the penalized log-probabilities, token 0.")
-    confirm(ctx, "the witness, in exact arithmetic", found, check)
+    confirm(ctx, "the witness, re-checked", found, check)
 
 
 def temperature_order(ctx: Context):
@@ -114,13 +114,13 @@ def temperature_order(ctx: Context):
     found = ctx.z3(Query("top-p.search", "Search for weights q (logits log q) and p where top-p keeps "
                          "different tokens before and after temperature T = 1/2.", top_p, "sat", "search",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a top-p witness, n = 3")
-    confirm(ctx, "top-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "top-p"))
+    confirm(ctx, "top-p witness, re-checked", found, lambda v: _check(ctx, v, "top-p"))
     min_p = common + "\n(assert (or " + " ".join(
         f"(distinct (>= (* 10 q{i}) (* P q0)) (>= (* 10 q{i} q{i}) (* P q0 q0)))" for i in range(3)) + "))"
     found = ctx.z3(Query("min-p.search", "Search for weights q (logits log q) and m where min-p keeps "
                          "different tokens before and after temperature T = 1/2.", min_p, "sat", "search",
                          show=("q0", "q1", "q2", "P")), "z3 searches for a min-p witness, n = 3")
-    confirm(ctx, "min-p witness, in exact arithmetic", found, lambda v: _check(ctx, v, "min-p"))
+    confirm(ctx, "min-p witness, re-checked", found, lambda v: _check(ctx, v, "min-p"))
 
 
 def _check(ctx, v, rule):

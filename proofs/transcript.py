@@ -42,8 +42,8 @@ def render_steps(result: Result) -> list[str]:
 
     def flush():
         if table:
-            out.append("| # | what is checked | query | expected | z3 | result |\n|---|---|---|---|---|---|")
-            out.append("\n".join(table))
+            out.append("| # | what is checked | query | expected | z3 | result |\n|---|---|---|---|---|---|\n"
+                       + "\n".join(table))
             table.clear()
 
     for number, step in enumerate(result.steps, 1):
@@ -55,7 +55,8 @@ def render_steps(result: Result) -> list[str]:
         flush()
         label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic",
                  "sanity": "numeric"}[step.method]
-        out.append(f"### {number}. {step.title} ({label}): {step.status}\n\n{step.detail}")
+        title = step.title if f"({label})" in step.title else f"{step.title} ({label})"
+        out.append(f"### {number}. {title}: {step.status}\n\n{step.detail}")
     flush()
     return out
 

@@ -26,6 +26,11 @@ def _count(name, value, minimum, allowed):
     return int(value)
 
 
+def _unit(name, value):
+    if not 0 <= _number(name, value, "a number in [0, 1]") <= 1:
+        raise InvalidParameter(name, value, "a number in [0, 1]")
+
+
 def _choice(name, value, options):
     if value not in options:
         raise InvalidParameter(name, value, f"one of {options}")
@@ -83,10 +88,7 @@ class TopP:
     min_tokens_to_keep: int = 1
 
     def __post_init__(self):
-        allowed = "a number in [0, 1]"
-        p = _number("top_p", self.p, allowed)
-        if not 0 <= p <= 1:
-            raise InvalidParameter("top_p", self.p, allowed)
+        _unit("top_p", self.p)
         _choice("mass", self.mass, ("renormalized", "original"))
         _choice("ties", self.ties, ("all", "any"))
         _count("min_tokens_to_keep", self.min_tokens_to_keep, 1, "an integer >= 1")
@@ -102,10 +104,7 @@ class MinP:
     min_tokens_to_keep: int = 1
 
     def __post_init__(self):
-        allowed = "a number in [0, 1]"
-        p = _number("min_p", self.p, allowed)
-        if not 0 <= p <= 1:
-            raise InvalidParameter("min_p", self.p, allowed)
+        _unit("min_p", self.p)
         _count("min_tokens_to_keep", self.min_tokens_to_keep, 1, "an integer >= 1")
 
 

@@ -1,11 +1,10 @@
 """python -m impl.bench: our sampler against mlx-lm's make_sampler, same configuration (the
 mlx_lm preset), same inputs, in one process, alternating, at V = 151,936 for B = 1 and B = 8.
 
-Inputs are LLM-like log-probabilities, what mlx-lm hands its sampler: a normal body (sd 3), one
-leading token 18-26 above it and 20 runners-up 8-18 above it (the shape of a real model's row:
-top-1 usually holds most of the mass). A last line shows the worst case for our top-p, a flat
-row (normal body only), where the crossing is not among the 1024 largest values and we sort the
-whole row as mlx-lm does. Prints medians and mlx-lm / ours; writes results/impl-bench.json.
+Inputs are LLM-like log-probabilities (`spec.rows.llm_logits`), what mlx-lm hands its sampler.
+A last line shows the worst case for our top-p, a flat row (normal body only), where the crossing
+is not among the 1024 largest values and we sort the whole row as mlx-lm does. Prints medians and
+mlx-lm / ours; writes results/impl-bench.json.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ import mlx.core as mx
 import numpy as np
 
 from impl import make_sampler_from
+from spec.rows import VOCAB as V
+from spec.rows import llm_logits
 
-V = 151_936
 CONFIGS = {
     "greedy": {},
     "temperature 0.7": dict(temp=0.7),
@@ -34,12 +34,8 @@ CONFIGS = {
 
 def logprobs(rows: int, seed: int, flat: bool = False) -> mx.array:
     rng = np.random.default_rng(seed)
-    z = rng.normal(0, 3, (rows, V)).astype(np.float32)
-    for r in range(rows if not flat else 0):
-        peaks = rng.choice(V, 21, replace=False)
-        z[r, peaks[0]] += rng.uniform(18, 26)
-        z[r, peaks[1:]] += rng.uniform(8, 18, 20).astype(np.float32)
-    x = mx.array(z)
+    z = rng.normal(0, 3, (rows, V)) if flat else llm_logits(rng, rows, V)
+    x = mx.array(z.astype(np.float32))
     return x - mx.logsumexp(x, axis=-1, keepdims=True)
 
 

@@ -8,7 +8,6 @@ premises). An inconclusive step always wins, so a timeout can never read as `pro
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -110,9 +109,3 @@ def verdict(steps: list[Step]) -> str:
     if any(s.status == COUNTEREXAMPLE for s in steps):
         return "refuted"
     return "proved"
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start

@@ -16,19 +16,14 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 
-V = 151_936
+from spec.rows import VOCAB as V
+from spec.rows import llm_logits
+
 DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 
 
 def llm_rows(rows: int, seed: int) -> np.ndarray:
-    """A normal body (sd 3) with one leading token 18-26 above it and 20 runners-up 8-18 above."""
-    rng = np.random.default_rng(seed)
-    z = rng.normal(0, 3, (rows, V))
-    for r in range(rows):
-        peaks = rng.choice(V, 21, replace=False)
-        z[r, peaks[0]] += rng.uniform(18, 26)
-        z[r, peaks[1:]] += rng.uniform(8, 18, 20)
-    return z
+    return llm_logits(np.random.default_rng(seed), rows, V)
 
 
 def mismatch_rates(draws: int, log) -> list[str]:
@@ -118,7 +113,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     log = sys.stderr
     lines = ["# Floating-point experiments (measured, not proved)", "",
-             f"mlx {mx.__version__}, CPU. Rows: `llm_rows` in proofs/experiments.py (seeded), V = {V:,}.", "",
+             f"mlx {mx.__version__}, CPU. Rows: `spec.rows.llm_logits` (seeded), V = {V:,}.", "",
              "## Same key, logits vs log-probabilities (mx.random.categorical, batch of 100 rows)", "",
              *mismatch_rates(draws, log), "",
              "## Greedy flips: argmax(z) vs argmax(z - logsumexp(z)) in mlx", "",

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from spec import presets, target
+from spec.rows import VOCAB as V
+from spec.rows import llm_logits
 
-V = 151_936
 CONFIGS = {
     "hf full chain (T 0.7, top-k 40, top-p 0.9, min-p 0.05)":
         presets.hf(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05),
@@ -27,15 +28,9 @@ CONFIGS = {
 }
 
 
-def llm_row(rng):
-    row = rng.normal(0, 2.5, V)
-    row[rng.choice(V, 5, replace=False)] += rng.uniform(5, 15, 5)
-    return row
-
-
 def main(repeats: int = 15) -> int:
     rng = np.random.default_rng(0)
-    rows = [llm_row(rng) for _ in range(repeats)]
+    rows = list(llm_logits(rng, repeats))
     results = {}
     print(f"spec.target, one row of V = {V:,} float64 logits, median of {repeats}:")
     for name, pipeline in CONFIGS.items():

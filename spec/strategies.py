@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-VOCAB = 151_936
+from spec.rows import VOCAB, llm_logits
 
 
 @st.composite
@@ -55,13 +55,9 @@ def low_precision_grid(draw, max_size=64):
 
 @st.composite
 def llm_like(draw, max_size=VOCAB):
-    """A normal body with a few strong peaks, like a language model's logits."""
+    """A language model's row (`spec.rows.llm_logits`) of any size up to max_size."""
     size = draw(st.integers(2, max_size))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    row = rng.normal(0, 2.5, size)
-    peaks = rng.choice(size, size=min(size, draw(st.integers(1, 5))), replace=False)
-    row[peaks] += rng.uniform(5, 15, size=peaks.size)
-    return row
+    return llm_logits(np.random.default_rng(draw(st.integers(0, 2**32 - 1))), 1, size)[0]
 
 
 def logit_rows(max_size: int = 64, llm_max_size: int = VOCAB):

@@ -64,10 +64,12 @@ def gumbel(keys: mx.array, counters: mx.array) -> mx.array:
 
 
 def row_keys(key, rows: int) -> mx.array:
-    """One key per row: an explicit (2,) key is split, (B, 2) keys are used as given, and with
-    no key the global mlx random state supplies them."""
+    """One key per row: an explicit (2,) key (or an int seed, made into one) is split, (B, 2) keys
+    are used as given, and with no key the global mlx random state supplies them."""
     if key is None:
         return mx.random.randint(0, 2**31 - 1, (rows, 2)).astype(mx.uint32)
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        key = mx.random.key(int(key))
     key = mx.array(key).astype(mx.uint32)
     if key.shape == (2,):
         return mx.random.split(key, rows) if rows > 1 else key[None]
@@ -289,6 +291,7 @@ def make_sampler(pipeline: Pipeline):
         return token[0] if single else token
 
     sample.pipeline = pipeline
+    sample.filter = lambda logits: filter(logits, pipeline)  # white-box access for spec.validate
     return sample
 
 

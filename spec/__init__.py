@@ -11,6 +11,7 @@ from spec.errors import InvalidLogits, InvalidParameter
 from spec.exactness import greedy_logprobs_exact
 from spec.target import Target, Tolerance, softmax, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+from spec.validator import Report, validate
 
 __all__ = ["InvalidLogits", "InvalidParameter", "MinP", "Pipeline", "Target", "Temperature", "Tolerance", "TopK",
-           "TopP", "greedy_logprobs_exact", "presets", "softmax", "target"]
+           "TopP", "Report", "greedy_logprobs_exact", "presets", "softmax", "target", "validate"]

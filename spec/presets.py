@@ -180,3 +180,62 @@ def reference(temperature: float = 1.0, top_k: int | None = None, top_p: float |
 
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
            "reference": reference}
+
+
+# --- one vocabulary of parameters for every preset (the validator's command line uses it) ---------
+
+COMMON = ("temperature", "top_k", "top_p", "min_p")
+# The engine's own name for each common parameter; absent: the engine has no such parameter.
+ENGINE_NAMES = {
+    "hf": {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
+    "vllm": {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
+    "llama_cpp": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
+    "mlx_lm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
+    "tiny_llm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p"},
+    "reference": {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
+}
+# The value that switches a filter off in each engine (used to state "no such filter" explicitly).
+DISABLED = {
+    "hf": {"top_k": 0, "top_p": 1.0, "min_p": None},
+    "vllm": {"top_k": 0, "top_p": 1.0, "min_p": 0.0},
+    "llama_cpp": {"top_k": 0, "top_p": 1.0, "min_p": 0.0},
+    "mlx_lm": {"top_k": 0, "top_p": 0.0, "min_p": 0.0},
+    "tiny_llm": {"top_k": None, "top_p": None},
+    "reference": {"top_k": None, "top_p": None, "min_p": None},
+}
+
+
+def canonical(name: str) -> str:
+    """'mlx-lm', 'llama.cpp', 'HF' -> the PRESETS key; unknown names raise InvalidParameter."""
+    key = name.strip().lower().replace("-", "_").replace(".", "_")
+    if key not in PRESETS:
+        raise InvalidParameter("preset", name, f"one of {', '.join(sorted(PRESETS))}")
+    return key
+
+
+def engine_params(preset: str, explicit: bool = False, **common) -> dict:
+    """Common parameters (temperature, top_k, top_p, min_p; None = not given) in the engine's own
+    names. explicit=False leaves the ones not given to the engine's defaults (as a user calling
+    the engine would); explicit=True switches them off, and sets temperature 1 if not given."""
+    preset = canonical(preset)
+    unknown = set(common) - set(COMMON)
+    if unknown:
+        raise InvalidParameter("parameter", sorted(unknown)[0], f"one of {COMMON}")
+    names, params = ENGINE_NAMES[preset], {}
+    for name in COMMON:
+        value = common.get(name)
+        if value is None and not explicit:
+            continue
+        if name not in names:
+            if value is None:
+                continue
+            raise InvalidParameter(name, value, f"not a parameter of {preset}")
+        if value is None:
+            value = 1.0 if name == "temperature" else DISABLED[preset][name]
+        params[names[name]] = value
+    return params
+
+
+def common(preset: str, explicit: bool = False, **params) -> Pipeline:
+    """The preset's pipeline for common parameters: common("mlx-lm", temperature=0.7, top_p=0.9)."""
+    return PRESETS[canonical(preset)](**engine_params(preset, explicit, **params))

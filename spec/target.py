@@ -46,7 +46,8 @@ class Target:
     support: the tokens the pipeline keeps. In real arithmetic each has probability > 0, even
     where float64 underflows it to 0 (a logit 1e4 below the top). boundary: tokens whose
     membership depends on a comparison within the tolerance; a correct sampler may return them or
-    not. greedy: the token when the draw is deterministic, else -1. All arrays have the caller's
+    not (for greedy: only earlier near-ties, as rounding can only move the first maximum
+    earlier). greedy: the token when the draw is deterministic, else -1. All arrays have the caller's
     shape: (V,) or (B, V)."""
 
     probs: np.ndarray
@@ -195,8 +196,11 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
         token = int(np.argmax(masked))
         probs = np.zeros(z.size)
         probs[token] = 1.0
+        # Rounding is monotone (fp-sub-monotone), so it can merge a near-tie into a tie but never
+        # reverse an order: the first maximum can only move to an EARLIER index
+        # (fp-argmax-shift-weak). A later token, even an exact tie, is never a correct answer.
         near_top = keep & (masked > masked[token] - tol.logit)
-        near_top[token] = False
+        near_top[token:] = False
         return probs, probs > 0, near_top, token
     probs = softmax(masked)
     token = int(np.argmax(masked)) if keep.sum() == 1 and not boundary.any() else -1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import spec
-from spec import presets
+from spec import adapters, presets
 
 
 def softmax_rows(z):
@@ -48,6 +48,12 @@ def top_k_keep(z, k):
     return z >= kth
 
 
+def one_hot(tokens, vocab):
+    out = np.zeros((len(tokens), vocab))
+    out[np.arange(len(tokens)), tokens] = 1.0
+    return out
+
+
 def with_checks(fn):
     """The input validation every correct sampler does: NaN, +inf and all -inf rows raise."""
     def checked(z):
@@ -56,11 +62,38 @@ def with_checks(fn):
     return checked
 
 
+def inverse_cdf(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per row from (B, V) probabilities (B = 1 is broadcast to len(rng draws)):
+    the first token whose cumulative mass exceeds u ~ U[0, total)."""
+    cdf = np.cumsum(probs, axis=-1)
+    u = rng.random(len(probs)) * cdf[:, -1]
+    return np.array([min(np.searchsorted(c, v, side="right"), c.size - 1) for c, v in zip(cdf, u, strict=True)])
+
+
 @dataclass(frozen=True)
 class Sampler:
     name: str
     pipeline: spec.Pipeline
     probs: Callable  # (B, V) logits -> (B, V) probabilities, or raises
+    draw: Callable | None = None  # (B, V) logits, rng -> B ids; default: gumbel_draw(probs(z))
+
+    def black_box(self, white_box: bool = False):
+        """This sampler as the validator sees it: numpy in, token ids out, randomness from a seed;
+        with white_box, its filtered logits too (log of its probabilities)."""
+        def sample(logits, seed: int):
+            rng = np.random.default_rng(seed)
+            if self.draw is not None:
+                return self.draw(logits, rng)
+            if (logits == logits[:1]).all():  # a tiled row (the validator's draws): work on it once
+                probs = self.probs(logits[:1])
+                return inverse_cdf(np.broadcast_to(probs, logits.shape), rng)
+            return inverse_cdf(self.probs(logits), rng)
+
+        def filtered(logits):
+            with np.errstate(divide="ignore"):
+                return np.log(self.probs(logits))
+
+        return adapters.Sampler(sample, "numpy", "seed", filtered if white_box else None, name=f"zoo: {self.name}")
 
 
 HF_TOP_P = presets.hf(top_k=0, top_p=0.8)
@@ -79,12 +112,12 @@ CORRECT = [
     Sampler("numpy temperature", HF_TEMP, with_checks(lambda z: softmax_rows(z / 0.5))),
     Sampler("numpy chain", HF_CHAIN, with_checks(lambda z: softmax_rows(masked(
         z / 0.5, (lambda k: k & top_p_keep(masked(z / 0.5, k), 0.8))(top_k_keep(z / 0.5, 3)))))),
-    Sampler("numpy greedy", GREEDY, with_checks(lambda z: np.eye(z.shape[1])[np.argmax(z, axis=1)])),
+    Sampler("numpy greedy", GREEDY, with_checks(lambda z: one_hot(np.argmax(z, axis=1), z.shape[1]))),
 ]
 
 
 def _last_argmax(z):
-    return np.eye(z.shape[1])[z.shape[1] - 1 - np.argmax(z[:, ::-1], axis=1)]
+    return one_hot(z.shape[1] - 1 - np.argmax(z[:, ::-1], axis=1), z.shape[1])
 
 
 def _sorted_mask_not_scattered(z):
@@ -93,7 +126,10 @@ def _sorted_mask_not_scattered(z):
     return softmax_rows(masked(z, keep_sorted))  # mask in sorted order applied to unsorted rows
 
 
-def _inverse_cdf_hits_zero(z, grid: int = 2**12):
+GRID = 2**10  # a uniform with 10 random bits, as float16 random numbers have
+
+
+def _inverse_cdf_hits_zero(z, grid: int = GRID):
     """Inverse CDF with searchsorted(cumsum, u, side='left') and u on a grid k / grid, k >= 0:
     u = 0 lands on the first token even when its probability is 0 (its exact distribution)."""
     p = softmax_rows(masked(z, top_p_keep(z, 0.8)))
@@ -104,6 +140,20 @@ def _inverse_cdf_hits_zero(z, grid: int = 2**12):
     return out
 
 
+def _inverse_cdf_draw(z, rng):
+    p = softmax_rows(masked(z, top_p_keep(z, 0.8)))
+    u = rng.integers(0, GRID, size=len(p)) / GRID
+    return np.array([np.searchsorted(np.cumsum(row), v, side="left") for row, v in zip(p, u, strict=True)])
+
+
+def _overflowing_softmax(z):
+    """exp(z) / sum(exp(z)) without subtracting the max: logits near 1000 overflow to inf / inf =
+    NaN, and the NaN distribution is turned into token 0 (as a multinomial on NaN can)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    return np.where(np.isnan(p).any(-1, keepdims=True), one_hot([0], z.shape[1]), p)
+
+
 BUGGY = [
     Sampler("top-p drops the crossing token", HF_TOP_P,
             lambda z: softmax_rows(masked(z, top_p_keep(z, 0.8, inclusive=True)))),
@@ -112,7 +162,7 @@ BUGGY = [
     Sampler("top-p cumulative sum over log-probs", HF_TOP_P,
             lambda z: softmax_rows(masked(z, top_p_keep(z, 0.8, weights=log_softmax_rows(z))))),
     Sampler("top_p = 1 turns into greedy", presets.hf(top_k=0, top_p=1.0),
-            lambda z: np.eye(z.shape[1])[np.argmax(z, axis=1)]),
+            lambda z: one_hot(np.argmax(z, axis=1), z.shape[1])),
     Sampler("top-k keeps k + 1", HF_TOP_K, lambda z: softmax_rows(masked(z, top_k_keep(z, 4)))),
     Sampler("top_k = 0 treated as 1", presets.llama_cpp(temp=1.0, top_k=0, top_p=1.0, min_p=0.0),
             lambda z: softmax_rows(masked(z, top_k_keep(z, 1)))),
@@ -131,9 +181,8 @@ BUGGY = [
             lambda z: softmax_rows(masked(z, np.broadcast_to(top_k_keep(z[:1], 3), z.shape)))),
     Sampler("mask computed in sorted order, not scattered back", HF_TOP_P, _sorted_mask_not_scattered),
     Sampler("argmax returns the last maximum", GREEDY, _last_argmax),
-    Sampler("NaN turned into token 0", GREEDY,
-            lambda z: np.eye(z.shape[1])[np.argmax(np.nan_to_num(z, nan=-np.inf), axis=1)]),
-    Sampler("inverse CDF lands on a zero-probability token", HF_TOP_P, _inverse_cdf_hits_zero),
+    Sampler("NaN (softmax overflow) turned into token 0", presets.hf(top_k=0), with_checks(_overflowing_softmax)),
+    Sampler("inverse CDF lands on a zero-probability token", HF_TOP_P, _inverse_cdf_hits_zero, _inverse_cdf_draw),
     Sampler("top-p cumulative sum in float16", presets.hf(top_k=0, top_p=0.999),
             lambda z: softmax_rows(masked(z, top_p_keep(z, 0.999, dtype=np.float16)))),
 ]
@@ -145,6 +194,7 @@ PROBES = [
     np.array([[2.0, 2.0, 1.0, 0.5, -1.0], [0.0, 3.0, 1.0, 2.5, 0.2]]),  # ties; two different rows
     np.array([[1.0, 0.3, 0.2, 0.1]]),
     np.random.default_rng(0).normal(0, 2, (2, 4000)),  # many small masses: float16 cumsums drift
+    np.array([[1000.0, 1003.0, 1001.0]]),  # large logits: exp overflows without the max subtracted
 ]
 BAD = [np.array([[0.0, np.nan, 1.0]])]
 # Probes whose masses are exact in binary: a float64 sampler computes them without rounding, so

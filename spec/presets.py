@@ -58,8 +58,6 @@ def vllm(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: fl
     path); top_p must be in (0, 1], 1 disables; min-p in probability space after temperature.
     """
     _check("temperature", temperature, _finite(temperature) and temperature >= 0, "a finite number >= 0")
-    if temperature < 1e-5:
-        return Pipeline((Temperature(0),), "vllm")
     steps = [Temperature(max(temperature, 1e-2))]
     _check("min_p", min_p, _finite(min_p) and 0 <= min_p <= 1, "a number in [0, 1]")
     if min_p > 0:
@@ -70,6 +68,8 @@ def vllm(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: fl
     _check("top_p", top_p, _finite(top_p) and 0 < top_p <= 1, "a number in (0, 1] (vLLM rejects 0)")
     if top_p < 1:
         steps.append(TopP(top_p, ties="any"))
+    if temperature < 1e-5:  # greedy: the filters are ignored (after being checked)
+        return Pipeline((Temperature(0),), "vllm")
     return Pipeline(tuple(steps), "vllm")
 
 
@@ -83,8 +83,6 @@ def llama_cpp(temp: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: fl
     max(1, min_keep); min-p in logit space (l >= max + log m), <= 0 disables; temp <= 0 is greedy.
     """
     _check("temp", temp, _finite(temp), "a finite number (<= 0 means greedy)")
-    if temp <= 0:
-        return Pipeline((Temperature(0),), "llama_cpp")
     keep = max(1, min_keep)
     steps = []
     _check("top_k", top_k, isinstance(top_k, int), "an integer (<= 0 disables)")
@@ -96,6 +94,8 @@ def llama_cpp(temp: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: fl
     _check("min_p", min_p, _finite(min_p) and min_p <= 1, "a number <= 1 (<= 0 disables)")
     if min_p > 0:
         steps.append(MinP(min_p, keep))
+    if temp <= 0:  # greedy: the filters are ignored (after being checked)
+        return Pipeline((Temperature(0),), "llama_cpp")
     steps.append(Temperature(temp))
     return Pipeline(tuple(steps), "llama_cpp")
 
@@ -111,8 +111,6 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
     temperature, with min_tokens_to_keep.
     """
     _check("temp", temp, _finite(temp) and temp >= 0, "a finite number >= 0 (0 means greedy)")
-    if temp == 0:
-        return Pipeline((Temperature(0),), "mlx_lm")
     steps = []
     _check("top_p", top_p, _finite(top_p) and 0 <= top_p <= 1, "a number in [0, 1] (0 and 1 disable)")
     if 0 < top_p < 1:
@@ -123,6 +121,8 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
     _check("top_k", top_k, isinstance(top_k, int) and top_k >= 0, "an integer >= 0 (0 disables; must be < V)")
     if top_k > 0:
         steps.append(TopK(top_k, ties="any", over_vocab="error"))
+    if temp == 0:  # greedy: the filters are ignored (after being checked)
+        return Pipeline((Temperature(0),), "mlx_lm")
     steps.append(Temperature(temp))
     return Pipeline(tuple(steps), "mlx_lm")
 
@@ -136,8 +136,6 @@ def tiny_llm(temp: float = 0.0, top_p: float | None = None, top_k: int | None = 
     (unfiltered) masses, keep iff the exclusive cumulative mass < p; 0 disables.
     """
     _check("temp", temp, _finite(temp) and temp >= 0, "a finite number >= 0 (0 means greedy)")
-    if temp == 0:
-        return Pipeline((Temperature(0),), "tiny_llm")
     steps = []
     if top_k is not None:
         _check("top_k", top_k, isinstance(top_k, int) and top_k >= 0, "an integer >= 0 (0 disables)")
@@ -147,6 +145,8 @@ def tiny_llm(temp: float = 0.0, top_p: float | None = None, top_k: int | None = 
         _check("top_p", top_p, _finite(top_p) and 0 <= top_p <= 1, "a number in [0, 1] (0 disables)")
         if 0 < top_p < 1:
             steps.append(TopP(top_p, mass="original", ties="any"))
+    if temp == 0:  # greedy: the filters are ignored (after being checked)
+        return Pipeline((Temperature(0),), "tiny_llm")
     steps.append(Temperature(temp))
     return Pipeline(tuple(steps), "tiny_llm")
 

@@ -282,7 +282,7 @@ class Run:
         looks = len(self.profile.looks)
         self.alpha_coupling = self.alpha / 10
         self.alpha_stat = (self.alpha - self.alpha_coupling) / max(1, len(self.stat_cases) * looks * len(stats.TESTS))
-        self.report.alpha_split = (
+        self.report.alpha_split = "no statistical decisions: every check is definitive" if not self.stat_cases else (
             f"total {self.alpha:g} for the whole run, split by Bonferroni: {self.alpha_coupling:g} for the same-key "
             f"mismatch counts, {self.alpha - self.alpha_coupling:g} for the statistics: "
             f"{len(self.stat_cases)} cases x {looks} looks x {len(stats.TESTS)} tests = {self.alpha_stat:.3g} each "

@@ -71,9 +71,10 @@ class Sampler:
         if module.startswith("torch"):
             return out.detach().to("cpu").numpy()
         try:
-            return np.asarray(out)
+            arr = np.asarray(out)
         except Exception:  # noqa: BLE001 - garbage is reported by the caller
             return out
+        return arr if arr.dtype.kind in "biufc" else out
 
     def __call__(self, x, key: int | None):
         """One call with randomness from `key` (ignored when key is None)."""

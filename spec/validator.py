@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -128,6 +128,7 @@ class Report:
     alpha_split: str = ""
     draws: int = 0
     seconds: float = 0.0
+    sampler_seconds: float = 0.0  # of which inside the sampler's own calls
 
     @property
     def passed(self) -> bool:
@@ -140,7 +141,7 @@ class Report:
         verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"
         lines = [f"{verdict}: {self.sampler}", f"  spec: {self.pipeline} (input: {self.input})",
                  f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: "
-                 f"{self.draws:,} draws in {self.seconds:.1f} s"]
+                 f"{self.draws:,} draws in {self.seconds:.1f} s ({self.sampler_seconds:.1f} s inside the sampler)"]
         for f in self.failures:
             lines += ["", f"FAILED {f.check}: {f.message}",
                       f"  invariant: {f.invariant}" + (f" (theorems: {', '.join(f.theorems)})" if f.theorems else ""),
@@ -148,9 +149,9 @@ class Report:
             if f.statistics:
                 lines.append("  statistics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in f.statistics.items()))
             if f.observed:
-                lines.append("  token  rank  spec p      observed   expected")
-                lines += [f"  {o['token']:>5}  {o['rank']:>4}  {o['spec_p']:<10.4g}  {o['observed']:<9}  {o['expected']:.4g}"
-                          for o in f.observed]
+                lines.append(f"  {'token':>7}  {'rank':>7}  {'spec p':<10}  {'observed':<10}  expected")
+                lines += [f"  {o['token']:>7}  {o['rank']:>7}  {o['spec_p']:<10.4g}  {o['observed']!s:<10}  "
+                          f"{o['expected']:.4g}" for o in f.observed]
             if f.counterexample:
                 ce = f.counterexample
                 lines.append(f"  minimal counterexample ({ce['how']}):")
@@ -262,7 +263,7 @@ class Family:
 
 
 class Run:
-    def __init__(self, sampler, pipeline, input, array, profile, alpha, seed, family, progress):
+    def __init__(self, sampler, pipeline, input, array, profile, alpha, seed, family, progress, timeout=None):
         if not isinstance(pipeline, Pipeline):
             raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
         if input not in INPUTS:
@@ -273,6 +274,8 @@ class Run:
             raise InvalidParameter("alpha", alpha, "a number in (0, 1)")
         self.sampler = as_sampler(sampler, array)
         self.pipeline, self.input, self.profile = pipeline, input, PROFILES[profile]
+        if timeout is not None:
+            self.profile = replace(self.profile, call_timeout=float(timeout))
         self.alpha, self.seed, self.family, self.progress = float(alpha), int(seed), family, progress
         self.report = Report(self.sampler.name, str(pipeline), input, profile, self.alpha, self.seed)
         self.cases = cases(self.seed)
@@ -310,8 +313,10 @@ class Run:
         """One guarded call: the ids, or a Finding for a raise, a hang, garbage or a mutation."""
         sampler = sampler or self.sampler
         before = sampler.as_numpy(x).copy()
+        start = time.perf_counter()
         try:
             out, error = _timed_call(lambda: sampler.host(sampler(x, key)), self.profile.call_timeout)
+            self.report.sampler_seconds += time.perf_counter() - start
         except TimeoutError:
             self.fail("contract: no hang", "a sampler returns", (),
                       f"no answer within {self.profile.call_timeout:g} s ({where})", {"case": where, "key": key})
@@ -569,8 +574,8 @@ class Run:
             if got is not None:
                 ts = self.spec(self.sampler.to_array(self.feed(small)))
                 ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), delta debugging", "row": _row_text(small[0], 40),
-                      "spec": f"support {np.flatnonzero(ts.allowed).tolist()[:40]}, probabilities "
-                              f"{np.round(ts.probs, 4).tolist()[:40]}",
+                      "spec": f"support {np.flatnonzero(ts.allowed[0]).tolist()[:40]}, probabilities "
+                              f"{np.round(ts.probs[0], 4).tolist()[:40]}",
                       "sampler": f"returned token {got}"}
         self.fail(check, inv, (), msg, info,
                   observed=[{"token": token, "rank": _rank(probs, token), "spec_p": float(probs[token]),
@@ -696,7 +701,7 @@ class Run:
         n = int(counts.sum())
         expected = n * probs
         z = (counts - expected) / np.sqrt(np.maximum(expected, 1))
-        worst = np.argsort(-np.abs(z), kind="stable")[:6]
+        worst = [i for i in np.argsort(-np.abs(z), kind="stable") if probs[i] > 0 or counts[i] > 0][:6]
         missing = [int(i) for i in worst if counts[i] == 0 and probs[i] > 0]
         ce = self._shrink_missing(case, missing[0], probs[missing[0]]) if missing and self.reproducible else None
         self.fail(f"statistics: {result.name}", "draws follow the spec's target distribution (spec.target)",
@@ -937,15 +942,16 @@ def fingerprint(run: Run, draws: int = 2_000, floor: float = 0.02) -> dict:
 
 def validate(sampler, pipeline: Pipeline, *, input: str = "logits", array: str = "auto", profile: str = "default",
              alpha: float = 1e-6, seed: int = 0, family: Family | None = None,
-             progress: Callable[[str], None] | None = None) -> Report:
+             progress: Callable[[str], None] | None = None, timeout: float | None = None) -> Report:
     """Check `sampler` against the spec's `pipeline`; see the module docstring for the tiers.
 
     sampler: a callable (B, V) array -> B token ids, or a `spec.adapters.Sampler`. input: what the
     sampler is fed, "logits" or "logprobs" (z - logsumexp(z)). array: "mlx", "numpy", "torch"
     or "auto" (from the sampler's module). alpha: the false-alarm rate of the whole run.
-    family: a factory, to check greedy, top_k = 1 and no-op parameters too.
+    family: a factory, to check greedy, top_k = 1 and no-op parameters too. timeout: seconds one
+    sampler call may take (default: the profile's).
     """
-    run = Run(sampler, pipeline, input, array, profile, alpha, seed, family, progress)
+    run = Run(sampler, pipeline, input, array, profile, alpha, seed, family, progress, timeout)
     start = time.perf_counter()
     hung = False
     try:

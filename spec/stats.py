@@ -77,12 +77,13 @@ def merged_pearson(counts: np.ndarray, probs: np.ndarray) -> Test:
 def rank_ks(counts: np.ndarray, probs: np.ndarray) -> Test:
     n = int(counts.sum())
     order = _rank_order(probs)
-    gap = np.cumsum(counts[order]) / n - np.cumsum(probs[order])
+    spec_cdf = np.cumsum(probs[order])
+    gap = np.cumsum(counts[order]) / n - spec_cdf
     rank = int(np.argmax(np.abs(gap)))
     d = float(abs(gap[rank]))
     return Test("rank KS", float(stats.kstwo.sf(d, n)), d,
-                f"sampled mass of the {rank + 1} most likely tokens is {gap[rank] + np.cumsum(probs[order])[rank]:.4f}, "
-                f"spec {np.cumsum(probs[order])[rank]:.4f}")
+                f"sampled mass of the {rank + 1} most likely tokens is {gap[rank] + spec_cdf[rank]:.4f}, "
+                f"spec {spec_cdf[rank]:.4f}")
 
 
 TESTS = (binomial_scan, merged_pearson, rank_ks)

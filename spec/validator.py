@@ -278,7 +278,15 @@ class Run:
             self.profile = replace(self.profile, call_timeout=float(timeout))
         self.alpha, self.seed, self.family, self.progress = float(alpha), int(seed), family, progress
         self.report = Report(self.sampler.name, str(pipeline), input, profile, self.alpha, self.seed)
-        self.cases = cases(self.seed)
+        self.cases = []
+        for case in cases(self.seed):
+            try:
+                target(self.feed(case.rows), pipeline)
+                self.cases.append(case)
+            except InvalidParameter as e:  # e.g. top_k >= V where the preset forbids it
+                self.report.notes.append(f"case '{case.name}' skipped: the spec rejects it ({e})")
+        if not self.cases:
+            raise InvalidParameter("pipeline", str(pipeline), "a pipeline valid for at least one test row")
         self.reproducible = False
         self._keys = np.random.default_rng([self.seed, 0x4B45])
         self.stat_cases = [c for c in self.cases if c.statistics and not self._deterministic(c)]
@@ -370,12 +378,12 @@ class Run:
     # -- tiers --
     def contract(self):
         self.tick("contract")
-        probe = next(c for c in self.cases if c.name.startswith("two different rows"))
+        probe = next((c for c in self.cases if c.rows.shape[0] > 1), self.cases[0])
         fed = self.feed(probe.rows)
         key = self.key()
         first = self.call(self.sampler.to_array(fed), *fed.shape, key, probe.name)
         if self.sampler.key is not None:
-            big = self.feed(self.cases[-1].rows if len(self.cases[-1].rows[0]) <= 8192 else self.cases[-2].rows)
+            big = self.feed(max((c for c in self.cases if c.rows.shape[1] <= 8192), key=lambda c: c.rows.shape[1]).rows)
             tiled = np.tile(big, (64, 1))
             a = self.call(self.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility")
             b = self.call(self.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility")
@@ -415,7 +423,7 @@ class Run:
         must give the greedy token; a no-op must give the same tokens as without it (same keys)."""
         fam = self.family
         base = {k: v for k, v in fam.params.items() if v is not None}
-        probes = [c for c in self.cases[:9] if c.rows.shape[0] == 1]
+        probes = [c for c in self.cases if c.rows.shape[0] == 1 and c.rows.shape[1] <= 8]
         tried = []
         for label, change in [("temperature = 0", {"temperature": 0.0}), ("top_k = 1", {"top_k": 1}),
                               ("top_p = 1", {"top_p": 1.0}), ("min_p = 0", {"min_p": 0.0}),
@@ -468,8 +476,9 @@ class Run:
                       {"case": case.name, "key": key, "row": case.rows[0]})
 
     def white_box(self):
-        if self.sampler.filter is None:
-            self.report.checks.append("white-box: skipped (the sampler exposes no filtered logits)")
+        if self.sampler.filter is None or self.pipeline.greedy:
+            why = "greedy has no keep-set" if self.sampler.filter else "the sampler exposes no filtered logits"
+            self.report.checks.append(f"white-box: skipped ({why})")
             return
         self.tick("white-box")
         for case in self.cases:
@@ -534,7 +543,8 @@ class Run:
         self.fail("white-box: keep-set", "keep-set = spec support (spec.target)", (),
                   f"the filter {what} token {token}, which the spec {'drops' if kept[token] else 'keeps'}",
                   {"case": where, "pipeline": str(self.pipeline), "row": rows[0]},
-                  counterexample={"how": "white-box oracle, " + ("Hypothesis shrinking" if shrunk else "delta debugging"),
+                  counterexample={"how": "white-box oracle, "
+                                         + ("Hypothesis shrinking" if shrunk else "delta debugging"),
                                   "row": _row_text(rows[0], 40),
                                   "spec": f"keeps {np.flatnonzero(support).tolist()[:40]}",
                                   "sampler": f"keeps {np.flatnonzero(kept).tolist()[:40]}"})
@@ -693,8 +703,9 @@ class Run:
                     if result.pvalue < self.alpha_stat:
                         self._stat_failure(case, result, counts, probs, t)
             total += done
-        self.report.checks.append(f"statistics: {len(cases_by_size)} cases, looks at {', '.join(f'{n:,}' for n in looks)} "
-                                  f"draws, tests: {', '.join(t.__name__ for t in stats.TESTS)}")
+        looked = ", ".join(f"{n:,}" for n in looks)
+        self.report.checks.append(f"statistics: {len(cases_by_size)} cases, looks at {looked} draws, tests: "
+                                  f"{', '.join(t.__name__ for t in stats.TESTS)}")
         self._power(cases_by_size)
 
     def _stat_failure(self, case, result: stats.Test, counts, probs, t):
@@ -739,7 +750,7 @@ class Run:
             drawn = 0
             for k in range(math.ceil(m / reps)):
                 x = self.sampler.to_array(np.tile(fed, (reps, 1)))
-                out, error = _timed_call(lambda kk=keys[k % 4] + k: self.sampler.host(self.sampler(x, kk)),
+                out, error = _timed_call(lambda x=x, kk=keys[k % 4] + k: self.sampler.host(self.sampler(x, kk)),
                                          self.profile.call_timeout)
                 ids_out = _ids(out, reps, fed.shape[1]) if error is None else None
                 if not isinstance(ids_out, np.ndarray):
@@ -891,7 +902,7 @@ def fingerprint(run: Run, draws: int = 2_000, floor: float = 0.02) -> dict:
         except InvalidParameter:
             continue
     rng = np.random.default_rng([run.seed, 0xF1])
-    candidates = [c.rows for c in run.cases[:9] if c.rows.shape[0] == 1]
+    candidates = [c.rows for c in run.cases if c.rows.shape[0] == 1 and c.rows.shape[1] <= 8]
     candidates += [rng.normal(0, s, (1, int(rng.integers(4, 12)))) for s in (0.5, 1.0, 2.0) for _ in range(12)]
     chosen, classes = [], {frozenset(pipes)}
     for rows in candidates:

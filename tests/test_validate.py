@@ -77,7 +77,8 @@ def test_mlx_lm_make_sampler_conforms_to_the_mlx_lm_preset(params):
 def test_impl_conforms(pipeline):
     report = spec.validate(impl.make_sampler(pipeline), pipeline, alpha=ALPHA_RUN)
     assert report.passed, str(report)
-    assert any(c.startswith("white-box: keep-set") for c in report.checks)  # impl exposes .filter
+    if not pipeline.greedy:  # impl exposes .filter: its keep-set is checked
+        assert any(c.startswith("white-box: keep-set") for c in report.checks)
 
 
 @pytest.mark.slow
@@ -155,11 +156,11 @@ def test_bad_arguments_are_clear_errors():
 def test_a_full_vocabulary_row_shrinks_to_two_tokens():
     """White-box oracle: the filter drops the crossing token. 151,936 tokens -> 2."""
     bug = BUGGY[0]
-    row = spec.rows.llm_logits(np.random.default_rng(5), 1, spec.rows.VOCAB)
+    row = 0.3 * spec.rows.llm_logits(np.random.default_rng(5), 1, spec.rows.VOCAB)  # a nucleus of many tokens
 
-    def drops_a_kept_token(rows):
-        t = spec.target(rows, bug.pipeline)
-        return bool((t.support & ~t.boundary & (bug.probs(rows) == 0)).any())
+    def drops_a_kept_token(rows):  # the zoo computes in float64: compare exactly
+        t = spec.target(rows, bug.pipeline, tol=spec.Tolerance(0.0, 0.0))
+        return bool((t.support & (bug.probs(rows) == 0)).any())
 
     assert drops_a_kept_token(row)
     small = shrink(row, drops_a_kept_token)
@@ -187,7 +188,7 @@ def test_same_key_mismatch_bound_follows_the_precision():
     t = spec.target(z, presets.reference(temperature=0.7))
     f32, _ = mismatch_rate(t, z[0], z[0] - 37.0, "float32", presets.reference(temperature=0.7))
     bf16, _ = mismatch_rate(t, z[0], z[0] - 37.0, "bfloat16", presets.reference(temperature=0.7))
-    assert f32 < 1e-4 < 0.1 < bf16
+    assert f32 < 1e-3 and bf16 > 0.1
 
 
 def test_a_shift_dependent_sampler_fails_the_same_key_check_citing_the_theorems():

@@ -1,7 +1,9 @@
-"""python -m spec.bench: how long spec.target takes on one full-vocabulary row (V = 151,936).
+"""python -m spec.bench: how long spec.target takes on one full-vocabulary row (V = 151,936), and
+how long spec.validate takes to validate mlx-lm's top-p 0.9 sampler, per profile.
 
 spec.target runs inside validation loops, so it has to be cheap: the target is well under 50 ms
-per row for a full chain. Prints medians per configuration and writes results/spec-bench.json.
+per row for a full chain. Validation targets: quick under 30 s, default under 3 minutes. Prints
+the figures and writes results/spec-bench.json.
 """
 
 from __future__ import annotations
@@ -28,6 +30,27 @@ CONFIGS = {
 }
 
 
+def validation(profiles=("quick", "default")) -> dict:
+    """Wall time of spec.validate on mlx-lm's make_sampler(temp=0.7, top_p=0.9), its cases up to
+    V = 151,936, and the share of it spent inside the sampler (the peer: what the draws alone cost)."""
+    from spec import adapters, validate
+
+    out = {}
+    print("spec.validate, mlx-lm make_sampler(temp=0.7, top_p=0.9), preset mlx_lm, log-probability input:")
+    for profile in profiles:
+        report = validate(adapters.mlx_lm(temp=0.7, top_p=0.9), presets.mlx_lm(temp=0.7, top_p=0.9),
+                          input="logprobs", profile=profile)
+        out[profile] = {"passed": report.passed, "seconds": round(report.seconds, 1),
+                        "sampler_seconds": round(report.sampler_seconds, 1), "draws": report.draws,
+                        "rules_out": report.power}
+        print(f"  {profile:8} {'pass' if report.passed else 'FAIL'}  {report.seconds:6.1f} s wall, "
+              f"{report.sampler_seconds:6.1f} s inside mlx-lm's sampler "
+              f"(validator overhead x{report.seconds / max(report.sampler_seconds, 1e-9):.2f}), {report.draws:,} draws")
+        for line in report.power:
+            print(f"           rules out: {line}")
+    return out
+
+
 def main(repeats: int = 15) -> int:
     rng = np.random.default_rng(0)
     rows = list(llm_logits(rng, repeats))
@@ -42,9 +65,11 @@ def main(repeats: int = 15) -> int:
             times.append(time.perf_counter() - start)
         results[name] = round(statistics.median(times) * 1000, 2)
         print(f"  {name:64} {results[name]:7.2f} ms")
+    validate_results = validation()
     out = Path("results")
     out.mkdir(exist_ok=True)
-    (out / "spec-bench.json").write_text(json.dumps({"vocab": V, "median_ms": results}, indent=2) + "\n")
+    (out / "spec-bench.json").write_text(json.dumps({"vocab": V, "median_ms": results, "validate": validate_results},
+                                                    indent=2) + "\n")
     print(f"written: {out / 'spec-bench.json'}")
     return 0
 

@@ -16,13 +16,12 @@ presets the sampler's draws are consistent with.
 
 from __future__ import annotations
 
-import json
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +31,9 @@ from spec.errors import InvalidLogits, InvalidParameter
 from spec.exactness import greedy_logprobs_exact
 from spec.invariants import BY_ID
 from spec.presets import PRESETS, common
+from spec.report import Failure, Report, row_text
 from spec.rows import VOCAB, llm_logits
+from spec.shrink import shrink
 from spec.target import EPS, Target, Tolerance, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
 
@@ -96,101 +97,6 @@ def cases(seed: int, full_vocab: bool = True) -> list[Case]:
         head = np.sort(np.argpartition(-big[0], 4095)[:4096])
         out.append(Case(f"its 4,096 largest logits (reduced copy of the V = {VOCAB:,} row)", big[:, head]))
     return out
-
-
-# --- the report -----------------------------------------------------------------------------------
-
-@dataclass
-class Failure:
-    check: str  # the tier and check, e.g. "structure: support"
-    invariant: str  # the spec clause or invariant id that failed
-    theorems: tuple[str, ...]  # the theorem ids behind it (empty: by definition)
-    message: str
-    case: dict  # the case: name, pipeline, input, key, row (or generator and seed)
-    observed: list = field(default_factory=list)  # most deviating tokens: token, rank, spec p, observed
-    statistics: dict | None = None  # test, p-value, alpha used, draws
-    counterexample: dict | None = None  # the shrunk row, spec vs sampler side by side
-
-
-@dataclass
-class Report:
-    sampler: str
-    pipeline: str
-    input: str
-    profile: str
-    alpha: float
-    seed: int
-    failures: list[Failure] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)  # what ran, in order
-    power: list[str] = field(default_factory=list)
-    fingerprint: dict = field(default_factory=dict)
-    alpha_split: str = ""
-    draws: int = 0
-    seconds: float = 0.0
-    sampler_seconds: float = 0.0  # of which inside the sampler's own calls
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "passed": self.passed}, indent=2, default=_plain)
-
-    def __str__(self) -> str:
-        verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"
-        lines = [f"{verdict}: {self.sampler}", f"  spec: {self.pipeline} (input: {self.input})",
-                 f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: "
-                 f"{self.draws:,} draws in {self.seconds:.1f} s ({self.sampler_seconds:.1f} s inside the sampler)"]
-        for f in self.failures:
-            lines += ["", f"FAILED {f.check}: {f.message}",
-                      f"  invariant: {f.invariant}" + (f" (theorems: {', '.join(f.theorems)})" if f.theorems else ""),
-                      f"  case: {_brief(f.case)}"]
-            if f.statistics:
-                lines.append("  statistics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in f.statistics.items()))
-            if f.observed:
-                lines.append(f"  {'token':>7}  {'rank':>7}  {'spec p':<10}  {'observed':<10}  expected")
-                lines += [f"  {o['token']:>7}  {o['rank']:>7}  {o['spec_p']:<10.4g}  {o['observed']!s:<10}  "
-                          f"{o['expected']:.4g}" for o in f.observed]
-            if f.counterexample:
-                ce = f.counterexample
-                lines.append(f"  minimal counterexample ({ce['how']}):")
-                lines.append(f"    row:     {ce['row']}")
-                lines.append(f"    spec:    {ce['spec']}")
-                lines.append(f"    sampler: {ce['sampler']}")
-        lines += ["", "checks run:"] + [f"  - {c}" for c in self.checks]
-        if self.passed and self.power:
-            lines += ["", "a pass rules out:"] + [f"  - {p}" for p in self.power]
-        if self.fingerprint:
-            lines += ["", f"fingerprint: {self.fingerprint.get('summary', '')}"]
-        if self.alpha_split:
-            lines += ["", f"false alarms: {self.alpha_split}"]
-        if self.notes:
-            lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-def _plain(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    return str(o)
-
-
-def _fmt(v):
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def _brief(case: dict) -> str:
-    return "; ".join(f"{k} {v}" for k, v in case.items() if k != "row") + (
-        f"; row {_row_text(case['row'])}" if "row" in case else "")
-
-
-def _row_text(row, limit: int = 12) -> str:
-    row = np.asarray(row, dtype=np.float64).ravel()
-    text = ", ".join(f"{v:.6g}" for v in row[:limit])
-    return f"[{text}{', ...' if row.size > limit else ''}] (V = {row.size:,})"
 
 
 class Finding(Exception):  # noqa: N818 - carries a Failure out of the tiers
@@ -545,7 +451,7 @@ class Run:
                   {"case": where, "pipeline": str(self.pipeline), "row": rows[0]},
                   counterexample={"how": "white-box oracle, "
                                          + ("Hypothesis shrinking" if shrunk else "delta debugging"),
-                                  "row": _row_text(rows[0], 40),
+                                  "row": row_text(rows[0], 40),
                                   "spec": f"keeps {np.flatnonzero(support).tolist()[:40]}",
                                   "sampler": f"keeps {np.flatnonzero(kept).tolist()[:40]}"})
 
@@ -583,7 +489,7 @@ class Run:
             got = self._outside(small, keys)
             if got is not None:
                 ts = self.spec(self.sampler.to_array(self.feed(small)))
-                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), delta debugging", "row": _row_text(small[0], 40),
+                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), delta debugging", "row": row_text(small[0], 40),
                       "spec": f"support {np.flatnonzero(ts.allowed[0]).tolist()[:40]}, probabilities "
                               f"{np.round(ts.probs[0], 4).tolist()[:40]}",
                       "sampler": f"returned token {got}"}
@@ -767,7 +673,7 @@ class Run:
         t = self.spec(self.sampler.to_array(self.feed(small)))
         pos = kept.index(token)
         return {"how": "fixed-key oracle (never drawn in m draws where a correct sampler misses with "
-                       "probability < 1e-9), delta debugging", "row": _row_text(small[0], 40),
+                       "probability < 1e-9), delta debugging", "row": row_text(small[0], 40),
                 "spec": f"probabilities {np.round(np.atleast_2d(t.probs)[0], 4).tolist()[:40]}",
                 "sampler": f"never returns token {pos} (token {token} of the case)"}
 
@@ -828,42 +734,6 @@ def mismatch_rate(t: Target, va: np.ndarray, vb: np.ndarray, dtype: str, pipelin
     cdf = np.cumsum(np.sort(probs)[::-1])
     spread = max(1.0, float(np.minimum(cdf, 1 - cdf).sum()))
     return min(1.0, math.expm1(2 * delta) * spread), delta
-
-
-# --- shrinking ----------------------------------------------------------------------------------------
-
-def shrink(rows: np.ndarray, fails: Callable, ids: list | None = None, with_ids: bool = False):
-    """Delta debugging (ddmin) of one row: remove chunks of tokens while `fails` still holds,
-    then simplify the values left (integers, then one decimal). `fails` is deterministic: a
-    white-box or fixed-key oracle. With with_ids, fails(row, ids) also gets the original token
-    ids of the entries left, and (row, ids) is returned."""
-    row = rows[0].copy()
-    ids = list(range(row.size)) if ids is None else list(ids)
-
-    def check(r, i):
-        return fails(r[None], i) if with_ids else fails(r[None])
-
-    chunks = 2
-    while row.size >= 2:
-        size = math.ceil(row.size / chunks)
-        for start in range(0, row.size, size):
-            keep = np.r_[0:start, min(row.size, start + size):row.size]
-            if keep.size and np.isfinite(row[keep]).any() and check(row[keep], [ids[k] for k in keep]):
-                row, ids = row[keep], [ids[k] for k in keep]
-                chunks = max(chunks - 1, 2)
-                break
-        else:
-            if chunks >= row.size:
-                break
-            chunks = min(row.size, chunks * 2)
-    for digits in (0, 1, 3):
-        for k in range(row.size):
-            if np.isfinite(row[k]):
-                trial = row.copy()
-                trial[k] = round(float(row[k]), digits)
-                if trial[k] != row[k] and check(trial, ids):
-                    row = trial
-    return (row[None], ids) if with_ids else row[None]
 
 
 # --- fingerprint -------------------------------------------------------------------------------------

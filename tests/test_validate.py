@@ -21,8 +21,9 @@ import impl
 import spec
 from proofs.catalogue import BY_ID as THEOREMS
 from spec import adapters, presets
+from spec.shrink import shrink
 from spec.validate import Progress
-from spec.validator import Case, mismatch_rate, shrink
+from spec.validator import Case, mismatch_rate
 
 ALPHA_RUN = 1e-6 / 40
 ROOT = Path(__file__).resolve().parents[1]

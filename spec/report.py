@@ -1,0 +1,107 @@
+"""The validator's report: what failed, why (the invariant and the theorems behind it), the
+evidence (observed vs expected, the statistics and the alpha used), the minimal counterexample,
+and for a pass what it rules out. `str(report)` is for people, `report.to_json()` for programs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Failure:
+    check: str  # the tier and check, e.g. "structure: support"
+    invariant: str  # the spec clause or invariant id that failed
+    theorems: tuple[str, ...]  # the theorem ids behind it (empty: by definition)
+    message: str
+    case: dict  # the case: name, pipeline, input, key, row (or generator and seed)
+    observed: list = field(default_factory=list)  # most deviating tokens: token, rank, spec p, observed
+    statistics: dict | None = None  # test, p-value, alpha used, draws
+    counterexample: dict | None = None  # the shrunk row, spec vs sampler side by side
+
+
+@dataclass
+class Report:
+    sampler: str
+    pipeline: str
+    input: str
+    profile: str
+    alpha: float
+    seed: int
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # what ran, in order
+    power: list[str] = field(default_factory=list)
+    fingerprint: dict = field(default_factory=dict)
+    alpha_split: str = ""
+    draws: int = 0
+    seconds: float = 0.0
+    sampler_seconds: float = 0.0  # of which inside the sampler's own calls
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "passed": self.passed}, indent=2, default=_plain)
+
+    def __str__(self) -> str:
+        verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"
+        lines = [f"{verdict}: {self.sampler}", f"  spec: {self.pipeline} (input: {self.input})",
+                 f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: "
+                 f"{self.draws:,} draws in {self.seconds:.1f} s ({self.sampler_seconds:.1f} s inside the sampler)"]
+        for f in self.failures:
+            lines += ["", f"FAILED {f.check}: {f.message}",
+                      f"  invariant: {f.invariant}" + (f" (theorems: {', '.join(f.theorems)})" if f.theorems else ""),
+                      f"  case: {_brief(f.case)}"]
+            if f.statistics:
+                lines.append("  statistics: " + ", ".join(f"{k} {_fmt(v)}" for k, v in f.statistics.items()))
+            if f.observed:
+                lines.append(f"  {'token':>7}  {'rank':>7}  {'spec p':<10}  {'observed':<10}  expected")
+                lines += [f"  {o['token']:>7}  {o['rank']:>7}  {o['spec_p']:<10.4g}  {o['observed']!s:<10}  "
+                          f"{o['expected']:.4g}" for o in f.observed]
+            if f.counterexample:
+                ce = f.counterexample
+                lines.append(f"  minimal counterexample ({ce['how']}):")
+                lines.append(f"    row:     {ce['row']}")
+                lines.append(f"    spec:    {ce['spec']}")
+                lines.append(f"    sampler: {ce['sampler']}")
+        lines += ["", "checks run:"] + [f"  - {c}" for c in self.checks]
+        if self.passed and self.power:
+            lines += ["", "a pass rules out:"] + [f"  - {p}" for p in self.power]
+        if self.fingerprint:
+            lines += ["", f"fingerprint: {self.fingerprint.get('summary', '')}"]
+        if self.alpha_split:
+            lines += ["", f"false alarms: {self.alpha_split}"]
+        if self.notes:
+            lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _plain(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+def _fmt(v):
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _brief(case: dict) -> str:
+    parts = [str(case["case"])] if "case" in case else []
+    parts += [f"{k} {v}" for k, v in case.items() if k not in ("case", "row")]
+    parts += [f"row {row_text(case['row'])}"] if "row" in case else []
+    return "; ".join(parts)
+
+
+def row_text(row, limit: int = 12) -> str:
+    row = np.asarray(row, dtype=np.float64).ravel()
+    text = ", ".join(f"{v:.6g}" for v in row[:limit])
+    return f"[{text}{', ...' if row.size > limit else ''}] (V = {row.size:,})"
+
+

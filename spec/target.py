@@ -72,6 +72,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return out
 
 
+def log_softmax(rows: np.ndarray) -> np.ndarray:
+    """z - logsumexp(z) per row (float64): the log-probabilities engines like mlx-lm sample from."""
+    top = np.max(rows, axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return rows - (top + np.log(np.exp(rows - top).sum(axis=-1, keepdims=True)))
+
+
 def as_rows(logits) -> tuple[np.ndarray, str, bool]:
     """(B, V) float64 rows, the input dtype name, and whether the input was one row.
     Accepts numpy, mlx and torch arrays and nested lists."""

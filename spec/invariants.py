@@ -15,6 +15,17 @@ class Invariant:
     statement: str
     theorems: tuple[str, ...]  # empty: holds by definition, not by a theorem
     transform: object = None  # rows (B, V) float64, rng -> related rows with the same target
+    # In floating point: what rounding can do to the relation, and the theorems that bound it
+    # (the validator's same-key tolerances are derived from these).
+    rounding: str = ""
+    float_theorems: tuple[str, ...] = ()
+
+
+_ROUNDING = ("rounding keeps the order of values and only creates ties (fp-sub-monotone, fp-sub-strict), so "
+             "greedy can only move to an earlier tied index (fp-argmax-shift-weak) and not at all when "
+             "max(z) > log(n) + slack (fp-greedy-exact-guard); a same-key draw changes only when two scores "
+             "come within the rounding error")
+_FLOAT = ("fp-sub-monotone", "fp-sub-strict", "fp-argmax-shift-weak", "fp-greedy-exact-guard")
 
 
 def _shift(rows, rng):
@@ -27,9 +38,10 @@ def _logprobs(rows, rng):
 
 INVARIANTS = (
     Invariant("shift", "Subtracting one constant per row leaves the target unchanged.",
-              ("softmax-shift", "argmax-shift", "temperature-shift", "filters-shift"), _shift),
+              ("softmax-shift", "argmax-shift", "temperature-shift", "filters-shift"), _shift, _ROUNDING, _FLOAT),
     Invariant("logits-vs-logprobs", "Log-probabilities z - logsumexp(z) have the same target as the logits z.",
-              ("log-softmax", "softmax-of-logprobs", "greedy-logprobs", "filters-shift"), _logprobs),
+              ("log-softmax", "softmax-of-logprobs", "greedy-logprobs", "filters-shift"), _logprobs, _ROUNDING,
+              _FLOAT),
     Invariant("same-key-coupling", "With the same random key, a Gumbel-max or inverse-CDF sampler returns the "
               "same token for z and for any per-row shift of z (so draws can be compared one by one).",
               ("gumbel-coupling",)),

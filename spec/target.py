@@ -72,11 +72,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return out
 
 
+def logsumexp(rows: np.ndarray) -> np.ndarray:
+    """log(sum(exp(z))) per row, kept as a (B, 1) column (float64)."""
+    top = np.max(rows, axis=-1, keepdims=True)
+    return top + np.log(np.exp(rows - top).sum(axis=-1, keepdims=True))
+
+
 def log_softmax(rows: np.ndarray) -> np.ndarray:
     """z - logsumexp(z) per row (float64): the log-probabilities engines like mlx-lm sample from."""
-    top = np.max(rows, axis=-1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        return rows - (top + np.log(np.exp(rows - top).sum(axis=-1, keepdims=True)))
+    return rows - logsumexp(rows)
 
 
 def as_rows(logits) -> tuple[np.ndarray, str, bool]:

@@ -34,7 +34,7 @@ from spec.presets import PRESETS, common
 from spec.report import Failure, Report, row_text
 from spec.rows import VOCAB, llm_logits
 from spec.shrink import shrink
-from spec.target import EPS, Target, Tolerance, log_softmax, target
+from spec.target import EPS, Target, Tolerance, log_softmax, logsumexp, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
 
 INPUTS = ("logits", "logprobs")
@@ -507,9 +507,9 @@ class Run:
 
     def coupling(self):
         """Same key, related inputs: the shift and logits-vs-logprobs invariants, draw by draw."""
-        relations = [("shift", lambda rows: rows - 37.0)]
+        relations = [("shift", lambda values: values - 37.0)]
         if self.input == "logits":
-            relations.append(("logits-vs-logprobs", log_softmax))
+            relations.append(("logits-vs-logprobs", self._float_logprobs))
         single = [c for c in self.cases if c.rows.shape[0] == 1 and c.rows.shape[1] <= 8192 and not c.exact]
         self.coupling_tests = len(relations) * len(single)
         for name, relate in relations:
@@ -519,11 +519,20 @@ class Run:
         self.report.checks.append(f"structure: same-key coupling under {', '.join(r[0] for r in relations)} on "
                                   f"{len(single)} cases ({self.profile.coupling_draws} key pairs each)")
 
+    def _float_logprobs(self, values: np.ndarray) -> np.ndarray:
+        """fl(z - c) with c = fl(logsumexp(z)), both in the sampler's precision: the exact setting
+        of the floating-point theorems (z and c are floats of that format, one rounding each)."""
+        c = self.sampler.as_numpy(self.sampler.to_array(logsumexp(values)))
+        return values - c  # exact in float64; to_array rounds it once
+
     def _couple(self, case: Case, relation: str, relate):
+        """Same keys for a case and its related row, both exactly as the sampler receives them:
+        the related row is computed from the rounded values and rounded once (fl(x - c))."""
         inv = BY_ID[relation]
-        fed_a = self.feed(case.rows)
+        xa = self.sampler.to_array(self.feed(case.rows))
+        fed_a = self.sampler.as_numpy(xa)
         fed_b = relate(fed_a)
-        xa, xb = self.sampler.to_array(fed_a), self.sampler.to_array(fed_b)
+        xb = self.sampler.to_array(fed_b)
         ta = self.spec(xa, case)
         if ta.boundary.any() or self.spec(xb, case).boundary.any():
             return  # a boundary token may flip, and with it the whole renormalised distribution
@@ -548,7 +557,7 @@ class Run:
         limit = stats.binomial_upper(a.size, rate, alpha_t)
         if differ > limit:
             self.fail(f"structure: same-key {relation}", f"{inv.id}: {inv.statement}",
-                      inv.theorems + ("gumbel-coupling", "fp-sub-monotone"),
+                      inv.theorems + BY_ID["same-key-coupling"].theorems + inv.float_theorems,
                       f"with the same keys, {differ} of {a.size} draws differ; rounding explains at most {limit} "
                       f"(per-draw mismatch bound {rate:.3g} from a score error <= {delta:.3g})",
                       {"case": case.name, "pipeline": str(self.pipeline), "input": self.input, "keys": keys[:4],
@@ -567,8 +576,7 @@ class Run:
         guard = relation == "logits-vs-logprobs" and greedy_logprobs_exact(va, self.sampler.dtype)
         weak_ok = j < i and vb[j] == vb[i] and not guard
         if not weak_ok:
-            theorem = "fp-greedy-exact-guard" if guard else "fp-argmax-shift-weak"
-            self.fail(f"structure: greedy {relation}", f"{inv.id}: {inv.statement}", inv.theorems + (theorem,),
+            self.fail(f"structure: greedy {relation}", f"{inv.id}: {inv.statement}", inv.theorems + inv.float_theorems,
                       f"greedy returned token {i} for the row and token {j} after the {relation}; "
                       + ("the guard max(z) > log(n) + slack holds, so they must be equal" if guard else
                          "rounding may only move the first maximum to an earlier, tied index"),

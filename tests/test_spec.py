@@ -284,7 +284,7 @@ def test_temperature_to_zero_concentrates_on_greedy_temperature_shift(row):
 
 def test_every_invariant_cites_existing_theorems():
     for inv in INVARIANTS:
-        for theorem_id in inv.theorems:
+        for theorem_id in inv.theorems + inv.float_theorems:
             assert theorem_id in BY_ID, (inv.id, theorem_id)
 
 

@@ -193,15 +193,16 @@ def test_same_key_mismatch_bound_follows_the_precision():
 
 
 def test_a_shift_dependent_sampler_fails_the_same_key_check_citing_the_theorems():
-    def uses_raw_logits_as_probabilities(x, seed):  # correct on log-probabilities only
-        p = np.clip(np.exp(x), 0, None) + 0.05
-        return adapters.np.array([np.random.default_rng(seed + i).choice(len(r), p=r / r.sum())
-                                  for i, r in enumerate(p)])
-    report = spec.validate(uses_raw_logits_as_probabilities, presets.reference())
+    """Clipping logits at -30 (a 'numerical safety' step) is invisible on every case row, whose
+    values lie above -30, but not after the shift by -37: only the same-key check sees it."""
+    def clips_at_minus_30(x, seed):
+        z = np.where(np.isfinite(x), np.maximum(x, -30.0), x)
+        return CORRECT[3].black_box().draw(z, seed)  # a correct temperature-0.5 sampler, on the clipped row
+    report = spec.validate(clips_at_minus_30, presets.hf(temperature=0.5, top_k=0))
     failure = report.failures[0]
-    assert not report.passed
-    if failure.check.startswith("structure: same-key"):
-        assert "fp-sub-monotone" in failure.theorems and "softmax-shift" in failure.theorems
+    assert failure.check == "structure: same-key shift", str(report)
+    for theorem in ("softmax-shift", "gumbel-coupling", "fp-sub-monotone"):
+        assert theorem in failure.theorems
 
 
 def test_greedy_logprobs_check_uses_the_guard_theorem():

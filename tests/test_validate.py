@@ -263,6 +263,10 @@ def test_cli_exit_1_with_the_minimal_counterexample():
                   "--top-p", "0.9")
     assert out.returncode == 1, out.stdout + out.stderr
     assert out.stdout.startswith("DOES NOT CONFORM") and "minimal counterexample" in out.stdout
+    readme = (ROOT / "README.md").read_text()
+    shown = readme[readme.index("spec.examples:top_p_sampler_dropping_the_crossing_token --preset"):]
+    for line in out.stdout.splitlines()[3:]:  # the README shows this very output (timings aside)
+        assert line in shown, line
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -240,6 +240,15 @@ class Run:
                       f"the input array was modified in place ({where})", {"case": where, "key": key})
         return ids
 
+    def quiet_call(self, x, rows: int, vocab: int, key: int):
+        """A call for a shrinking oracle: the ids, or None on any problem (no Finding)."""
+        try:
+            out, error = _timed_call(lambda: self.sampler.host(self.sampler(x, key)), self.profile.call_timeout)
+        except TimeoutError:
+            return None
+        ids = _ids(out, rows, vocab) if error is None else None
+        return ids if isinstance(ids, np.ndarray) else None
+
     def fail(self, check, invariant, theorems, message, case, **extra):
         raise Finding(Failure(check, invariant, tuple(theorems), message, case, **extra))
 
@@ -269,7 +278,7 @@ class Run:
                 np.add.at(counts[r], ids[:, r], 1)
                 bad = ~allowed[r, ids[:, r]]
                 if check and bad.any():
-                    self.support_failure(case, fed, r, int(ids[bad.argmax(), r]), t, key, reps, sampler)
+                    self.support_failure(case, r, int(ids[bad.argmax(), r]), t, key, reps, sampler)
             done += reps
         return fed, t, counts
 
@@ -457,7 +466,7 @@ class Run:
         if self.reproducible:
             self.coupling()
 
-    def support_failure(self, case, fed, row, token, t: Target, key, reps, sampler):
+    def support_failure(self, case, row, token, t: Target, key, reps, sampler):
         probs = np.atleast_2d(t.probs)[row]
         greedy = int(np.atleast_1d(t.greedy)[row])
         if self.pipeline.greedy:
@@ -499,9 +508,8 @@ class Run:
         reps = max(2, min(64, CALL_ELEMENTS // fed.shape[1]))
         x = self.sampler.to_array(np.tile(fed, (reps, 1)))
         for key in keys:
-            out, error = _timed_call(lambda k=key: self.sampler.host(self.sampler(x, k)), self.profile.call_timeout)
-            ids = _ids(out, reps, fed.shape[1]) if error is None else None
-            if isinstance(ids, np.ndarray) and (~t.allowed[0, ids]).any():
+            ids = self.quiet_call(x, reps, fed.shape[1], key)
+            if ids is not None and (~t.allowed[0, ids]).any():
                 return int(ids[~t.allowed[0, ids]][0])
         return None
 
@@ -587,7 +595,7 @@ class Run:
             self.report.checks.append("statistics: none needed (every case has a deterministic target)")
             return
         cases_by_size = sorted(self.stat_cases, key=lambda c: c.rows.shape[1])
-        looks, total = self.profile.looks, 0
+        looks = self.profile.looks
         for case in cases_by_size:
             fed = self.feed(case.rows)
             t = self.spec(self.sampler.to_array(fed), case)
@@ -606,20 +614,19 @@ class Run:
                 for test in stats.TESTS:
                     result = test(counts, probs)
                     if result.pvalue < self.alpha_stat:
-                        self._stat_failure(case, result, counts, probs, t)
-            total += done
+                        self._stat_failure(case, result, counts, probs)
         looked = ", ".join(f"{n:,}" for n in looks)
         self.report.checks.append(f"statistics: {len(cases_by_size)} cases, looks at {looked} draws, tests: "
                                   f"{', '.join(t.__name__ for t in stats.TESTS)}")
         self._power(cases_by_size)
 
-    def _stat_failure(self, case, result: stats.Test, counts, probs, t):
+    def _stat_failure(self, case, result: stats.Test, counts, probs):
         n = int(counts.sum())
         expected = n * probs
         z = (counts - expected) / np.sqrt(np.maximum(expected, 1))
         worst = [i for i in np.argsort(-np.abs(z), kind="stable") if probs[i] > 0 or counts[i] > 0][:6]
         missing = [int(i) for i in worst if counts[i] == 0 and probs[i] > 0]
-        ce = self._shrink_missing(case, missing[0], probs[missing[0]]) if missing and self.reproducible else None
+        ce = self._shrink_missing(case, missing[0]) if missing and self.reproducible else None
         self.fail(f"statistics: {result.name}", "draws follow the spec's target distribution (spec.target)",
                   (),
                   f"{result.detail}; p = {result.pvalue:.3g} < {self.alpha_stat:.3g}"
@@ -632,10 +639,10 @@ class Run:
                              "observed": int(counts[i]), "expected": float(expected[i])} for i in worst],
                   counterexample=ce)
 
-    def _shrink_missing(self, case, token: int, q: float):
+    def _shrink_missing(self, case, token: int):
         """Delta-debug the row down while the sampler never returns `token` in m fixed-key draws
-        although the spec gives it probability q (m such that a correct sampler does this with
-        probability < 1e-9): a fixed-key, not a statistical, oracle."""
+        although the spec gives it probability p in the smaller row (m such that a correct sampler
+        does this with probability < 1e-9): a fixed-key, not a statistical, oracle."""
         keys = [self.key() for _ in range(4)]
 
         def never(rows, ids):
@@ -652,17 +659,11 @@ class Run:
                 return False
             m = min(50_000, math.ceil(math.log(1e-9) / math.log1p(-p)) if p < 1 else 1)
             reps = max(1, min(m, CALL_ELEMENTS // fed.shape[1]))
-            drawn = 0
+            x = self.sampler.to_array(np.tile(fed, (reps, 1)))
             for k in range(math.ceil(m / reps)):
-                x = self.sampler.to_array(np.tile(fed, (reps, 1)))
-                out, error = _timed_call(lambda x=x, kk=keys[k % 4] + k: self.sampler.host(self.sampler(x, kk)),
-                                         self.profile.call_timeout)
-                ids_out = _ids(out, reps, fed.shape[1]) if error is None else None
-                if not isinstance(ids_out, np.ndarray):
+                drawn = self.quiet_call(x, reps, fed.shape[1], keys[k % 4] + k)
+                if drawn is None or (drawn == pos).any():
                     return False
-                if (ids_out == pos).any():
-                    return False
-                drawn += reps
             return True
 
         ids = list(range(case.rows.shape[1]))

@@ -3,7 +3,8 @@
 `target(logits, pipeline)` is the exact distribution a correct sampler draws from; a pipeline is
 built from transforms (`Temperature`, `TopK`, `TopP`, `MinP`) or from an engine preset in
 `spec.presets`. `spec.invariants` lists the relations a correct sampler obeys, with the theorems
-behind them; `spec.strategies` generates hard logits for property tests.
+behind them; `spec.strategies` generates hard logits for property tests. `validate(sampler,
+pipeline)` (and `python -m spec.validate`) checks any sampler against the spec.
 """
 
 from spec import presets

@@ -12,6 +12,7 @@ capabilities make checks sharper, and are detected or declared:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ class Sampler:
     def __post_init__(self):
         if self.array not in ARRAYS:
             raise InvalidParameter("array", self.array, f"one of {ARRAYS}")
+        if importlib.util.find_spec(self.array) is None:
+            raise InvalidParameter("array", self.array, f"an array library that is installed ({self.array} is not)")
         self.dtype = self.dtype or ("float64" if self.array == "numpy" else "float32")
         self.name = self.name or _name(self.draw)
 

@@ -190,11 +190,13 @@ class Run:
         self._keys = np.random.default_rng([self.seed, 0x4B45])
         self.stat_cases = [c for c in self.cases if c.statistics and not self._deterministic(c)]
         looks = len(self.profile.looks)
-        self.alpha_coupling = self.alpha / 10
+        counted = input == "logits" and not pipeline.greedy  # same-key mismatch counts are tested
+        self.alpha_coupling = self.alpha / 10 if counted else 0.0
         self.alpha_stat = (self.alpha - self.alpha_coupling) / max(1, len(self.stat_cases) * looks * len(stats.TESTS))
         self.report.alpha_split = "no statistical decisions: every check is definitive" if not self.stat_cases else (
-            f"total {self.alpha:g} for the whole run, split by Bonferroni: {self.alpha_coupling:g} for the same-key "
-            f"mismatch counts, {self.alpha - self.alpha_coupling:g} for the statistics: "
+            f"total {self.alpha:g} for the whole run, split by Bonferroni: "
+            + (f"{self.alpha_coupling:g} for the same-key mismatch counts, " if counted else "")
+            + f"{self.alpha - self.alpha_coupling:g} for the statistics: "
             f"{len(self.stat_cases)} cases x {looks} looks x {len(stats.TESTS)} tests = {self.alpha_stat:.3g} each "
             "(the binomial scan divides its share again by the number of tokens it scans). "
             "Support, contract and white-box failures are definitive (no false alarms).")
@@ -514,10 +516,14 @@ class Run:
         return None
 
     def coupling(self):
-        """Same key, related inputs: the shift and logits-vs-logprobs invariants, draw by draw."""
-        relations = [("shift", lambda values: values - 37.0)]
-        if self.input == "logits":
-            relations.append(("logits-vs-logprobs", self._float_logprobs))
+        """Same key, related inputs: the shift and logits-vs-logprobs invariants, draw by draw.
+        Only for samplers fed logits: a shifted row of log-probabilities is no longer
+        log-probabilities, and a sampler documented to take them may rely on the normalisation."""
+        if self.input == "logprobs":
+            self.report.checks.append("structure: same-key coupling skipped (the sampler takes log-probabilities, "
+                                      "so shifted rows are outside its contract)")
+            return
+        relations = [("shift", lambda values: values - 37.0), ("logits-vs-logprobs", self._float_logprobs)]
         single = [c for c in self.cases if c.rows.shape[0] == 1 and c.rows.shape[1] <= 8192 and not c.exact]
         self.coupling_tests = len(relations) * len(single)
         for name, relate in relations:
@@ -690,7 +696,7 @@ class Run:
             f"a temperature-like deviation with total variation >= {stats.ks_detectable(n, alpha_t):.3f}, "
             "with probability >= 0.99 (rank KS)",
         ]
-        if self.reproducible and not self.pipeline.greedy:
+        if self.reproducible and not self.pipeline.greedy and self.input == "logits":
             self.report.power.append("a shift or log-probability dependence that changes more same-key draws "
                                      "than rounding allows (see the coupling check)")
         if self.sampler.filter is not None:

@@ -162,6 +162,9 @@ class Family:
 
 
 class Run:
+    """One validation: the sampler, the spec's pipeline, the cases, the keys and the report being
+    written. Each tier is a method; a definitive failure raises Finding out of all of them."""
+
     def __init__(self, sampler, pipeline, input, array, profile, alpha, seed, family, progress, timeout=None):
         if not isinstance(pipeline, Pipeline):
             raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
@@ -301,7 +304,8 @@ class Run:
         how = {"key": "its `key` argument", "seed": "its `seed` argument", "rng": "a numpy Generator",
                "generator": "a seeded generator", "global": f"seeding {self.sampler.array}'s global random state"}
         if self.reproducible:
-            self.report.checks.append(f"contract: reproducible with {how[self.sampler.key]}; same-key checks enabled")
+            self.report.checks.append(f"contract: reproducible with {how[self.sampler.key]} (fixed keys for the "
+                                      "same-key checks and for shrinking)")
         else:
             self.report.notes.append("the sampler is not reproducible with a key: same-key coupling checks were "
                                      "skipped, and failures are shown unshrunk where shrinking needs a fixed key")

@@ -37,7 +37,7 @@ def shrink(rows: np.ndarray, fails: Callable, ids: list | None = None, with_ids:
         for k in range(row.size):
             if np.isfinite(row[k]):
                 trial = row.copy()
-                trial[k] = round(float(row[k]), digits)
+                trial[k] = round(float(row[k]), digits) + 0.0  # no -0.0
                 if trial[k] != row[k] and check(trial, ids):
                     row = trial
     return (row[None], ids) if with_ids else row[None]

@@ -490,12 +490,14 @@ class Run:
             keys = [key] + [self.key() for _ in range(7)]
 
             def outside(r):
-                return self._outside(r, keys) is not None
-            small = shrink(case.rows[row:row + 1], outside)
-            got = self._outside(small, keys)
+                return self._outside(r, keys, reps, case) is not None
+            # An exact-sum case is not shrunk: its smaller rows lose the exact sums it is about.
+            small = case.rows[row:row + 1] if case.exact else shrink(case.rows[row:row + 1], outside)
+            got = self._outside(small, keys, reps, case)
             if got is not None:
-                ts = self.spec(self.sampler.to_array(self.feed(small)))
-                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), delta debugging", "row": row_text(small[0], 40),
+                ts = self.spec(self.sampler.to_array(self.feed(small)), case)
+                how = "the case itself (exact sums)" if case.exact else "delta debugging"
+                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), {how}", "row": row_text(small[0], 40),
                       "spec": f"support {np.flatnonzero(ts.allowed[0]).tolist()[:40]}, probabilities "
                               f"{np.round(ts.probs[0], 4).tolist()[:40]}",
                       "sampler": f"returned token {got}"}
@@ -504,14 +506,14 @@ class Run:
                              "observed": "drawn", "expected": 0.0}],
                   counterexample=ce)
 
-    def _outside(self, rows, keys):
-        """A token some fixed key draws outside the spec's support for `rows` (one row), or None."""
+    def _outside(self, rows, keys, reps, case):
+        """A token some fixed key draws outside the spec's support for `rows` (one row, tiled
+        `reps` times as in the failing call, so the failing key reproduces), or None."""
         fed = self.feed(rows)
         try:
-            t = self.spec(self.sampler.to_array(fed))
+            t = self.spec(self.sampler.to_array(fed), case)
         except (InvalidParameter, InvalidLogits):
             return None
-        reps = max(2, min(64, CALL_ELEMENTS // fed.shape[1]))
         x = self.sampler.to_array(np.tile(fed, (reps, 1)))
         for key in keys:
             ids = self.quiet_call(x, reps, fed.shape[1], key)

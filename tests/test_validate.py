@@ -24,7 +24,7 @@ from proofs.catalogue import BY_ID as THEOREMS
 from spec import adapters, presets
 from spec.shrink import shrink
 from spec.validate import Progress
-from spec.validator import Case, mismatch_rate
+from spec.validator import Case, Family, mismatch_rate
 
 ALPHA_RUN = 4e-7 / 40
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,3 +298,28 @@ def test_progress_bar_appears_after_a_few_seconds():
     quiet = Tty()
     Progress(quiet, after=60.0)("contract")
     assert quiet.getvalue() == ""
+
+
+# --- with a factory: greedy, top_k = 1 and no-op parameters ---------------------------------------
+
+def _impl_factory(bug: bool):
+    def build(**common):
+        if bug and common.get("top_p") == 1.0:  # the classic: top_p = 1 taken as "keep the top token"
+            return impl.make_sampler(presets.reference(temperature=0))
+        return impl.make_sampler(presets.common("hf", **common))
+    return build
+
+
+@pytest.mark.parametrize("bug", [False, True], ids=["correct", "top_p=1 is greedy"])
+def test_factory_variants(bug):
+    params = {"temperature": 0.7, "top_k": 0}
+    build = _impl_factory(bug)
+    family = Family(build, "hf", params)
+    report = spec.validate(build(**params), presets.common("hf", **params), family=family, profile="quick",
+                           alpha=ALPHA_RUN)
+    if bug:
+        assert report.failures[0].check == "contract: no-op parameters", str(report)
+        assert "top_p = 1" in report.failures[0].message
+    else:
+        assert report.passed, str(report)
+        assert any(c.startswith("contract (factory): top_k = 1, top_p = 1, min_p = 0") for c in report.checks)

@@ -576,6 +576,7 @@ class Run:
         alpha_t = self.alpha_coupling / max(1, self.coupling_tests)
         limit = stats.binomial_upper(a.size, rate, alpha_t)
         if differ > limit:
+            ce = self._shrink_coupling(case, relate, keys, reps)
             self.fail(f"structure: same-key {relation}", f"{inv.id}: {inv.statement}",
                       inv.theorems + BY_ID["same-key-coupling"].theorems + inv.float_theorems,
                       f"with the same keys, {differ} of {a.size} draws differ; rounding explains at most {limit} "
@@ -584,7 +585,45 @@ class Run:
                        "row": case.rows[0]},
                       statistics={"test": "binomial upper bound", "mismatches": differ, "draws": int(a.size),
                                   "alpha used": alpha_t},
-                      observed=_pairs(a, b, ta))
+                      observed=_pairs(a, b, ta), counterexample=ce)
+
+    def _shrink_coupling(self, case: Case, relate, keys: list, reps: int):
+        """Delta-debug a same-key failure with the failing keys fixed: the oracle holds while more
+        draws differ than rounding could explain at a 1e-9 error rate."""
+        def mismatches(rows):
+            xa = self.sampler.to_array(self.feed(rows))
+            fed_a = self.sampler.as_numpy(xa)
+            fed_b = relate(fed_a)
+            try:
+                t = self.spec(xa)
+                if t.boundary.any() or self.spec(self.sampler.to_array(fed_b)).boundary.any():
+                    return None
+            except (InvalidParameter, InvalidLogits):
+                return None
+            tile_a, tile_b = (self.sampler.to_array(np.tile(f, (reps, 1))) for f in (fed_a, fed_b))
+            vocab = fed_a.shape[1]
+            pairs = [(self.quiet_call(tile_a, reps, vocab, k), self.quiet_call(tile_b, reps, vocab, k)) for k in keys]
+            if any(a is None or b is None for a, b in pairs):
+                return None
+            rate, _ = mismatch_rate(t, fed_a[0], self.sampler.as_numpy(self.sampler.to_array(fed_b))[0],
+                                    self.sampler.dtype, self.pipeline)
+            differ = sum(int((a != b).sum()) for a, b in pairs)
+            return differ, stats.binomial_upper(reps * len(keys), rate, 1e-9), pairs[0]
+
+        def fails(rows):
+            got = mismatches(rows)
+            return got is not None and got[0] > got[1]
+
+        if not fails(case.rows):
+            return None
+        small = shrink(case.rows, fails)
+        differ, limit, (a, b) = mismatches(small)
+        first = int(np.flatnonzero(a != b)[0])
+        return {"how": f"fixed keys ({len(keys)} keys x {reps} draws; more mismatches than rounding explains at "
+                       "error rate 1e-9), delta debugging", "row": row_text(small[0], 40),
+                "spec": f"the same token for both inputs (rounding explains <= {limit} of {reps * len(keys)} "
+                        "mismatches)",
+                "sampler": f"{differ} draws differ, e.g. token {int(a[first])} -> {int(b[first])}"}
 
     def _couple_greedy(self, case, relation, inv, a, b, va, vb, keys):
         """Greedy: theorem-exact. fp-argmax-shift-weak: after rounding, the first maximum can only
@@ -732,10 +771,13 @@ def _rank(probs: np.ndarray, token: int) -> int:
 
 
 def _pairs(a, b, t: Target):
+    """The most frequent same-key mismatches: token for the row -> token for the related row,
+    with how often it happened (a correct sampler: about never)."""
     probs = np.atleast_2d(t.probs)[0]
-    differ = np.flatnonzero(a != b)[:6]
-    return [{"token": int(a[i]), "rank": _rank(probs, int(a[i])), "spec_p": float(probs[a[i]]),
-             "observed": f"-> {int(b[i])}", "expected": float(probs[b[i]])} for i in differ]
+    pairs, counts = np.unique(np.stack([a[a != b], b[a != b]]), axis=1, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:6]
+    return [{"token": int(pairs[0, i]), "rank": _rank(probs, int(pairs[0, i])), "spec_p": float(probs[pairs[0, i]]),
+             "observed": f"-> {int(pairs[1, i])} x{int(counts[i])}", "expected": 0.0} for i in top]
 
 
 def mismatch_rate(t: Target, va: np.ndarray, vb: np.ndarray, dtype: str, pipeline: Pipeline) -> tuple[float, float]:

@@ -191,6 +191,13 @@ def test_black_box_failures_come_with_a_minimal_counterexample():
     assert "(V = 4)" in failure.counterexample["row"]  # k = 3 keeps 4 tokens: 4 is the least that shows it
 
 
+def test_same_key_failures_shrink_with_the_failing_keys():
+    bug = next(b for b in BUGGY if "overflow" in b.name)
+    failure = spec.validate(bug.black_box(), bug.pipeline).failures[0]
+    assert failure.check == "structure: same-key logits-vs-logprobs"
+    assert "(V = 2)" in failure.counterexample["row"] and "fixed keys" in failure.counterexample["how"]
+
+
 def test_missing_tokens_shrink_with_a_fixed_key_oracle():
     bug = next(b for b in BUGGY if b.name == "min_tokens_to_keep ignored")
     failure = spec.validate(bug.black_box(), bug.pipeline).failures[0]

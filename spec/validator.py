@@ -491,34 +491,45 @@ class Run:
 
             def outside(r):
                 return self._outside(r, keys, reps, case) is not None
-            # An exact-sum case is not shrunk: its smaller rows lose the exact sums it is about.
-            small = case.rows[row:row + 1] if case.exact else shrink(case.rows[row:row + 1], outside)
+            # A batch case shrinks as a batch (its rows together); an exact-sum case is not shrunk:
+            # smaller rows would lose the exact sums it is about.
+            start = case.rows if case.rows.shape[0] > 1 else case.rows[row:row + 1]
+            small = start if case.exact else shrink(start, outside)
             got = self._outside(small, keys, reps, case)
             if got is not None:
+                b, token_out = got
                 ts = self.spec(self.sampler.to_array(self.feed(small)), case)
                 how = "the case itself (exact sums)" if case.exact else "delta debugging"
-                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), {how}", "row": row_text(small[0], 40),
-                      "spec": f"support {np.flatnonzero(ts.allowed[0]).tolist()[:40]}, probabilities "
-                              f"{np.round(ts.probs[0], 4).tolist()[:40]}",
-                      "sampler": f"returned token {got}"}
+                ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), {how}",
+                      "row": "; ".join(row_text(r, 40) for r in small),
+                      "spec": f"support {np.flatnonzero(ts.allowed[b]).tolist()[:40]}"
+                              + (f" for row {b}" if len(small) > 1 else "")
+                              + f", probabilities {np.round(ts.probs[b], 4).tolist()[:40]}",
+                      "sampler": f"returned token {token_out}" + (f" for row {b}" if len(small) > 1 else "")}
         self.fail(check, inv, (), msg, info,
                   observed=[{"token": token, "rank": _rank(probs, token), "spec_p": float(probs[token]),
                              "observed": "drawn", "expected": 0.0}],
                   counterexample=ce)
 
     def _outside(self, rows, keys, reps, case):
-        """A token some fixed key draws outside the spec's support for `rows` (one row, tiled
-        `reps` times as in the failing call, so the failing key reproduces), or None."""
+        """(row, token) for a token some fixed key draws outside the spec's support of `rows`
+        (tiled `reps` times as in the failing call, so the failing key reproduces), or None."""
         fed = self.feed(rows)
         try:
             t = self.spec(self.sampler.to_array(fed), case)
         except (InvalidParameter, InvalidLogits):
             return None
+        b, v = fed.shape
         x = self.sampler.to_array(np.tile(fed, (reps, 1)))
         for key in keys:
-            ids = self.quiet_call(x, reps, fed.shape[1], key)
-            if ids is not None and (~t.allowed[0, ids]).any():
-                return int(ids[~t.allowed[0, ids]][0])
+            ids = self.quiet_call(x, reps * b, v, key)
+            if ids is None:
+                continue
+            ids = ids.reshape(reps, b)
+            bad = ~t.allowed[np.arange(b)[None, :], ids]
+            if bad.any():
+                r, row = np.argwhere(bad)[0]
+                return int(row), int(ids[r, row])
         return None
 
     def coupling(self):

@@ -19,7 +19,7 @@ class Failure:
     case: dict  # the case: name, pipeline, input, key, row (or generator and seed)
     observed: list = field(default_factory=list)  # most deviating tokens: token, rank, spec p, observed
     statistics: dict | None = None  # test, p-value, alpha used, draws
-    counterexample: dict | None = None  # the shrunk row, spec vs sampler side by side
+    counterexample: dict | None = None  # the shrunk rows ("values", and as text), spec vs sampler
 
 
 @dataclass

@@ -457,7 +457,7 @@ class Run:
                   {"case": where, "pipeline": str(self.pipeline), "row": rows[0]},
                   counterexample={"how": "white-box oracle, "
                                          + ("Hypothesis shrinking" if shrunk else "delta debugging"),
-                                  "row": row_text(rows[0], 40),
+                                  "row": row_text(rows[0], 40), "values": rows.tolist(),
                                   "spec": f"keeps {np.flatnonzero(support).tolist()[:40]}",
                                   "sampler": f"keeps {np.flatnonzero(kept).tolist()[:40]}"})
 
@@ -501,7 +501,7 @@ class Run:
                 ts = self.spec(self.sampler.to_array(self.feed(small)), case)
                 how = "the case itself (exact sums)" if case.exact else "delta debugging"
                 ce = {"how": f"fixed-key oracle (keys {keys[:2]}...), {how}",
-                      "row": "; ".join(row_text(r, 40) for r in small),
+                      "row": "; ".join(row_text(r, 40) for r in small), "values": small.tolist(),
                       "spec": f"support {np.flatnonzero(ts.allowed[b]).tolist()[:40]}"
                               + (f" for row {b}" if len(small) > 1 else "")
                               + f", probabilities {np.round(ts.probs[b], 4).tolist()[:40]}",
@@ -631,7 +631,7 @@ class Run:
         differ, limit, (a, b) = mismatches(small)
         first = int(np.flatnonzero(a != b)[0])
         return {"how": f"fixed keys ({len(keys)} keys x {reps} draws; more mismatches than rounding explains at "
-                       "error rate 1e-9), delta debugging", "row": row_text(small[0], 40),
+                       "error rate 1e-9), delta debugging", "row": row_text(small[0], 40), "values": small.tolist(),
                 "spec": f"the same token for both inputs (rounding explains <= {limit} of {reps * len(keys)} "
                         "mismatches)",
                 "sampler": f"{differ} draws differ, e.g. token {int(a[first])} -> {int(b[first])}"}
@@ -748,7 +748,7 @@ class Run:
         t = self.spec(self.sampler.to_array(self.feed(small)))
         pos = kept.index(token)
         return {"how": "fixed-key oracle (never drawn in m draws where a correct sampler misses with "
-                       "probability < 1e-9), delta debugging", "row": row_text(small[0], 40),
+                       "probability < 1e-9), delta debugging", "row": row_text(small[0], 40), "values": small.tolist(),
                 "spec": f"probabilities {np.round(np.atleast_2d(t.probs)[0], 4).tolist()[:40]}",
                 "sampler": f"never returns token {pos} (token {token} of the case)"}
 

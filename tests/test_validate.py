@@ -189,6 +189,9 @@ def test_black_box_failures_come_with_a_minimal_counterexample():
     failure = spec.validate(bug.black_box(), bug.pipeline).failures[0]
     assert failure.counterexample is not None and "fixed-key" in failure.counterexample["how"]
     assert "(V = 4)" in failure.counterexample["row"]  # k = 3 keeps 4 tokens: 4 is the least that shows it
+    small = np.array(failure.counterexample["values"])
+    assert small.shape == (1, 4)
+    assert not spec.target(small, bug.pipeline).allowed[0, np.argmin(small[0])]  # the spec drops the smallest
 
 
 def test_same_key_failures_shrink_with_the_failing_keys():

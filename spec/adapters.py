@@ -28,7 +28,8 @@ ARRAYS = ("numpy", "mlx", "torch")
 class Sampler:
     """draw: the sampler; array: the array type it takes; key: how it takes randomness ("key",
     "seed", "rng", "generator" keyword, "global" seeding, or None: not reproducible);
-    filter: optional white-box access; dtype: the float type of its input."""
+    filter: optional white-box access; dtype: the float type of its input; batched=False: the
+    sampler takes one (1, V) row at a time (as tiny-llm's does), and is called row by row."""
 
     draw: Callable
     array: str = "numpy"
@@ -36,6 +37,7 @@ class Sampler:
     filter: Callable | None = None
     dtype: str | None = None
     name: str = ""
+    batched: bool = True
 
     def __post_init__(self):
         if self.array not in ARRAYS:
@@ -81,14 +83,22 @@ class Sampler:
 
     def __call__(self, x, key: int | None):
         """One call with randomness from `key` (ignored when key is None)."""
-        if key is None or self.key is None:
+        if self.key == "global" and key is not None:
+            _seed_global(self.array, key)  # once: row-by-row calls then draw in sequence
+        if self.batched:
+            return self._one_call(x, key)
+        keys = [None] * x.shape[0] if key is None else np.random.SeedSequence(key).generate_state(x.shape[0]) >> 1
+        outs = [self.host(self._one_call(x[i:i + 1], None if k is None else int(k))) for i, k in enumerate(keys)]
+        if all(isinstance(o, np.ndarray) for o in outs):
+            return np.concatenate([np.ravel(o) for o in outs])
+        return outs  # garbage: the validator reports it
+
+    def _one_call(self, x, key):
+        if key is None or self.key in (None, "global"):
             return self.draw(x)
         if self.key in ("key", "seed"):
             return self.draw(x, **{self.key: key})
-        if self.key in ("rng", "generator"):
-            return self.draw(x, **{self.key: np.random.default_rng(key)})
-        _seed_global(self.array, key)
-        return self.draw(x)
+        return self.draw(x, **{self.key: np.random.default_rng(key)})
 
 
 def _name(fn) -> str:

@@ -97,6 +97,7 @@ def build(args):
             raise Usage(f"{args.target} is not callable: pass a sampler, or a factory with --factory")
         sampler = obj
     sampler = adapters.as_sampler(sampler, args.array)
+    sampler.batched = not args.one_row
     return sampler, pipeline, family, args.input or ("logprobs" if preset in TAKES_LOGPROBS else "logits")
 
 
@@ -113,6 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--input", choices=("logits", "logprobs"),
                         help="what the sampler is fed (default: logprobs for mlx_lm and tiny_llm, else logits)")
     parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto")
+    parser.add_argument("--one-row", action="store_true", help="the sampler takes one (1, V) row at a time")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
     parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
     parser.add_argument("--seed", type=int, default=0)

@@ -347,3 +347,17 @@ def test_factory_variants(bug):
     else:
         assert report.passed, str(report)
         assert any(c.startswith("contract (factory): top_k = 1, top_p = 1, min_p = 0") for c in report.checks)
+
+
+def test_a_one_row_sampler_is_called_row_by_row():
+    """tiny-llm's sampler takes one (1, V) row; declared batched=False, it is validated row by row."""
+    def one_row(logprobs, key):
+        if logprobs.shape[0] != 1:
+            raise ValueError("one row at a time")
+        return mx.random.categorical(logprobs * (1 / 0.7), key=mx.random.key(key))
+    pipeline = presets.tiny_llm(temp=0.7)
+    report = spec.validate(adapters.Sampler(one_row, "mlx", "key", batched=False), pipeline, input="logprobs",
+                           profile="quick", alpha=ALPHA_RUN)
+    assert report.passed, str(report)
+    batched = spec.validate(one_row, pipeline, input="logprobs", profile="quick")
+    assert "one row at a time" in batched.failures[0].message

@@ -187,21 +187,38 @@ def _min_p(z, keep, boundary, step: MinP, tol: Tolerance):
     return kept
 
 
-def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
-    keep = np.isfinite(z)
-    boundary = np.zeros(z.size, dtype=bool)
-    unfiltered = z.copy()
-    for step in pipeline.steps:
+def _filter(z, unfiltered, keep, boundary, steps, tol: Tolerance, branch: bool = True):
+    """Apply `steps` from this state; returns (scaled logits, keep, tolerance) and adds boundary
+    tokens to `boundary` in place. When a filter leaves boundary tokens and filters follow, the
+    rest runs twice more, with those tokens all kept and all dropped: a later decision that
+    depends on how rounding settled them makes its token a boundary token too."""
+    for i, step in enumerate(steps):
         if isinstance(step, Temperature):
             if step.t > 0:
                 z, unfiltered = z / step.t, unfiltered / step.t
                 tol = Tolerance(tol.logit / step.t, tol.mass)
-        elif isinstance(step, TopK):
+            continue
+        flagged = boundary.copy()
+        if isinstance(step, TopK):
             keep = _top_k(z, keep, boundary, step, tol)
         elif isinstance(step, TopP):
             keep = _top_p(z, unfiltered, keep, boundary, step, tol)
-        elif isinstance(step, MinP):
+        else:
             keep = _min_p(z, keep, boundary, step, tol)
+        unsettled = boundary & ~flagged
+        rest = steps[i + 1:]
+        if branch and unsettled.any() and not all(isinstance(s, Temperature) for s in rest):
+            main = _filter(z, unfiltered, keep, boundary, rest, tol)
+            for other in (keep | unsettled, keep & ~unsettled):
+                if other.any():
+                    boundary |= _filter(z, unfiltered, other, np.zeros_like(boundary), rest, tol, False)[1] != main[1]
+            return main
+    return z, keep, tol
+
+
+def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
+    boundary = np.zeros(z.size, dtype=bool)
+    z, keep, tol = _filter(z, z.copy(), np.isfinite(z), boundary, pipeline.steps, tol)
     masked = np.where(keep, z, -np.inf)
     if pipeline.greedy:
         token = int(np.argmax(masked))

@@ -93,6 +93,16 @@ def test_near_ties_within_rounding_are_boundary():
     assert not exact.boundary.any()
 
 
+def test_a_boundary_at_one_filter_propagates_to_the_next():
+    """top-k's cut has a near-tie (token 3, within rounding of token 2). Kept, it lowers the
+    renormalised masses enough that top-p keeps token 2 too; dropped, top-p drops token 2. So
+    token 2 depends on rounding as well, though top-p alone decides it by a wide margin."""
+    z = np.array([3.0, 2.0, 1.0, 1.0 - 1e-15, -5.0])
+    t = spec.target(z, spec.Pipeline((spec.TopK(3), spec.TopP(0.9))))
+    assert t.support.tolist() == [True, True, False, False, False]
+    assert t.boundary.tolist() == [False, False, True, True, False]
+
+
 def test_min_p_min_tokens_to_keep():
     np.testing.assert_allclose(probs(spec.Pipeline((spec.MinP(0.9, min_tokens_to_keep=2),))),
                                [2 / 3, 1 / 3, 0, 0], rtol=1e-14)

@@ -263,8 +263,8 @@ class Run:
 
     def draw(self, case: Case, n: int, sampler: Sampler | None = None, pipeline: Pipeline | None = None,
              check: bool = True):
-        """n draws per row of the case, in tiled batches with fresh keys: (fed array, target, counts
-        (B, V)). With `check`, every draw is checked against the support on the way."""
+        """n draws per row of the case, in tiled batches with fresh keys: the counts, (B, V). With
+        `check`, every draw is checked against the support on the way."""
         sampler = sampler or self.sampler
         fed = self.feed(case.rows)
         b, v = fed.shape
@@ -285,7 +285,7 @@ class Run:
                 if check and bad.any():
                     self.support_failure(case, r, int(ids[bad.argmax(), r]), t, key, reps, sampler)
             done += reps
-        return fed, t, counts
+        return counts
 
     # -- tiers --
     def contract(self):
@@ -674,7 +674,7 @@ class Run:
             done = 0
             for look in self.profile.looks:
                 self.tick(f"statistics: {case.name} ({look:,} draws)")
-                counts += self.draw(case, look - done)[2][0]
+                counts += self.draw(case, look - done)[0]
                 done = look
                 kept = np.where(definite, counts, 0)
                 for test in stats.TESTS:
@@ -874,7 +874,7 @@ def fingerprint(run: Run, draws: int = 2_000, floor: float = 0.02) -> dict:
     for rows, targets in chosen:
         case = Case("fingerprint row", rows)
         try:
-            _, _, counts = run.draw(case, draws, check=False)
+            counts = run.draw(case, draws, check=False)
         except Finding:
             consistent = set()
             break

@@ -359,11 +359,12 @@ class Run:
                 except Exception as e:  # noqa: BLE001
                     self.fail("contract: factory", f"{label} is a valid parameter of {fam.preset}", (),
                               f"the factory raised {type(e).__name__} for {params_c}: {e}", {"case": c.name})
-                variant.dtype = self.sampler.dtype
+                variant.dtype, variant.batched = self.sampler.dtype, self.sampler.batched
                 pipe = variant_pipes[c.name]
-                fed = self.feed(c.rows)
-                t = target(variant.to_array(fed), pipe)
-                if t.greedy >= 0 or not noop:
+                x = variant.to_array(self.feed(c.rows))
+                t, base_t = target(x, pipe), target(x, self.pipeline)
+                same = np.array_equal(t.support, base_t.support) and np.allclose(t.probs, base_t.probs)
+                if t.greedy >= 0 or not (noop and same):
                     self.draw(Case(f"{c.name}, {label}", c.rows), 64, variant, pipe)
                 elif self.reproducible:
                     self._same_tokens(c, variant, label)

@@ -239,3 +239,14 @@ def engine_params(preset: str, explicit: bool = False, **common) -> dict:
 def common(preset: str, explicit: bool = False, **params) -> Pipeline:
     """The preset's pipeline for common parameters: common("mlx-lm", temperature=0.7, top_p=0.9)."""
     return PRESETS[canonical(preset)](**engine_params(preset, explicit, **params))
+
+
+def common_params(pipeline: Pipeline) -> dict:
+    """The common parameters a pipeline was built from: the inverse of `common`, used to ask what
+    every other preset would do with the same settings."""
+    out = {"temperature": 1.0, "top_k": None, "top_p": None, "min_p": None}
+    names = {Temperature: "temperature", TopK: "top_k", TopP: "top_p", MinP: "min_p"}
+    for step in pipeline.steps:
+        out[names[type(step)]] = step.t if isinstance(step, Temperature) else (
+            step.k if isinstance(step, TopK) else step.p)
+    return out

@@ -33,7 +33,8 @@ CONFIGS = {
 def validation(profiles=("quick", "default")) -> dict:
     """Wall time of spec.validate on mlx-lm's make_sampler(temp=0.7, top_p=0.9), its cases up to
     V = 151,936, and the share of it spent inside the sampler (the peer: what the draws alone cost)."""
-    from spec import adapters, validate
+    from spec import validate
+    from spec.validator import adapters
 
     out = {}
     print("spec.validate, mlx-lm make_sampler(temp=0.7, top_p=0.9), preset mlx_lm, log-probability input:")

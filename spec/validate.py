@@ -17,9 +17,9 @@ import time
 import types
 from pathlib import Path
 
-from spec import adapters, presets
+from spec import presets
 from spec.errors import InvalidParameter
-from spec.validator import PROFILES, Family, validate
+from spec.validator import PROFILES, Family, adapters, validate
 
 # Factories with a white-box adapter: the same sampler, plus access to its filtered logits.
 KNOWN_FACTORIES = {"mlx_lm.sample_utils:make_sampler": adapters.mlx_lm}

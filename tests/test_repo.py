@@ -41,7 +41,7 @@ def test_pyproject():
     assert project["name"] == "sampler-proofs" and project["requires-python"] == ">=3.11"
     deps = " ".join(project["dependencies"])
     assert "mlx[cpu]" in deps and "sys_platform == 'linux'" in deps and "sys_platform == 'darwin'" in deps
-    assert set(meta["tool"]["setuptools"]["packages"]) == {"proofs", "spec", "impl"}
+    assert set(meta["tool"]["setuptools"]["packages"]["find"]["include"]) == {"proofs", "spec", "spec.*", "impl"}
 
 
 def test_generated_output_is_git_ignored():

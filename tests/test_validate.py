@@ -21,10 +21,10 @@ from zoo import BUGGY, CORRECT
 import impl
 import spec
 from proofs.catalogue import BY_ID as THEOREMS
-from spec import adapters, presets
-from spec.shrink import shrink
+from spec import presets
 from spec.validate import Progress
-from spec.validator import Case, Family, mismatch_rate
+from spec.validator import Case, Family, adapters, mismatch_rate
+from spec.validator.shrink import shrink
 
 ALPHA_RUN = 4e-7 / 40
 ROOT = Path(__file__).resolve().parents[1]

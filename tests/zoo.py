@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import spec
-from spec import adapters, presets
+from spec import presets
+from spec.validator import adapters
 
 
 def softmax_rows(z):

@@ -25,17 +25,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from spec import stats
-from spec.adapters import Sampler, as_sampler
 from spec.errors import InvalidLogits, InvalidParameter
 from spec.exactness import greedy_logprobs_exact
 from spec.invariants import BY_ID
 from spec.presets import PRESETS, common, common_params
-from spec.report import Failure, Report, row_text
 from spec.rows import VOCAB, llm_logits
-from spec.shrink import shrink
 from spec.target import EPS, Target, Tolerance, log_softmax, logsumexp, target
 from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+from spec.validator import stats
+from spec.validator.adapters import Sampler, as_sampler
+from spec.validator.report import Failure, Report, row_text
+from spec.validator.shrink import shrink
 
 INPUTS = ("logits", "logprobs")
 CALL_ELEMENTS = 2**20  # rows are tiled into batches of about this many entries per call

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from spec.errors import InvalidParameter
-from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+from spec.transforms import COMMON, REGISTRY, MinP, Pipeline, Temperature, TopK, TopP
 
 
 def _check(name, value, ok: bool, allowed: str):
@@ -184,7 +184,6 @@ PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "ti
 
 # --- one vocabulary of parameters for every preset (the validator's command line uses it) ---------
 
-COMMON = ("temperature", "top_k", "top_p", "min_p")
 # The engine's own name for each common parameter; absent: the engine has no such parameter.
 ENGINE_NAMES = {
     "hf": {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p"},
@@ -231,7 +230,7 @@ def engine_params(preset: str, explicit: bool = False, **common) -> dict:
                 continue
             raise InvalidParameter(name, value, f"not a parameter of {preset}")
         if value is None:
-            value = 1.0 if name == "temperature" else DISABLED[preset][name]
+            value = REGISTRY[name].noop if name == "temperature" else DISABLED[preset][name]
         params[names[name]] = value
     return params
 
@@ -244,9 +243,7 @@ def common(preset: str, explicit: bool = False, **params) -> Pipeline:
 def common_params(pipeline: Pipeline) -> dict:
     """The common parameters a pipeline was built from: the inverse of `common`, used to ask what
     every other preset would do with the same settings."""
-    out = {"temperature": 1.0, "top_k": None, "top_p": None, "min_p": None}
-    names = {Temperature: "temperature", TopK: "top_k", TopP: "top_p", MinP: "min_p"}
+    out = {name: None for name in COMMON} | {"temperature": REGISTRY["temperature"].noop}
     for step in pipeline.steps:
-        out[names[type(step)]] = step.t if isinstance(step, Temperature) else (
-            step.k if isinstance(step, TopK) else step.p)
+        out[step.name] = step.value
     return out

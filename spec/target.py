@@ -7,36 +7,15 @@ are not decided silently: those tokens are reported in `Target.boundary` (see `T
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+from spec.numerics import EPS, Tolerance, log_softmax, logsumexp, softmax
+from spec.transforms import Pipeline, Row, registered
 
-EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How close to a cut a comparison must be for its token to count as a boundary token.
-
-    logit: absolute, on logit values (top-k cut, min-p threshold, greedy near-ties).
-    mass: absolute, on probability masses (top-p: the mass above a token vs p).
-    A comparison closer than the tolerance is a boundary; Tolerance(0, 0) decides all exactly.
-    The default (`Tolerance.for_input`) is 8 ulps of the input dtype at the row's scale for
-    logits, and for masses the larger of 8 ulps and 2e-9 * V: engines sum up to V float32 terms,
-    and mlx's float32 sums at V = 151,936 were measured off by about 3e-4.
-    """
-
-    logit: float
-    mass: float
-
-    @staticmethod
-    def for_input(dtype: str, scale: float, vocab: int) -> Tolerance:
-        eps = EPS[dtype]
-        return Tolerance(logit=8 * eps * max(1.0, scale), mass=max(8 * eps, 2e-9 * vocab))
+__all__ = ["EPS", "Target", "Tolerance", "as_rows", "log_softmax", "logsumexp", "softmax", "target"]
 
 
 @dataclass(frozen=True)
@@ -60,27 +39,6 @@ class Target:
     def allowed(self) -> np.ndarray:
         """Every token a correct sampler may return: the support plus the boundary tokens."""
         return self.support | self.boundary
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """The one softmax of the spec: -inf entries get probability 0."""
-    finite = np.isfinite(z)
-    out = np.zeros_like(z, dtype=np.float64)
-    if finite.any():
-        w = np.exp(z[finite] - z[finite].max())
-        out[finite] = w / w.sum()
-    return out
-
-
-def logsumexp(rows: np.ndarray) -> np.ndarray:
-    """log(sum(exp(z))) per row, kept as a (B, 1) column (float64)."""
-    top = np.max(rows, axis=-1, keepdims=True)
-    return top + np.log(np.exp(rows - top).sum(axis=-1, keepdims=True))
-
-
-def log_softmax(rows: np.ndarray) -> np.ndarray:
-    """z - logsumexp(z) per row (float64): the log-probabilities engines like mlx-lm sample from."""
-    return rows - logsumexp(rows)
 
 
 def as_rows(logits) -> tuple[np.ndarray, str, bool]:
@@ -125,130 +83,73 @@ def as_rows(logits) -> tuple[np.ndarray, str, bool]:
     return rows, dtype, single
 
 
-def _rank_cut(values: np.ndarray, count: int, keep: np.ndarray, boundary: np.ndarray, ties: str):
-    """The `count` largest kept values, ties broken by the lower index; with ties="all" every
-    token equal to the last one stays too, with ties="any" a tie group straddling the cut is
-    boundary. Returns (kept mask, the cut value). O(V): a partition, no sort."""
-    cut_value = np.partition(values[keep], -count)[-count]
-    above = keep & (values > cut_value)
-    tied = keep & (values == cut_value)
-    if ties == "all":
-        return above | tied, cut_value
-    tied_idx = np.flatnonzero(tied)
-    need = count - int(above.sum())
-    kept = above.copy()
-    kept[tied_idx[:need]] = True
-    if tied_idx.size > need:
-        boundary |= tied
-    return kept, cut_value
-
-
-def _top_k(z, keep, boundary, step: TopK, tol: Tolerance):
-    if step.k >= z.size and step.over_vocab == "error":
-        raise InvalidParameter("top_k", step.k, f"an integer in [1, {z.size - 1}] for this preset (V = {z.size})")
-    if step.k >= int(keep.sum()):
-        return keep
-    kept, cut_value = _rank_cut(z, step.k, keep, boundary, step.ties)
-    boundary |= keep & (np.abs(z - cut_value) < tol.logit) & (z != cut_value)
-    return kept
-
-
-def _top_p(z, unfiltered, keep, boundary, step: TopP, tol: Tolerance):
-    probs = softmax(np.where(keep, z, -np.inf)) if step.mass == "renormalized" else softmax(unfiltered)
-    alive = np.flatnonzero(keep)
-    order = alive[np.lexsort((alive, -probs[alive]))]  # descending probability, ties by index
-    sorted_probs = probs[order]
-    above = np.concatenate(([0.0], np.cumsum(sorted_probs)[:-1]))
-    if step.ties == "all":  # mass strictly above = mass above the first member of the tie group
-        first = np.concatenate(([True], sorted_probs[1:] != sorted_probs[:-1]))
-        above = above[np.maximum.accumulate(np.where(first, np.arange(order.size), 0))]
-    kept_sorted = above < step.p
-    kept_sorted[: step.min_tokens_to_keep] = True
-    near = np.abs(above - step.p) < tol.mass
-    near[: step.min_tokens_to_keep] = False
-    if step.ties == "any":  # a tie group straddling the cut
-        last = int(kept_sorted.sum()) - 1
-        if 0 <= last < order.size - 1 and sorted_probs[last] == sorted_probs[last + 1]:
-            near |= sorted_probs == sorted_probs[last]
-    boundary[order[near]] = True
-    new_keep = np.zeros_like(keep)
-    new_keep[order[kept_sorted]] = True
-    return new_keep
-
-
-def _min_p(z, keep, boundary, step: MinP, tol: Tolerance):
-    if step.p == 0:
-        return keep
-    threshold = z[keep].max() + math.log(step.p)
-    kept = keep & (z >= threshold)
-    boundary |= keep & (np.abs(z - threshold) < tol.logit)
-    if kept.sum() < step.min_tokens_to_keep:
-        kept |= _rank_cut(z, min(step.min_tokens_to_keep, int(keep.sum())), keep, boundary, "any")[0]
-    return kept
-
-
-def _filter(z, unfiltered, keep, boundary, steps, tol: Tolerance, branch: bool = True):
-    """Apply `steps` from this state; returns (scaled logits, keep, tolerance) and adds boundary
-    tokens to `boundary` in place. When a filter leaves boundary tokens and filters follow, the
-    rest runs twice more, with those tokens all kept and all dropped: a later decision that
-    depends on how rounding settled them makes its token a boundary token too."""
+def _filter(row: Row, steps, history=None, branch: bool = True) -> Row:
+    """Apply `steps` to the row in place (each step's spec rule, from the registry) and return it.
+    When a filter leaves boundary tokens and filters follow, the rest runs twice more, with
+    those tokens all kept and all dropped: a later decision that depends on how rounding settled
+    them makes its token a boundary token too."""
     for i, step in enumerate(steps):
-        if isinstance(step, Temperature):
-            if step.t > 0:
-                z, unfiltered = z / step.t, unfiltered / step.t
-                tol = Tolerance(tol.logit / step.t, tol.mass)
+        registered(step)
+        flagged = row.boundary.copy()
+        step.apply(row, history)
+        if not step.filters:
             continue
-        flagged = boundary.copy()
-        if isinstance(step, TopK):
-            keep = _top_k(z, keep, boundary, step, tol)
-        elif isinstance(step, TopP):
-            keep = _top_p(z, unfiltered, keep, boundary, step, tol)
-        else:
-            keep = _min_p(z, keep, boundary, step, tol)
-        unsettled = boundary & ~flagged
+        unsettled = row.boundary & ~flagged
         rest = steps[i + 1:]
-        if branch and unsettled.any() and not all(isinstance(s, Temperature) for s in rest):
-            main = _filter(z, unfiltered, keep, boundary, rest, tol)
-            for other in (keep | unsettled, keep & ~unsettled):
+        if branch and unsettled.any() and any(s.filters for s in rest):
+            main = _filter(_copy(row), rest, history)
+            for other in (row.keep | unsettled, row.keep & ~unsettled):
                 if other.any():
-                    boundary |= _filter(z, unfiltered, other, np.zeros_like(boundary), rest, tol, False)[1] != main[1]
+                    alt = _filter(replace(_copy(row), keep=other, boundary=np.zeros_like(row.boundary)), rest,
+                                  history, False)
+                    main.boundary |= alt.keep != main.keep
             return main
-    return z, keep, tol
+    return row
 
 
-def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance):
-    boundary = np.zeros(z.size, dtype=bool)
-    z, keep, tol = _filter(z, z.copy(), np.isfinite(z), boundary, pipeline.steps, tol)
-    masked = np.where(keep, z, -np.inf)
+def _copy(row: Row) -> Row:
+    return replace(row, keep=row.keep.copy(), boundary=row.boundary.copy())
+
+
+def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
+    row = _filter(Row(z, z.copy(), np.isfinite(z), np.zeros(z.size, dtype=bool), tol), pipeline.steps, history)
+    masked = np.where(row.keep, row.z, -np.inf)
     if pipeline.greedy:
         token = int(np.argmax(masked))
         probs = np.zeros(z.size)
         probs[token] = 1.0
         # Rounding is monotone (fp-sub-monotone), so it can merge a near-tie into a tie but never
         # reverse an order: the first maximum can only move to an EARLIER index
-        # (fp-argmax-shift-weak). A later token, even an exact tie, is never a correct answer.
-        near_top = keep & (masked > masked[token] - tol.logit)
+        # (fp-argmax-shift-weak). A later token, even an exact tie, is never a correct answer,
+        # unless the engine takes the first maximum in an order of its own (ties="any").
+        near_top = row.keep & (masked > masked[token] - row.tol.logit)
         near_top[token:] = False
+        if any(getattr(s, "ties", "") == "any" and s.t == 0 for s in pipeline.steps if s.name == "temperature"):
+            near_top |= masked == masked[token]
+            near_top[token] = False
         return probs, probs > 0, near_top, token
     probs = softmax(masked)
-    token = int(np.argmax(masked)) if keep.sum() == 1 and not boundary.any() else -1
-    return probs, keep, boundary, token
+    token = int(np.argmax(masked)) if row.keep.sum() == 1 and not row.boundary.any() else -1
+    return probs, row.keep, row.boundary, token
 
 
-def target(logits, pipeline: Pipeline, tol: Tolerance | None = None) -> Target:
+def target(logits, pipeline: Pipeline, tol: Tolerance | None = None, history=None) -> Target:
     """The exact target of `pipeline` on `logits` ((V,) or (B, V); rows are independent).
 
     Any per-row shift of the logits (log-probabilities included) gives the same target: that is
-    what the `softmax-shift`, `argmax-shift` and `filters-shift` theorems establish.
+    what the `softmax-shift`, `argmax-shift` and `filters-shift` theorems establish. `history`
+    is passed to transforms that read the token history (none of today's four does).
     """
     if not isinstance(pipeline, Pipeline):
         raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
+    if tol is not None and not isinstance(tol, Tolerance):
+        raise InvalidParameter("tol", tol, "a spec.Tolerance(logit, mass), or None for the input's default")
     rows, dtype, single = as_rows(logits)
     out = []
     for row in rows:
         finite = row[np.isfinite(row)]
         row_tol = tol or Tolerance.for_input(dtype, float(np.abs(finite).max()), row.size)
-        out.append((*_row(row, pipeline, row_tol), row_tol))
+        out.append((*_row(row, pipeline, row_tol, history), row_tol))
     probs, support, boundary = (np.stack([o[i] for o in out]) for i in range(3))
     greedy = np.array([o[3] for o in out])
     tols = tuple(o[4] for o in out)

@@ -28,8 +28,8 @@ import mlx.core as mx
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import PRESETS
-from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP
+from spec.presets import PRESETS, canonical
+from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP, registered
 
 HEAD = 1024  # top-p looks for its crossing among this many largest values first
 _FLOATS = (mx.float16, mx.bfloat16, mx.float32)
@@ -63,19 +63,31 @@ def gumbel(keys: mx.array, counters: mx.array) -> mx.array:
     return -mx.log(-mx.log(uniform_from_bits(h)))
 
 
+SEEDS = 2**64  # mx.random.key takes a seed in [0, 2**64) (a C++ uint64)
+
+
 def row_keys(key, rows: int) -> mx.array:
     """One key per row: an explicit (2,) key (or an int seed, made into one) is split, (B, 2) keys
-    are used as given, and with no key the global mlx random state supplies them."""
+    are used as given, and with no key the global mlx random state supplies them. Only type,
+    shape and dtype are checked (no evaluation); anything else raises InvalidParameter."""
     if key is None:
         return mx.random.randint(0, 2**31 - 1, (rows, 2)).astype(mx.uint32)
-    if isinstance(key, int | np.integer) and not isinstance(key, bool):
-        key = mx.random.key(int(key))
-    key = mx.array(key).astype(mx.uint32)
-    if key.shape == (2,):
-        return mx.random.split(key, rows) if rows > 1 else key[None]
-    if key.shape == (rows, 2):
-        return key
-    raise InvalidParameter("key", tuple(key.shape), f"an mx.random.key (shape (2,)) or {rows} keys, shape ({rows}, 2)")
+    if isinstance(key, int | np.integer) and not isinstance(key, bool | np.bool_):
+        if not 0 <= int(key) < SEEDS:
+            raise InvalidParameter("key", key, "an integer seed in [0, 2**64), or an mx.random.key")
+        keys = mx.random.key(int(key))
+    elif isinstance(key, mx.array) and mx.issubdtype(key.dtype, mx.integer):
+        keys = key if key.dtype == mx.uint32 else key.astype(mx.uint32)
+    else:
+        got = f"an mx.array of dtype {key.dtype}" if isinstance(key, mx.array) else type(key).__name__
+        raise InvalidParameter("key", key, f"None, an integer seed in [0, 2**64), or an mx.array key of an "
+                               f"integer dtype, shape (2,) (an mx.random.key) or ({rows}, 2); got {got}")
+    if keys.shape == (2,):
+        return mx.random.split(keys, rows) if rows > 1 else keys[None]
+    if keys.shape == (rows, 2):
+        return keys
+    raise InvalidParameter("key", key, f"an mx.random.key (shape (2,)) or {rows} keys, shape ({rows}, 2); "
+                           f"got shape {tuple(key.shape)}")
 
 
 def _race(scores: mx.array, ids: mx.array, keys: mx.array) -> mx.array:
@@ -132,6 +144,11 @@ def _as_batch(logits) -> tuple[mx.array, bool]:
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise InvalidLogits(f"empty batch or vocabulary: shape {tuple(logits.shape)}")
     return (x if x.dtype == mx.float32 else x.astype(mx.float32)), single
+
+
+def _check_pipeline(pipeline):
+    if not isinstance(pipeline, Pipeline):
+        raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
 
 
 def _check_rows(values):
@@ -204,25 +221,40 @@ def _top_p(x, ids, lse, step: TopP):
     return mx.where(x >= threshold, x, -mx.inf), ids
 
 
+def temperature(x, ids, unfiltered, step: Temperature):
+    if step.t > 0:
+        x, unfiltered = x / step.t, unfiltered / step.t
+    return x, ids, unfiltered
+
+
+def top_k(x, ids, unfiltered, step: TopK):
+    return (*_top_k(x, ids, step, unfiltered.shape[-1]), unfiltered)
+
+
+def min_p(x, ids, unfiltered, step: MinP):
+    return _min_p(x, step), ids, unfiltered
+
+
+def top_p(x, ids, unfiltered, step: TopP):
+    lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
+    return (*_top_p(x, ids, lse, step), unfiltered)
+
+
 def _apply(x, pipeline: Pipeline):
-    """Run temperatures and filters; returns (scaled masked scores, their token ids or None)."""
-    ids, unfiltered, vocab = None, x, x.shape[-1]
+    """Run the pipeline's steps, each by the impl rule its registry entry names; returns (scaled
+    masked scores, their token ids or None). (x, ids, unfiltered) flow through every rule."""
+    ids, unfiltered = None, x
     for step in pipeline.steps:
-        if isinstance(step, Temperature):
-            if step.t > 0:
-                x, unfiltered = x / step.t, unfiltered / step.t
-        elif isinstance(step, TopK):
-            x, ids = _top_k(x, ids, step, vocab)
-        elif isinstance(step, MinP):
-            x = _min_p(x, step)
-        elif isinstance(step, TopP):
-            lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
-            x, ids = _top_p(x, ids, lse, step)
+        rule = globals().get(registered(step).impl)
+        if rule is None:
+            raise InvalidParameter("step", step, "a transform impl.sampler implements")
+        x, ids, unfiltered = rule(x, ids, unfiltered, step)
     return x, ids
 
 
 def filter(logits: mx.array, pipeline: Pipeline) -> mx.array:
     """The input logits with every token the pipeline removes set to -inf (float32)."""
+    _check_pipeline(pipeline)
     x, single = _as_batch(logits)
     _check_rows(mx.max(x, -1))
     scores, ids = _apply(x, pipeline)
@@ -261,8 +293,7 @@ def make_sampler(pipeline: Pipeline):
     `key`: an mx.random.key for reproducible draws (split into one key per row), or (B, 2) keys,
     or None for the global mlx random state.
     """
-    if not isinstance(pipeline, Pipeline):
-        raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
+    _check_pipeline(pipeline)
 
     @mx.compile
     def fused(x, keys):
@@ -296,7 +327,8 @@ def make_sampler(pipeline: Pipeline):
 
 
 def make_sampler_from(preset: str, **engine_params):
-    """make_sampler(spec.presets.<preset>(**engine_params)), e.g. make_sampler_from("mlx_lm", temp=0.7)."""
-    if preset not in PRESETS:
-        raise InvalidParameter("preset", preset, f"one of {sorted(PRESETS)}")
-    return make_sampler(PRESETS[preset](**engine_params))
+    """make_sampler(spec.presets.<preset>(**engine_params)), e.g. make_sampler_from("mlx-lm", temp=0.7);
+    preset names are read as spec.presets.canonical reads them ("mlx-lm", "llama.cpp", "HF")."""
+    if not isinstance(preset, str):
+        raise InvalidParameter("preset", preset, f"one of {', '.join(sorted(PRESETS))}")
+    return make_sampler(PRESETS[canonical(preset)](**engine_params))

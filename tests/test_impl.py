@@ -235,3 +235,68 @@ def test_bad_arguments():
         impl.make_sampler_from("nope")
     with pytest.raises(spec.InvalidParameter, match="pipeline"):
         impl.make_sampler("hf")
+
+
+# --- argument checks: InvalidParameter naming the value, never an mlx TypeError ------------------
+
+@pytest.mark.parametrize("name, key", [("mlx-lm", "mlx_lm"), ("llama.cpp", "llama_cpp"), ("HF", "hf"),
+                                       (" vLLM ", "vllm"), ("mlx_lm", "mlx_lm")])
+def test_make_sampler_from_reads_preset_names_as_the_cli_does(name, key):
+    params = {"mlx_lm": dict(temp=0.7), "llama_cpp": dict(temp=0.7), "hf": dict(temperature=0.7),
+              "vllm": dict(temperature=0.7)}[key]
+    s = impl.make_sampler_from(name, **params)
+    assert s.pipeline == presets.PRESETS[key](**params)
+    assert s(mx.zeros((2, 8)), key=mx.random.key(0)).shape == (2,)
+
+
+@pytest.mark.parametrize("preset", ["nope", "", None, 3])
+def test_make_sampler_from_rejects_unknown_presets(preset):
+    with pytest.raises(spec.InvalidParameter, match=f"preset={preset!r}"):
+        impl.make_sampler_from(preset)
+
+
+BAD_KEYS = {
+    "negative": -1, "2**64": 2**64, "2**70": 2**70, "numpy negative": np.int64(-3), "float": 2.5,
+    "bool": True, "numpy bool": np.bool_(True), "str": "seed", "list": [1, 2],
+    "numpy key": np.array([1, 2], dtype=np.uint32), "float mx key": mx.array([1.0, 2.0]),
+    "bool mx key": mx.array([True, False]), "scalar mx key": mx.array(5), "(3,) key": mx.array([1, 2, 3]),
+    "(2, 2) keys for 3 rows": mx.zeros((2, 2), dtype=mx.uint32),
+}
+
+
+@pytest.mark.parametrize("pipeline", [presets.reference(temperature=0.7), presets.hf(top_p=0.9)],
+                         ids=["fused", "filtered"])
+@pytest.mark.parametrize("key", list(BAD_KEYS.values()), ids=list(BAD_KEYS))
+def test_bad_keys_raise_invalid_parameter_naming_the_value(pipeline, key):
+    s = impl.make_sampler(pipeline)
+    with pytest.raises(spec.InvalidParameter) as info:
+        s(mx.zeros((3, 8)), key=key)
+    assert info.value.name == "key" and info.value.value is key and f"key={key!r}" in str(info.value)
+    if isinstance(key, int) and not isinstance(key, bool):
+        assert "[0, 2**64)" in str(info.value)
+
+
+@pytest.mark.parametrize("key", [0, 2**64 - 1, np.uint64(2**64 - 1), np.int32(7), 2**63],
+                         ids=["0", "2**64-1", "numpy 2**64-1", "numpy int32", "2**63"])
+def test_integer_seeds_in_range_are_the_mlx_key_of_that_seed(key):
+    s = impl.make_sampler(presets.reference(temperature=0.7))
+    x = mx.array(np.random.default_rng(1).normal(size=(4, 64)).astype(np.float32))
+    np.testing.assert_array_equal(np.array(s(x, key=key)), np.array(s(x, key=mx.random.key(int(key)))))
+
+
+@pytest.mark.parametrize("dtype", [mx.uint32, mx.int32, mx.int64, mx.uint64])
+def test_integer_mx_keys_of_shape_2_or_b_2_are_accepted(dtype):
+    s = impl.make_sampler(presets.hf(top_p=0.9))
+    x = mx.zeros((3, 8))
+    keys = mx.random.split(mx.random.key(4), 3)
+    np.testing.assert_array_equal(np.array(s(x, key=keys.astype(dtype))), np.array(s(x, key=keys)))
+    k = mx.random.key(4)
+    np.testing.assert_array_equal(np.array(s(x, key=k.astype(dtype))), np.array(s(x, key=k)))
+
+
+@pytest.mark.parametrize("pipeline", [None, "hf", presets.hf], ids=["None", "str", "preset function"])
+def test_filter_rejects_a_non_pipeline_like_make_sampler(pipeline):
+    for call in (lambda: impl.filter(mx.zeros(4), pipeline), lambda: impl.make_sampler(pipeline)):
+        with pytest.raises(spec.InvalidParameter) as info:
+            call()
+        assert info.value.name == "pipeline" and f"pipeline={pipeline!r}" in str(info.value)

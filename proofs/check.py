@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from proofs import crosscheck
 from proofs.catalogue import BY_ID, THEOREMS
 from proofs.core import Context, verdict
+from proofs.crosscheck import Usage  # the one Usage class (see there why it lives in crosscheck)
 from proofs.transcript import Result, write
 
-
-class Usage(Exception):
-    pass
+MAX_N = 2**16  # a bounded argmax-shift query declares n reals: far past the default 1024 none can finish
+MAX_TIMEOUT = 4_294_967  # seconds: z3 takes its timeout in milliseconds, as an unsigned 32-bit number
+LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -26,16 +30,33 @@ class Parser(argparse.ArgumentParser):
         raise Usage(message)
 
 
-def positive(kind):
+def positive(kind, most):
+    """An argparse type: a finite `kind` number with 0 < value <= most (so neither nan nor inf)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
+        if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if not value <= most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}: {text!r}")
         return value
     return parse
+
+
+def writable(out: Path) -> None:
+    """Create the transcript folder and write (and remove) a probe file in it, so that an --out that
+    cannot hold transcripts is a usage error now, not a traceback after every theorem has run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-probe-"):
+            pass
+    except OSError as e:
+        reason = "not a folder" if out.exists() and not out.is_dir() else e.strerror or str(e)
+        raise Usage(f"argument --out: cannot write transcripts to {str(out)!r}: {reason}") from None
 
 
 def parse_args(argv):
@@ -43,10 +64,10 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, default=Path("transcripts"), help="transcript folder")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these theorem ids")
     p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
-    p.add_argument("--max-n", type=positive(int), default=1024,
-                   help="largest power of two for the bounded argmax-shift proofs (default 1024)")
-    p.add_argument("--timeout", type=positive(float), default=120.0,
-                   help="wall-clock seconds per solver query (default 120)")
+    p.add_argument("--max-n", type=positive(int, MAX_N), default=1024,
+                   help=f"largest power of two for the bounded argmax-shift proofs (default 1024, at most {MAX_N})")
+    p.add_argument("--timeout", type=positive(float, MAX_TIMEOUT), default=120.0,
+                   help=f"wall-clock seconds per solver query (default 120, at most {MAX_TIMEOUT})")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--full", action="store_true", help="also the slow float32 floating-point proofs")
     p.add_argument("--cross-check", choices=["cvc5"], help="re-check every .smt2 file with cvc5")
@@ -68,10 +89,11 @@ def main(argv=None) -> int:
     try:
         args = parse_args(argv)
         if args.cross_check:
-            from proofs import crosscheck
             crosscheck.require()
-    except Usage as e:
-        print(f"proofs.check: error: {e}", file=sys.stderr)
+        if not args.list:
+            writable(args.out)
+    except Usage as e:  # one line, even when argparse echoes an argument holding a line break
+        print(f"proofs.check: error: {str(e).translate(LINE_BREAKS)}", file=sys.stderr)
         return 2
     if args.list:
         for t in THEOREMS:
@@ -97,7 +119,6 @@ def main(argv=None) -> int:
     print(f"\n{len(results) - len(failed)}/{len(results)} theorems as expected in {total:.1f} s; "
           f"transcripts in {args.out}/index.md", file=log)
     if args.cross_check:
-        from proofs import crosscheck
         disagreements = crosscheck.run(args.out, args.timeout, log)
         data["cross_check"] = disagreements
         failed += [f"cvc5:{d}" for d in disagreements["disagree"]]

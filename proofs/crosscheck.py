@@ -16,11 +16,19 @@ import sys
 from pathlib import Path
 
 
+class Usage(Exception):
+    """A usage error: proofs.check prints it on one line and exits 2 before running any theorem.
+
+    It lives here, not in proofs.check, so that there is exactly one such class: under
+    `python -m proofs.check` that module runs as __main__, and `from proofs.check import Usage`
+    would load it a second time, with a second, different Usage class that main never catches.
+    """
+
+
 def require():
     try:
         import cvc5  # noqa: F401
     except ImportError:
-        from proofs.check import Usage
         raise Usage("--cross-check cvc5 needs the cvc5 package: pip install 'sampler-proofs[cvc5]'") from None
 
 

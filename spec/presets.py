@@ -7,6 +7,7 @@ spec that accepts nonsense hides bugs.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 from spec.errors import InvalidParameter
@@ -247,3 +248,17 @@ def common_params(pipeline: Pipeline) -> dict:
     for step in pipeline.steps:
         out[step.name] = step.value
     return out
+
+
+def factory_params(preset: str, **common) -> dict:
+    """Every engine parameter the preset knows, for a factory that requires them all (tiny-llm's
+    make_sampler(temp, top_p, top_k) has no defaults): the given common parameters, the others at
+    the preset's disabled value, and the temperature at the preset's default."""
+    preset = canonical(preset)
+    params = engine_params(preset, **common)
+    names = ENGINE_NAMES[preset]
+    if names["temperature"] not in params:
+        params[names["temperature"]] = inspect.signature(PRESETS[preset]).parameters[names["temperature"]].default
+    for name, value in DISABLED[preset].items():
+        params.setdefault(names[name], value)
+    return params

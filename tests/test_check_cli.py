@@ -3,8 +3,10 @@
 import importlib.util
 import json
 import re
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +101,67 @@ def test_usage_errors_exit_2_with_one_line(args, message):
     assert run.returncode == 2
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert "Traceback" not in run.stderr
+
+
+@pytest.fixture
+def no_theorem_may_run(monkeypatch):
+    """A usage error must be found before the first theorem runs: running one fails the test."""
+    def refuse(theorem, *args, **kwargs):
+        pytest.fail(f"theorem {theorem.id} ran despite a usage error")
+    monkeypatch.setattr("proofs.check.run", refuse)
+
+
+def usage_error(capsys, args):
+    """Call main in-process; return its one-line error message (asserting exit 2, one line, no stdout)."""
+    from proofs.check import main
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert out == "" and len(err.splitlines()) == 1 and err.startswith("proofs.check: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("where", ["existing-file", "under-a-file", "/proc/nope"])
+def test_unwritable_out_is_a_usage_error(tmp_path, capsys, no_theorem_may_run, where):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me\n")
+    if where == "/proc/nope" and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this platform")
+    out = {"existing-file": a_file, "under-a-file": a_file / "sub", "/proc/nope": Path("/proc/nope")}[where]
+    err = usage_error(capsys, ["--out", str(out), "--only", "log-softmax"])
+    assert "--out" in err and str(out) in err
+    assert a_file.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["--timeout", "nan"], ["--timeout", "NaN"], ["--timeout", "inf"], ["--timeout", "1e400"],
+    ["--timeout", "1e7"],  # z3 takes at most 2**32 - 1 milliseconds
+    ["--max-n", str(10**30)], ["--max-n", str(2**16 + 1)],
+])
+def test_timeout_and_max_n_must_be_finite_and_in_range(tmp_path, capsys, no_theorem_may_run, args):
+    err = usage_error(capsys, ["--out", str(tmp_path), "--only", "log-softmax", *args])
+    assert args[0].split("=")[0] in err
+
+
+@pytest.mark.filterwarnings("ignore:'proofs.check' found in sys.modules:RuntimeWarning")
+def test_missing_cvc5_is_a_usage_error_when_run_as_main(tmp_path, capsys, monkeypatch):
+    # `python -m proofs.check` runs check.py as __main__ (a second copy of the module): the error
+    # crosscheck raises must still be the class that copy catches. cvc5 is installed here, so hide
+    # it (a None entry in sys.modules makes `import cvc5` fail).
+    monkeypatch.setitem(sys.modules, "cvc5", None)
+    monkeypatch.setattr(sys, "argv", ["proofs.check", "--out", str(tmp_path), "--cross-check", "cvc5"])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_module("proofs.check", run_name="__main__")
+    out, err = capsys.readouterr()
+    assert exit.value.code == 2, err
+    assert err.startswith("proofs.check: error: ") and len(err.splitlines()) == 1, err
+    assert "cvc5" in err and out == ""
+
+
+@pytest.mark.parametrize("args", [["stray\nword"], ["--frobnicate=a\nb"], ["--list", "x\u2028y"]])
+def test_argparse_errors_stay_on_one_line(capsys, no_theorem_may_run, args):
+    err = usage_error(capsys, args)
+    assert "unrecognized arguments" in err
 
 
 def test_a_theorem_that_misses_its_verdict_exits_1(tmp_path):

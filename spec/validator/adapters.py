@@ -38,14 +38,22 @@ class Sampler:
     dtype: str | None = None
     name: str = ""
     batched: bool = True
+    guessed: bool = False  # the array type was guessed from the module: the validator may try others
 
     def __post_init__(self):
         if self.array not in ARRAYS:
             raise InvalidParameter("array", self.array, f"one of {ARRAYS}")
-        if importlib.util.find_spec(self.array) is None:
+        if not installed(self.array):
             raise InvalidParameter("array", self.array, f"an array library that is installed ({self.array} is not)")
-        self.dtype = self.dtype or ("float64" if self.array == "numpy" else "float32")
+        self._default_dtype = self.dtype is None
+        self.dtype = self.dtype or _default_dtype(self.array)
         self.name = self.name or _name(self.draw)
+
+    def retype(self, array: str):
+        """Switch the array type (and a defaulted dtype with it)."""
+        self.array = array
+        if self._default_dtype:
+            self.dtype = _default_dtype(array)
 
     def to_array(self, rows: np.ndarray):
         """float64 rows -> the sampler's array type and dtype (rounded to nearest)."""
@@ -101,6 +109,14 @@ class Sampler:
         return self.draw(x, **{self.key: np.random.default_rng(key)})
 
 
+def _default_dtype(array: str) -> str:
+    return "float64" if array == "numpy" else "float32"
+
+
+def installed(array: str) -> bool:
+    return importlib.util.find_spec(array) is not None
+
+
 def _name(fn) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
@@ -141,7 +157,7 @@ def as_sampler(obj, array: str = "auto") -> Sampler:
     key = next((k for k in ("key", "seed", "rng", "generator") if k in names), "global")
     white_box = getattr(obj, "filter", None)
     return Sampler(obj, detect_array(obj) if array == "auto" else array, key,
-                   white_box if callable(white_box) else None)
+                   white_box if callable(white_box) else None, guessed=array == "auto")
 
 
 # --- engines ------------------------------------------------------------------------------------

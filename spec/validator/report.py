@@ -6,8 +6,29 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 import numpy as np
+
+
+class Check(StrEnum):
+    """Every check a failure can be reported under: the tier, then the check."""
+
+    HANG = "contract: no hang"
+    RAISES = "contract: valid rows are sampled"
+    OUTPUT = "contract: output"
+    MUTATION = "contract: input not mutated"
+    GREEDY = "contract: greedy"
+    FACTORY = "contract: factory"
+    NOOP = "contract: no-op parameters"
+    FILTER = "white-box: filter"
+    KEEP_SET = "white-box: keep-set"
+    SUPPORT = "structure: support"
+    SAME_KEY_SHIFT = "structure: same-key shift"
+    SAME_KEY_LOGPROBS = "structure: same-key logits-vs-logprobs"
+    GREEDY_SHIFT = "structure: greedy shift"
+    GREEDY_LOGPROBS = "structure: greedy logits-vs-logprobs"
+    STATISTICS = "statistics"
 
 
 @dataclass
@@ -20,6 +41,7 @@ class Failure:
     observed: list = field(default_factory=list)  # most deviating tokens: token, rank, spec p, observed
     statistics: dict | None = None  # test, p-value, alpha used, draws
     counterexample: dict | None = None  # the shrunk rows ("values", and as text), spec vs sampler
+    error: BaseException | None = field(default=None, repr=False, compare=False)  # what the sampler raised
 
 
 @dataclass
@@ -39,19 +61,27 @@ class Report:
     draws: int = 0
     seconds: float = 0.0
     sampler_seconds: float = 0.0  # of which inside the sampler's own calls
+    calls: int = 0  # every call of the sampler (or its filter), shrinking included
+    shrink_calls: int = 0
+    skipped: list[str] = field(default_factory=list)  # checks that did not run, and why
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "passed": self.passed}, indent=2, default=_plain)
+        data = asdict(self)
+        for f in data["failures"]:
+            f.pop("error", None)
+        return json.dumps({**data, "passed": self.passed}, indent=2, default=_plain)
 
     def __str__(self) -> str:
         verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"
         lines = [f"{verdict}: {self.sampler}", f"  spec: {self.pipeline} (input: {self.input})",
                  f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: "
-                 f"{self.draws:,} draws in {self.seconds:.1f} s ({self.sampler_seconds:.1f} s inside the sampler)"]
+                 f"{self.draws:,} draws in {self.seconds:.1f} s; {self.calls:,} sampler calls"
+                 + (f" ({self.shrink_calls:,} while shrinking)" if self.shrink_calls else "")
+                 + f", {self.sampler_seconds:.1f} s inside the sampler"]
         for f in self.failures:
             lines += ["", f"FAILED {f.check}: {f.message}",
                       f"  invariant: {f.invariant}" + (f" (theorems: {', '.join(f.theorems)})" if f.theorems else ""),
@@ -69,6 +99,8 @@ class Report:
                 lines.append(f"    spec:    {ce['spec']}")
                 lines.append(f"    sampler: {ce['sampler']}")
         lines += ["", "checks run:"] + [f"  - {c}" for c in self.checks]
+        if self.skipped:
+            lines += ["", "checks skipped:"] + [f"  - {c}" for c in self.skipped]
         if self.passed and self.power:
             lines += ["", "a pass rules out:"] + [f"  - {p}" for p in self.power]
         if self.fingerprint:
@@ -99,6 +131,14 @@ def _brief(case: dict) -> str:
     parts += [f"{k} {v}" for k, v in case.items() if k not in ("case", "row")]
     parts += [f"row {row_text(case['row'])}"] if "row" in case else []
     return "; ".join(parts)
+
+
+def probs_text(probs, support, limit: int = 40) -> str:
+    """A target as people read it: the support, and the nonzero probabilities by token."""
+    probs, support = np.asarray(probs, dtype=np.float64).ravel(), np.asarray(support).ravel()
+    kept = np.flatnonzero(support)
+    shown = ", ".join(f"{int(i)}: {probs[i]:.4g}" for i in kept[:limit])
+    return f"support {kept.tolist()[:limit]}, probabilities {{{shown}{', ...' if kept.size > limit else ''}}}"
 
 
 def row_text(row, limit: int = 12) -> str:

@@ -1,0 +1,210 @@
+"""Command line: python -m spec.validate MODULE:ATTR [--factory] [--preset NAME] [--temperature T]
+[--top-k K] [--top-p P] [--min-p M] [--input logits|logprobs] [--profile ...] [--json FILE]
+
+    python -m spec.validate mlx_lm.sample_utils:make_sampler --factory --preset mlx-lm --temperature 0.7 --top-p 0.9
+
+Without --factory, ATTR is the sampler itself; with it, ATTR is called with the preset's engine
+parameters (mlx-lm: temp, top_p, ...) to build the sampler. Exit 0: conforms; 1: does not
+conform (the report says why); 2: a usage or import problem, in one line. The sampler runs in a
+child process, so a sampler that ends the process (os._exit) or crashes it cannot pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from spec import presets
+from spec.errors import InvalidParameter
+from spec.transforms import REGISTRY
+from spec.validator import PROFILES, Family, adapters, validate
+
+# Factories with a white-box adapter: the same sampler, plus access to its filtered logits.
+KNOWN_FACTORIES = {"mlx_lm.sample_utils:make_sampler": adapters.mlx_lm}
+TAKES_LOGPROBS = ("mlx_lm", "tiny_llm")  # engines that hand their sampler z - logsumexp(z)
+VERDICT_FILE = "SPEC_VALIDATE_VERDICT_FILE"  # set in the child: where it writes its exit status
+
+
+class Usage(Exception):  # noqa: N818 - a one-line usage problem, exit 2
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage block
+        raise Usage(message)
+
+
+def resolve(path: str):
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise Usage(f"expected MODULE:ATTR (e.g. mlx_lm.sample_utils:make_sampler), got {path!r}")
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as e:  # noqa: BLE001 - any import failure is a usage problem
+        raise Usage(f"cannot import module {module_name!r}: {type(e).__name__}: {e}") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise Usage(f"module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown once a run has taken more than two seconds."""
+
+    STAGES = ("contract", "white-box", "structure", "coupling", "statistics", "fingerprint")
+
+    def __init__(self, stream=sys.stderr, after: float = 2.0):
+        self.stream, self.after, self.start, self.shown, self.last = stream, after, time.monotonic(), False, 0.0
+
+    def __call__(self, text: str):
+        now = time.monotonic() - self.start
+        tty = self.stream.isatty()
+        if now < self.after or (not tty and now - self.last < 5):
+            return
+        stage = next((i for i, s in enumerate(self.STAGES) if text.startswith(s)), 0) + 1
+        bar = "#" * (2 * stage) + "-" * (2 * (len(self.STAGES) - stage))
+        line = f"[{bar}] {now:5.1f} s  {text}"[:110]
+        self.stream.write(("\r" + line.ljust(110)) if tty else line + "\n")
+        self.stream.flush()
+        self.shown, self.last = True, now
+
+    def done(self):
+        if self.shown and self.stream.isatty():
+            self.stream.write("\r" + " " * 110 + "\r")
+            self.stream.flush()
+
+
+def given_params(args) -> dict:
+    """The common parameters given on the command line (one flag per registered transform)."""
+    return {name: getattr(args, name) for name in REGISTRY if getattr(args, name) is not None}
+
+
+def build(args):
+    """(sampler, pipeline, family, input) from the command line, or Usage."""
+    obj = resolve(args.target)
+    preset = presets.canonical(args.preset)
+    given = given_params(args)
+    pipeline = presets.common(preset, **given)
+    family = None
+    if args.factory:
+        if not callable(obj):
+            raise Usage(f"{args.target} is not callable, so it cannot be a factory")
+        factory = KNOWN_FACTORIES.get(args.target, obj)
+
+        def make(**common):
+            return factory(**presets.factory_params(preset, **common))
+        try:
+            sampler = make(**given)
+        except Exception as e:  # noqa: BLE001
+            raise Usage(f"{args.target}({presets.factory_params(preset, **given)}) raised "
+                        f"{type(e).__name__}: {e}") from None
+        family = Family(make, preset, given)
+    else:
+        if not callable(obj):
+            raise Usage(f"{args.target} is not callable: pass a sampler, or a factory with --factory")
+        sampler = obj
+    sampler = adapters.as_sampler(sampler, args.array)
+    sampler.batched = not args.one_row
+    return sampler, pipeline, family, args.input or ("logprobs" if preset in TAKES_LOGPROBS else "logits")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _writable(text: str) -> Path:
+    """A --json path checked before the run: its folder can be made and the file written."""
+    path = Path(text)
+    try:
+        if path.is_dir():
+            raise OSError("it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {e.strerror or e}") from None
+    return path
+
+
+def parse(argv):
+    parser = Parser(prog="python -m spec.validate", description=__doc__.split("\n\n")[0],
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", metavar="MODULE:ATTR", help="the sampler, or with --factory what builds it")
+    parser.add_argument("--factory", action="store_true", help="call ATTR with the preset's engine parameters")
+    parser.add_argument("--preset", default="reference", help=f"the spec's conventions: {', '.join(presets.PRESETS)}")
+    for cls in REGISTRY.values():
+        parser.add_argument("--" + cls.name.replace("_", "-"), dest=cls.name, type=cls.kind,
+                            help=f"{cls.__name__} ({cls.name}; no-op: {cls.noop})")
+    parser.add_argument("--input", choices=("logits", "logprobs"),
+                        help="what the sampler is fed (default: logprobs for mlx_lm and tiny_llm, else logits)")
+    parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto")
+    parser.add_argument("--one-row", action="store_true", help="the sampler takes one (1, V) row at a time")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
+    parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
+    parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument("--json", type=_writable, metavar="FILE", help="also write the report as JSON")
+    return parser.parse_args(argv)
+
+
+def run(argv) -> int:
+    """The validation itself (in the child process)."""
+    try:
+        args = parse(argv)
+        sampler, pipeline, family, input_kind = build(args)
+        progress = Progress()
+        report = validate(sampler, pipeline, input=input_kind, profile=args.profile, alpha=args.alpha,
+                          seed=args.seed, family=family, progress=progress)
+        progress.done()
+    except (Usage, InvalidParameter) as e:
+        print(f"spec.validate: {e}", file=sys.stderr)
+        return 2
+    print(report, flush=True)
+    if args.json:
+        args.json.write_text(report.to_json())
+    return 0 if report.passed else 1
+
+
+def main(argv=None) -> int:
+    """Parse in this process (usage errors exit 2 at once), validate in a child process, and
+    trust only a verdict the child wrote: a child that ends without one does not conform."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if os.environ.get(VERDICT_FILE):
+        status = run(argv)
+        Path(os.environ[VERDICT_FILE]).write_text(str(status))
+        return status
+    try:
+        parse(argv)
+    except Usage as e:
+        print(f"spec.validate: {e}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        verdict = Path(tmp) / "verdict"
+        child = subprocess.run([sys.executable, "-m", "spec.validator", *argv],
+                               env={**os.environ, VERDICT_FILE: str(verdict)})
+        written = verdict.read_text() if verdict.exists() else ""
+    if written == str(child.returncode):
+        return child.returncode
+    if not written:
+        print(f"spec.validate: DOES NOT CONFORM: the validating process ended with status {child.returncode} "
+              "before a verdict (the sampler ended or crashed the process)", file=sys.stderr)
+        return 1
+    print(f"spec.validate: the validating process wrote verdict {written} but ended with status "
+          f"{child.returncode} (it crashed on the way out)", file=sys.stderr)
+    return child.returncode or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Same-key coupling (part of tier 3): with the same key, a sampler fed a row and a related row
+(shifted, or turned into log-probabilities) must return the same token, up to what rounding
+allows; the floating-point theorems bound that (`mismatch_rate`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from spec.exactness import greedy_logprobs_exact
+from spec.invariants import BY_ID
+from spec.target import EPS, Target, logsumexp
+from spec.transforms import Pipeline, Temperature
+from spec.validator import stats
+from spec.validator.cases import Case
+from spec.validator.context import Context, fail
+from spec.validator.oracles import rank, shrink_coupling
+from spec.validator.report import Check
+
+RELATIONS = ("shift", "logits-vs-logprobs")
+
+
+def coupling(ctx: Context):
+    """Only for samplers fed logits: a shifted row of log-probabilities is no longer
+    log-probabilities, and a sampler documented to take them may rely on the normalisation."""
+    if ctx.input == "logprobs":
+        ctx.report.skipped.append("same-key coupling: the sampler takes log-probabilities, so shifted rows are "
+                                  "outside its contract")
+        return
+    single = [c for c in ctx.cases if not c.batch and c.rows.shape[1] <= 8192 and not c.exact]
+    tests = len(RELATIONS) * len(single)
+    for name in RELATIONS:
+        relate = (lambda v: v - 37.0) if name == "shift" else (lambda v: _float_logprobs(ctx, v))
+        for case in single:
+            ctx.tick(f"coupling ({name}): {case.name}")
+            _couple(ctx, case, name, relate, tests)
+    ctx.report.checks.append(f"structure: same-key coupling under {', '.join(RELATIONS)} on {len(single)} cases "
+                             f"({ctx.profile.coupling_draws} key pairs each)")
+
+
+def _float_logprobs(ctx: Context, values: np.ndarray) -> np.ndarray:
+    """fl(z - c) with c = fl(logsumexp(z)), both in the sampler's precision: the exact setting
+    of the floating-point theorems (z and c are floats of that format, one rounding each)."""
+    c = ctx.sampler.as_numpy(ctx.sampler.to_array(logsumexp(values)))
+    return values - c  # exact in float64; to_array rounds it once
+
+
+def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
+    """Same keys for a case and its related row, both exactly as the sampler receives them."""
+    inv = BY_ID[relation]
+    xa = ctx.sampler.to_array(ctx.feed(case.rows))
+    fed_a = ctx.sampler.as_numpy(xa)
+    fed_b = relate(fed_a)
+    xb = ctx.sampler.to_array(fed_b)
+    ta = ctx.spec(xa, case)
+    if ta.boundary.any() or ctx.spec(xb, case).boundary.any():
+        return  # a boundary token may flip, and with it the whole renormalised distribution
+    n = ctx.profile.coupling_draws
+    reps = max(1, min(n, (2**20) // fed_a.shape[1]))
+    a, b, keys = [], [], []
+    while len(a) * reps < n:
+        key = ctx.key()
+        keys.append(key)
+        a.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_a, (reps, 1))), reps, fed_a.shape[1], key,
+                                case.name))
+        b.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_b, (reps, 1))), reps, fed_a.shape[1], key,
+                                f"{case.name}, {relation}"))
+    a, b = np.concatenate(a), np.concatenate(b)
+    ctx.report.draws += 2 * a.size
+    va, vb = ctx.sampler.as_numpy(xa)[0], ctx.sampler.as_numpy(xb)[0]
+    if ctx.pipeline.greedy:
+        _couple_greedy(ctx, case, relation, inv, a, b, va, vb, keys)
+        return
+    rate, delta = mismatch_rate(ta, va, vb, ctx.sampler.dtype, ctx.pipeline)
+    differ = int((a != b).sum())
+    alpha_t = ctx.alpha_coupling / max(1, tests)
+    limit = stats.binomial_upper(a.size, rate, alpha_t)
+    if differ > limit:
+        ce = shrink_coupling(ctx, case, relate, keys, reps)
+        fail(Check.SAME_KEY_SHIFT if relation == "shift" else Check.SAME_KEY_LOGPROBS,
+             f"{inv.id}: {inv.statement}", inv.theorems + BY_ID["same-key-coupling"].theorems + inv.float_theorems,
+             f"with the same keys, {differ} of {a.size} draws differ; rounding explains at most {limit} "
+             f"(per-draw mismatch bound {rate:.3g} from a score error <= {delta:.3g})",
+             {"case": case.name, "pipeline": str(ctx.pipeline), "input": ctx.input, "keys": keys[:4],
+              "row": case.rows[0]},
+             statistics={"test": "binomial upper bound", "mismatches": differ, "draws": int(a.size),
+                         "alpha used": alpha_t},
+             observed=_pairs(a, b, ta), counterexample=ce)
+
+
+def _couple_greedy(ctx: Context, case, relation, inv, a, b, va, vb, keys):
+    """Greedy: theorem-exact. fp-argmax-shift-weak: after rounding, the first maximum can only
+    move to an earlier index tied with it; fp-greedy-exact-guard: it does not move at all when
+    max(z) > log(n) + slack (logits vs log-probabilities)."""
+    i, j = int(a[0]), int(b[0])
+    if i == j:
+        return
+    guard = relation == "logits-vs-logprobs" and greedy_logprobs_exact(va, ctx.sampler.dtype)
+    if not (j < i and vb[j] == vb[i] and not guard):
+        fail(Check.GREEDY_SHIFT if relation == "shift" else Check.GREEDY_LOGPROBS, f"{inv.id}: {inv.statement}",
+             inv.theorems + inv.float_theorems,
+             f"greedy returned token {i} for the row and token {j} after the {relation}; "
+             + ("the guard max(z) > log(n) + slack holds, so they must be equal" if guard else
+                "rounding may only move the first maximum to an earlier, tied index"),
+             {"case": case.name, "pipeline": str(ctx.pipeline), "keys": keys[:2], "row": case.rows[0]})
+
+
+def _pairs(a, b, t: Target):
+    """The most frequent same-key mismatches: token for the row -> token for the related row."""
+    probs = np.atleast_2d(t.probs)[0]
+    pairs, counts = np.unique(np.stack([a[a != b], b[a != b]]), axis=1, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:6]
+    return [{"token": int(pairs[0, i]), "rank": rank(probs, int(pairs[0, i])), "spec_p": float(probs[pairs[0, i]]),
+             "observed": f"-> {int(pairs[1, i])} x{int(counts[i])}", "expected": 0.0} for i in top]
+
+
+def mismatch_rate(t: Target, va: np.ndarray, vb: np.ndarray, dtype: str, pipeline: Pipeline) -> tuple[float, float]:
+    """An upper bound on the chance that one same-key draw differs between two inputs that are
+    the same row up to a shift and rounding (va, vb: the arrays the sampler received).
+
+    Rounding keeps the order of values (fp-sub-monotone) and moves each by at most a few units
+    in the last place, so the scores a sampler races or accumulates differ by at most
+    delta = |rounding of vb against va's shift| + 8 u (max |score| + 17), where 17 bounds the
+    Gumbel noise and the 8 covers a sampler's own operations in precision u. A Gumbel-max race
+    changes winner only if its top two scores are within 2 delta, which happens with probability
+    at most e^(2 delta) - 1; an inverse CDF moves a boundary F_k by at most
+    (e^(2 delta) - 1) min(F_k, 1 - F_k). The bound takes the larger of the two. Returns (rate, delta)."""
+    finite = np.isfinite(va) & np.isfinite(vb)
+    shift = np.median(va[finite] - vb[finite]) if finite.any() else 0.0
+    input_error = float(np.abs((va[finite] - vb[finite]) - shift).max()) if finite.any() else 0.0
+    t_min = min([s.t for s in pipeline.steps if isinstance(s, Temperature) and s.t > 0] + [1.0])
+    scale = float(np.abs(np.r_[va[finite], vb[finite]]).max()) / t_min if finite.any() else 0.0
+    delta = (input_error / t_min) + 8 * EPS[dtype] * (scale + 17)
+    probs = np.atleast_2d(t.probs)[0]
+    cdf = np.cumsum(np.sort(probs)[::-1])
+    spread = max(1.0, float(np.minimum(cdf, 1 - cdf).sum()))
+    return min(1.0, math.expm1(2 * delta) * spread), delta

@@ -1,0 +1,101 @@
+"""Tier 4, statistics: goodness of fit of the draws on every case with a random target (every row
+of a batch case on its own), at a few looks, and what a pass rules out (`power`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spec.validator import stats
+from spec.validator.context import Capabilities, Context, fail
+from spec.validator.oracles import rank, shrink_missing
+
+
+def statistics(ctx: Context, caps: Capabilities):
+    """Boundary tokens (whose membership rounding may flip) are left out: given that a draw lands
+    on one of the other kept tokens, a correct sampler follows the target restricted to them and
+    renormalised, whichever way the boundary went (the ratios exp(s_i - s_j) do not move)."""
+    if not ctx.stat_cases:
+        ctx.report.checks.append("statistics: none needed (every case has a deterministic target)")
+        return
+    tested = []  # (case name, draws on tokens outside the boundary, tokens tested)
+    for case in sorted(ctx.stat_cases, key=lambda c: c.rows.shape[1]):
+        t = ctx.spec(ctx.sampler.to_array(ctx.feed(case.rows)), case)
+        support, boundary, target_probs = (np.atleast_2d(a) for a in (t.support, t.boundary, t.probs))
+        definite = support & ~boundary
+        rows = [r for r in range(case.rows.shape[0]) if definite[r].sum() >= 2]
+        if not rows:
+            ctx.report.notes.append(f"statistics skipped on '{case.name}': fewer than two kept tokens outside "
+                                    "the boundary")
+            continue
+        probs = np.where(definite, target_probs, 0.0)
+        probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
+        counts = np.zeros(case.rows.shape, dtype=np.int64)
+        done = 0
+        for look in ctx.profile.looks:
+            ctx.tick(f"statistics: {case.name} ({look:,} draws)")
+            counts += ctx.calls.draw(case, look - done)
+            done = look
+            for r in rows:
+                kept = np.where(definite[r], counts[r], 0)
+                for test in stats.TESTS:
+                    result = test(kept, probs[r])
+                    if result.pvalue < ctx.alpha_stat:
+                        _failure(ctx, caps, case, r, result, kept, probs[r])
+        for r in rows:
+            tested.append((case.name, int(np.where(definite[r], counts[r], 0).sum()), int(definite[r].sum())))
+        if boundary.any():
+            left = done * case.rows.shape[0] - sum(int(np.where(definite[r], counts[r], 0).sum()) for r in rows)
+            ctx.report.notes.append(f"statistics on '{case.name}' leave out its {int(boundary.sum())} boundary "
+                                    f"tokens ({left:,} of {done * case.rows.shape[0]:,} draws)")
+    if not tested:
+        ctx.report.checks.append("statistics: no case has two kept tokens outside the boundary")
+        ctx.report.power = [f"a token outside the spec's support: each is a definitive failure "
+                            f"({ctx.report.draws:,} draws were checked); no statistics could run"]
+        return
+    looked = ", ".join(f"{n:,}" for n in ctx.profile.looks)
+    cases = len({name for name, _, _ in tested})
+    ctx.report.checks.append(f"statistics: {cases} cases ({len(tested)} rows), looks at {looked} draws, tests: "
+                             f"{', '.join(t.__name__ for t in stats.TESTS)}")
+    power(ctx, caps, tested)
+
+
+def _failure(ctx: Context, caps: Capabilities, case, row: int, result: stats.Test, counts, probs):
+    n = int(counts.sum())
+    expected = n * probs
+    z = (counts - expected) / np.sqrt(np.maximum(expected, 1))
+    worst = [i for i in np.argsort(-np.abs(z), kind="stable") if probs[i] > 0 or counts[i] > 0][:6]
+    missing = [int(i) for i in worst if counts[i] == 0 and probs[i] > 0]
+    ce = shrink_missing(ctx, case, row, missing[0]) if missing and caps.reproducible else None
+    where = f" (row {row} of the batch)" if case.batch else ""
+    fail(f"statistics: {result.name}", "draws follow the spec's target distribution (spec.target)"
+         + (" (batch-rows: each row of a batch is sampled as if it were alone)" if case.batch else ""), (),
+         f"{result.detail}{where}; p = {result.pvalue:.3g} < {ctx.alpha_stat:.3g}"
+         + (f"; token {missing[0]} (spec p = {probs[missing[0]]:.4g}) was never drawn" if missing else ""),
+         {"case": case.name, "pipeline": str(ctx.pipeline), "input": ctx.input,
+          "generator": f"spec.validator.cases(seed={ctx.seed})", "row": case.rows[row]},
+         statistics={"test": result.name, "p-value": result.pvalue, "alpha used": ctx.alpha_stat,
+                     "draws": n, "statistic": result.statistic},
+         observed=[{"token": int(i), "rank": rank(probs, int(i)), "spec_p": float(probs[i]),
+                    "observed": int(counts[i]), "expected": float(expected[i])} for i in worst],
+         counterexample=ce)
+
+
+def power(ctx: Context, caps: Capabilities, tested):
+    """What the statistics would have caught, at the fewest draws any tested row got."""
+    n = min(draws for _, draws, _ in tested)
+    cells = max(tokens for _, _, tokens in tested)
+    alpha_t = ctx.alpha_stat
+    ctx.report.power = [
+        f"a token outside the spec's support: each is a definitive failure; {ctx.report.draws:,} draws were "
+        f"checked, and out-of-support mass >= {stats.out_of_support_mass(n):.2g} on any statistics row is "
+        "seen with probability >= 0.99",
+        f"a missing token with spec probability >= {stats.missing_token(n, alpha_t, cells):.2g} "
+        f"(binomial scan, {n:,} draws per row, up to {cells:,} tokens)",
+        f"a temperature-like deviation with total variation >= {stats.ks_detectable(n, alpha_t):.3f}, "
+        "with probability >= 0.99 (rank KS)",
+    ]
+    if caps.reproducible and not ctx.pipeline.greedy and ctx.input == "logits":
+        ctx.report.power.append("a shift or log-probability dependence that changes more same-key draws "
+                                "than rounding allows (see the coupling check)")
+    if ctx.sampler.filter is not None:
+        ctx.report.power.append("any keep-set difference on the white-box rows (definitive)")

@@ -1,0 +1,26 @@
+"""Tier 3, structure: every draw of every case lies in the spec's support (one outside is a
+definitive failure, shrunk with fixed keys), including each row of a batch whose rows have
+opposite top tokens (batch-rows); then, for reproducible samplers, the same-key checks."""
+
+from __future__ import annotations
+
+from spec.rows import VOCAB
+from spec.validator.context import Capabilities, Context
+from spec.validator.coupling import coupling
+
+
+def structure(ctx: Context, caps: Capabilities):
+    p = ctx.profile
+    for case in ctx.cases:
+        ctx.tick(f"structure: {case.name}")
+        ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws)
+    batch = [c for c in ctx.cases if c.batch]
+    ctx.report.checks.append(f"structure: every draw in the spec's support, {len(ctx.cases)} cases "
+                             f"({p.structure_draws:,} draws each, {p.full_vocab_draws} at V = {VOCAB:,})")
+    if batch and ctx.sampler.batched:
+        ctx.report.checks.append("structure: each row of a batch in its own support, on two rows whose top tokens "
+                                 "are at opposite ends (batch-rows)")
+    elif batch:
+        ctx.report.skipped.append("batch-rows: the sampler takes one row per call (it is called row by row)")
+    if caps.reproducible:
+        coupling(ctx)

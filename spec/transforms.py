@@ -124,7 +124,8 @@ class TopK(Transform):
     ties="all": keep every token tied with the k-th largest (Hugging Face, vLLM's PyTorch path).
     ties="any": keep exactly k; which of the tokens tied at the cut survive is the engine's
     choice (argpartition, a partial sort), so those tokens are boundary tokens.
-    over_vocab: k >= V keeps everything ("clamp") or is an error ("error": mlx-lm, tiny-llm).
+    over_vocab: k >= V keeps everything ("clamp") or is an error ("error": mlx-lm); "error_above":
+    k > V is an error and k = V keeps everything (tiny-llm: argpartition with kth = k - 1).
     """
 
     k: int
@@ -142,15 +143,16 @@ class TopK(Transform):
     def __post_init__(self):
         _count("top_k", self.k, 1, "an integer >= 1")
         _choice("ties", self.ties, ("all", "any"))
-        _choice("over_vocab", self.over_vocab, ("clamp", "error"))
+        _choice("over_vocab", self.over_vocab, ("clamp", "error", "error_above"))
 
     def rejects(self, vocab: int) -> bool:
         """The engine raises for this k on a row of this size (the spec then has no target)."""
-        return self.over_vocab == "error" and self.k >= vocab
+        return self.k >= vocab if self.over_vocab == "error" else self.over_vocab == "error_above" and self.k > vocab
 
     def apply(self, row: Row, history=None) -> None:
         if self.rejects(row.z.size):
-            raise InvalidParameter("top_k", self.k, f"an integer in [1, {row.z.size - 1}] for this preset "
+            top = row.z.size - (self.over_vocab == "error")
+            raise InvalidParameter("top_k", self.k, f"an integer in [1, {top}] for this preset "
                                                     f"(V = {row.z.size}): the engine raises otherwise")
         if self.k >= int(row.keep.sum()):
             return

@@ -244,8 +244,8 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def rejects(pipeline, row) -> bool:
-    """mlx-lm's preset refuses top_k >= V; the property tests skip those rows."""
-    return any(isinstance(s, spec.TopK) and s.over_vocab == "error" and s.k >= row.size for s in pipeline.steps)
+    """mlx-lm's preset refuses top_k >= V, tiny-llm's top_k > V; the property tests skip those rows."""
+    return any(isinstance(s, spec.TopK) and s.rejects(row.size) for s in pipeline.steps)
 
 
 @SETTINGS
@@ -313,3 +313,117 @@ def test_full_vocabulary_row_is_fast_enough_to_run():
     row = np.random.default_rng(1).normal(0, 3, 151_936)
     t = spec.target(row, presets.hf(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05))
     assert 1 <= t.support.sum() <= 40
+
+
+# --- preset parameters: numpy scalars, garbage, versions, engine-specific tie and range rules --------
+
+def test_presets_accept_numpy_scalars_and_store_plain_python_numbers():
+    pipeline = presets.hf(temperature=np.float32(0.7), top_k=np.int64(5), top_p=np.float64(0.9),
+                          min_p=np.float16(0.05), min_tokens_to_keep=np.int32(2))
+    temperature, top_k, top_p, min_p = pipeline.steps
+    assert top_k == spec.TopK(5) and type(top_k.k) is int
+    assert type(temperature.t) is float and temperature.t == float(np.float32(0.7))
+    assert type(top_p.p) is float and type(top_p.min_tokens_to_keep) is int and type(min_p.p) is float
+    for step in (presets.vllm(top_k=np.uint8(3)).steps[-1], presets.llama_cpp(temp=1, top_k=np.int16(3)).steps[0],
+                 presets.mlx_lm(temp=1, top_k=np.int64(3)).steps[0],
+                 presets.tiny_llm(temp=1, top_k=np.int64(3)).steps[0], presets.reference(top_k=np.int64(3)).steps[0]):
+        assert step.k == 3 and type(step.k) is int
+    assert presets.llama_cpp(temp=1, min_keep=np.int64(2), top_k=0).steps[0].min_tokens_to_keep == 2
+
+
+def _preset_parameters():
+    import inspect
+    return [(name, p) for name, fn in presets.PRESETS.items() for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize("bad", ["x", True, np.bool_(False), float("nan"), [1], None, 1 + 0j],
+                         ids=["str", "bool", "numpy bool", "nan", "list", "None", "complex"])
+@pytest.mark.parametrize("preset, param", _preset_parameters(), ids=lambda p: getattr(p, "name", p))
+def test_every_preset_parameter_rejects_garbage_with_invalid_parameter(preset, param, bad):
+    if bad is None and "None" in str(param.annotation):
+        return  # None is a value of that parameter ("not given" / disabled)
+    with pytest.raises(spec.InvalidParameter) as e:  # never a TypeError from comparing 'x' > 0
+        presets.PRESETS[preset](**{param.name: bad})
+    assert e.value.name == param.name and f"{param.name}=" in str(e.value)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: presets.hf(min_tokens_to_keep=0), "min_tokens_to_keep"),
+    (lambda: presets.hf(min_tokens_to_keep=-1, top_k=0), "min_tokens_to_keep"),
+    (lambda: presets.hf(top_k=5.0), "top_k"),
+    (lambda: presets.vllm(top_k=-2), "top_k"),
+    (lambda: presets.vllm(temperature=-0.5), "temperature"),
+    (lambda: presets.llama_cpp(min_keep=-5), "min_keep"),
+    (lambda: presets.llama_cpp(temp=0, top_p=-0.1), "top_p"),
+    (lambda: presets.llama_cpp(min_p=float("inf")), "min_p"),
+    (lambda: presets.mlx_lm(min_tokens_to_keep=0), "min_tokens_to_keep"),
+    (lambda: presets.mlx_lm(top_k=-1), "top_k"),
+    (lambda: presets.tiny_llm(top_k=-1), "top_k"),
+    (lambda: presets.tiny_llm(temp=1.0, top_p=1.5), "top_p"),
+    (lambda: presets.reference(top_k=0), "top_k"),
+    (lambda: presets.reference(temperature=0, top_p=0.0), "top_p"),  # greedy still checks its filters
+    (lambda: presets.hf(temperature=10**400), "temperature"),  # an int too large for a float
+])
+def test_contradictory_parameters_raise_invalid_parameter_naming_the_parameter(make, name):
+    with pytest.raises(spec.InvalidParameter) as e:
+        make()
+    assert e.value.name == name and str(e.value).startswith(f"{name}=") and "expected" in str(e.value)
+
+
+def test_llama_cpp_greedy_ties_follow_the_sorted_candidate_order():
+    # temp <= 0 keeps the first maximum of the candidate array, which top-k / top-p have sorted
+    row = [2.0, 2.0, 1.0, 0.5, -1.0]
+    assert presets.llama_cpp(temp=0) == spec.Pipeline((spec.Temperature(0, ties="any"),), "llama_cpp")
+    assert np.flatnonzero(spec.target(row, presets.llama_cpp(temp=0)).allowed).tolist() == [0, 1]
+    assert np.flatnonzero(spec.target(row, presets.llama_cpp(temp=0, top_k=0, top_p=0.5)).allowed).tolist() == [0, 1]
+    unsorted = presets.llama_cpp(temp=0, top_k=0, top_p=1.0)  # min-p alone filters in place
+    assert unsorted.steps == (spec.Temperature(0),)
+    assert np.flatnonzero(spec.target(row, unsorted).allowed).tolist() == [0]
+    # min-p sorts when fewer than min_keep tokens pass it
+    sorts = presets.llama_cpp(temp=0, top_k=0, top_p=1.0, min_p=0.5, min_keep=3)
+    assert np.flatnonzero(spec.target(row, sorts).allowed).tolist() == [0, 1]
+
+
+def test_llama_cpp_top_k_ignores_min_keep():
+    # llama_sampler_init_top_k(top_k) takes no min_keep (src/llama-sampler.cpp)
+    assert presets.llama_cpp(temp=1.0, top_k=2, min_keep=5, top_p=1.0, min_p=0.0).steps[0] == spec.TopK(2, ties="any")
+
+
+def test_mlx_lm_top_p_ties_depend_on_the_version():
+    assert presets.mlx_lm(temp=1, top_p=0.9).steps[0].ties == "all"
+    for version in ("0.32.2", "mlx-lm 0.32.2", "mlx_lm==0.20.0", "0.20", "1.0"):
+        assert presets.mlx_lm(temp=1, top_p=0.9, version=version).steps[0].ties == "all"
+    for version in ("0.19", "0.19.3", "v0.18", "mlx-lm 0.19"):
+        assert presets.mlx_lm(temp=1, top_p=0.9, version=version).steps[0].ties == "any"
+    # the old sort-based form splits a tie group straddling the cut: [0.4, 0.3, 0.3] at p = 0.5
+    row = np.log([0.4, 0.3, 0.3])
+    old, new = (spec.target(row, presets.mlx_lm(temp=1, top_p=0.5, version=v)) for v in ("0.19", None))
+    assert new.support.all() and not new.boundary.any()
+    assert old.allowed.all() and old.boundary[1:].all()
+
+
+@pytest.mark.parametrize("preset", ["mlx_lm", "tiny_llm"])
+@pytest.mark.parametrize("version", ["latest", "", "0.x", "1.2.3.4", "tiny 0.1", 19, 0.19])
+def test_version_must_be_a_release_string(preset, version):
+    with pytest.raises(spec.InvalidParameter, match="version="):
+        presets.PRESETS[preset](version=version)
+
+
+def test_engine_versions_name_every_preset_and_the_installed_releases():
+    import importlib.metadata
+    assert set(presets.ENGINE_VERSIONS) == set(presets.PRESETS)
+    assert presets.ENGINE_VERSIONS["mlx_lm"] == f"mlx-lm {importlib.metadata.version('mlx-lm')}"
+    assert presets.ENGINE_VERSIONS["hf"] == f"transformers {importlib.metadata.version('transformers')}"
+    assert "llama-sampler.cpp" in presets.llama_cpp.__doc__ and "0.32.2" in presets.mlx_lm.__doc__
+
+
+def test_tiny_llm_top_k_may_equal_the_vocabulary_but_not_exceed_it():
+    z = np.zeros(4)
+    step = presets.tiny_llm(temp=1.0, top_k=4).steps[0]
+    assert step == spec.TopK(4, ties="any", over_vocab="error_above")
+    assert not step.rejects(4) and step.rejects(3)
+    assert spec.target(z, presets.tiny_llm(temp=1.0, top_k=4)).support.all()  # argpartition kth = V - 1
+    with pytest.raises(spec.InvalidParameter, match=r"top_k=5 .*\[1, 4\]"):
+        spec.target(z, presets.tiny_llm(temp=1.0, top_k=5))
+    with pytest.raises(spec.InvalidParameter, match=r"top_k=4 .*\[1, 3\]"):  # mlx-lm: k = V raises too
+        spec.target(z, presets.mlx_lm(temp=1.0, top_k=4))

@@ -155,6 +155,7 @@ def parse(argv):
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
     parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
     parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument("--timeout", type=float, help="seconds one sampler call may take (default: the profile's)")
     parser.add_argument("--json", type=_writable, metavar="FILE", help="also write the report as JSON")
     return parser.parse_args(argv)
 
@@ -166,7 +167,7 @@ def run(argv) -> int:
         sampler, pipeline, family, input_kind = build(args)
         progress = Progress()
         report = validate(sampler, pipeline, input=input_kind, profile=args.profile, alpha=args.alpha,
-                          seed=args.seed, family=family, progress=progress)
+                          seed=args.seed, family=family, progress=progress, timeout=args.timeout)
         progress.done()
     except (Usage, InvalidParameter) as e:
         print(f"spec.validate: {e}", file=sys.stderr)

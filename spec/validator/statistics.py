@@ -68,7 +68,8 @@ def _failure(ctx: Context, caps: Capabilities, case, row: int, result: stats.Tes
     ce = shrink_missing(ctx, case, row, missing[0]) if missing and caps.reproducible else None
     where = f" (row {row} of the batch)" if case.batch else ""
     fail(f"statistics: {result.name}", "draws follow the spec's target distribution (spec.target)"
-         + (" (batch-rows: each row of a batch is sampled as if it were alone)" if case.batch else ""), (),
+         + (" (batch-rows: each row of a batch is sampled as if it were alone)"
+            if case.batch and ctx.sampler.batched else ""), (),
          f"{result.detail}{where}; p = {result.pvalue:.3g} < {ctx.alpha_stat:.3g}"
          + (f"; token {missing[0]} (spec p = {probs[missing[0]]:.4g}) was never drawn" if missing else ""),
          {"case": case.name, "pipeline": str(ctx.pipeline), "input": ctx.input,

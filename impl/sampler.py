@@ -163,8 +163,9 @@ def _check_rows(values):
 # --- filters: each maps (scores, ids) -> (scores, ids); ids None means the whole row ----------
 
 def _top_k(x, ids, step: TopK, vocab: int):
-    if step.k >= vocab and step.over_vocab == "error":
-        raise InvalidParameter("top_k", step.k, f"an integer in [1, {vocab - 1}] for this preset (V = {vocab})")
+    if step.rejects(vocab):
+        most = vocab if step.over_vocab == "error_above" else vocab - 1
+        raise InvalidParameter("top_k", step.k, f"an integer in [1, {most}] for this preset (V = {vocab})")
     if step.k >= x.shape[-1]:  # k covers every column left (the whole row, or gathered candidates)
         return x, ids
     order = mx.argpartition(-x, step.k, axis=-1)

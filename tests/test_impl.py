@@ -32,7 +32,7 @@ PIPELINES = {**{name: presets.PRESETS[name](**kw) for name, kw in PARAMS.items()
 
 
 def rejects(pipeline, size):
-    return any(isinstance(s, spec.TopK) and s.over_vocab == "error" and s.k >= size for s in pipeline.steps)
+    return any(isinstance(s, spec.TopK) and s.rejects(size) for s in pipeline.steps)
 
 
 # --- keep-sets: impl.filter equals the spec's support, boundary tokens aside ---------------------

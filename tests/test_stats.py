@@ -85,10 +85,11 @@ def test_false_alarm_rate_of_a_correct_sampler_is_at_most_alpha(target, n, test)
 
 def test_pvalues_of_a_correct_sampler_are_not_degenerate():
     """Sanity of the calibration itself (a test returning 1.0 always would pass it vacuously): on
-    every target, each test's p-values fall below 0.5 in at least 5% of the replicates."""
+    every target, each test's p-values fall below 0.9 in at least 5% of the replicates (merged
+    Pearson reports 10 times the chi-square tail, so its p < 0.9 in about 9% of them)."""
     for target in TARGETS:
         for n in DRAWS:
-            below = (calibration_pvalues(target, n) < 0.5).mean(axis=0)
+            below = (calibration_pvalues(target, n) < 0.9).mean(axis=0)
             assert (below >= 0.05).all(), (target, n, below)
 
 

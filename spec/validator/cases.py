@@ -35,8 +35,9 @@ class Case:
 
 def min_width(pipeline: Pipeline | None) -> int:
     """The fewest tokens a row needs for every parameter of the pipeline to be valid on it."""
-    ks = [s.k for s in (pipeline.steps if pipeline else ()) if isinstance(s, TopK) and s.over_vocab == "error"]
-    return max(ks, default=0) + 1
+    steps = pipeline.steps if pipeline else ()
+    return max([s.k + (s.over_vocab == "error") for s in steps if isinstance(s, TopK) and s.over_vocab != "clamp"],
+               default=1)
 
 
 def pad(rows: np.ndarray, width: int) -> np.ndarray:
@@ -78,8 +79,8 @@ def cases(seed: int, pipeline: Pipeline | None = None) -> list[Case]:
 
 
 def rejected_row(pipeline: Pipeline) -> np.ndarray | None:
-    """A row on which the engine the pipeline models raises (top_k >= V where it refuses that),
-    or None if it raises on no row."""
+    """A row on which the engine the pipeline models raises (top_k >= V or > V where it refuses
+    that), or None if it raises on no row."""
     width = min_width(pipeline) - 1
     return SPREAD[None, :width] if 1 <= width <= SPREAD.size else (
         np.linspace(2.0, -2.0, width)[None] if width > SPREAD.size else None)

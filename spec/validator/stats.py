@@ -22,6 +22,12 @@ import numpy as np
 from scipy import stats
 
 MIN_EXPECTED = 20  # Pearson cells are merged up to this expected count
+# Cells merged from many tiny tokens have a heavier right tail than chi-square: simulated false
+# alarm rates were 1.18x, 1.35x, 1.65x and 2.0x nominal at alpha 1e-3 ... 1e-6 (4e7 simulated
+# draws of 2,500 from a 1,000-token row of tiny masses), growing about 1.2x per decade. The validator tests at
+# alpha of about 1e-8, so Pearson reports PEARSON_SAFETY times the chi-square tail: a bound on its
+# real false-alarm rate while the excess stays below 10x (measured, not proved).
+PEARSON_SAFETY = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def merged_pearson(counts: np.ndarray, probs: np.ndarray) -> Test:
     terms = (obs_cells - exp_cells) ** 2 / exp_cells
     stat = float(terms.sum())
     worst = int(np.argmax(terms))
-    return Test("merged Pearson", float(stats.chi2.sf(stat, exp_cells.size - 1)), stat,
+    p = min(1.0, PEARSON_SAFETY * float(stats.chi2.sf(stat, exp_cells.size - 1)))
+    return Test("merged Pearson", p, stat,
                 f"{exp_cells.size} cells; worst cell {worst}: observed {int(obs_cells[worst])}, "
                 f"expected {exp_cells[worst]:.1f}")
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 
 from spec.errors import InvalidParameter
-from spec.transforms import COMMON, REGISTRY, MinP, Pipeline, Temperature, TopK, TopP
+from spec.transforms import COMMON, REGISTRY, MinP, Pipeline, Temperature, TopK, TopP, registered
 
 # The engine release each preset models by default (read from the installed package where there
 # is one; importlib.metadata was used once to write these, nothing is imported at run time).
@@ -316,7 +316,7 @@ def common_params(pipeline: Pipeline) -> dict:
     every other preset would do with the same settings."""
     out = {name: None for name in COMMON} | {"temperature": REGISTRY["temperature"].noop}
     for step in pipeline.steps:
-        out[step.name] = step.value
+        out[registered(step).name] = step.value
     return out
 
 

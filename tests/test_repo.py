@@ -65,3 +65,12 @@ def test_readme_spec_example_runs_and_shows_the_right_numbers():
     shown = re.search(r"t.probs .*\[(.+?)\]", code).group(1)
     expected = [float(x) for x in shown.split(",")]
     assert [round(float(p), 4) for p in scope["t"].probs] == expected
+
+
+def test_readme_validate_snippet_runs_as_written_and_passes():
+    """The README's "the same from Python" snippet, run as a user would copy it."""
+    blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    code = next(b for b in blocks if "spec.validate(" in b)
+    scope = {}
+    exec(code, scope)
+    assert scope["report"].passed, str(scope["report"])

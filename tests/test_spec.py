@@ -427,3 +427,24 @@ def test_tiny_llm_top_k_may_equal_the_vocabulary_but_not_exceed_it():
         spec.target(z, presets.tiny_llm(temp=1.0, top_k=5))
     with pytest.raises(spec.InvalidParameter, match=r"top_k=4 .*\[1, 3\]"):  # mlx-lm: k = V raises too
         spec.target(z, presets.mlx_lm(temp=1.0, top_k=4))
+
+
+# --- temperature scaling is exact or refuses; bad arguments are named ----------------------------
+
+@pytest.mark.parametrize(("row", "temperature", "expected"), [
+    ([2.0, 1.0, -1.0], 1e-308, [1.0, 0.0, 0.0]),  # z / t overflows to inf - inf = NaN if scaled naively
+    ([1e307, 0.0], 0.01, [1.0, 0.0]),
+    ([5.0, 5.0, -3.0], 1e-300, [0.5, 0.5, 0.0]),
+])
+def test_tiny_temperatures_give_the_exact_limit(row, temperature, expected):
+    t = spec.target(np.array(row), presets.hf(temperature=temperature, top_k=0))
+    assert t.probs.tolist() == expected
+
+
+def test_bad_target_and_pipeline_arguments_are_named():
+    with pytest.raises(spec.InvalidParameter, match="tol"):
+        spec.target(np.array([1.0, 0.0]), presets.reference(), tol=(0, 0))
+    with pytest.raises(spec.InvalidParameter, match="tolerance.logit"):
+        spec.Tolerance(-1.0, 0.0)
+    with pytest.raises(spec.InvalidParameter, match="steps"):
+        spec.Pipeline(steps=None)

@@ -84,17 +84,22 @@ def _reproducible(ctx: Context, case: Case, key: int, first) -> bool:
     return bool(np.array_equal(a, b) and np.array_equal(first, again))
 
 
+def _may_raise(ctx: Context, row: np.ndarray, what: str):
+    """One call on a row where raising is a correct answer: (output, exception); a hang fails."""
+    x = ctx.sampler.to_array(row)
+    try:
+        return ctx.calls.raw(lambda: ctx.sampler.host(ctx.sampler(x, ctx.key())))
+    except TimeoutError:
+        fail(Check.HANG, "a sampler returns or raises", (), f"hung on {what}, shape {row.shape}",
+             {"case": what, "row": row[0]})
+
+
 def _nan_row(ctx: Context):
     """A NaN row has no target. Raising is right; returning a token is noted (mlx-lm, for one,
     returns the NaN's index), not failed: the spec cannot say which token is wrong."""
     row = np.full((1, max(4, ctx.cases[0].rows.shape[1])), -np.inf)
     row[0, :4] = [0.5, np.nan, 1.0, 0.0]
-    x = ctx.sampler.to_array(row)
-    try:
-        out, error = ctx.calls.raw(lambda: ctx.sampler.host(ctx.sampler(x, ctx.key())))
-    except TimeoutError:
-        fail(Check.HANG, "a sampler returns or raises", (), f"hung on a row with a NaN, shape {row.shape}",
-             {"case": "NaN row", "row": row[0]})
+    out, error = _may_raise(ctx, row, "a row with a NaN")
     if error is None:
         ctx.report.notes.append(f"given a row with a NaN ({row[0, :4].tolist()}, V = {row.shape[1]}) the sampler "
                                 f"returned {np.ravel(out).tolist()} instead of raising an error")
@@ -108,12 +113,7 @@ def _rejected_row(ctx: Context):
     row = rejected_row(ctx.pipeline)
     if row is None:
         return
-    x = ctx.sampler.to_array(ctx.feed(row))
-    try:
-        out, error = ctx.calls.raw(lambda: ctx.sampler.host(ctx.sampler(x, ctx.key())))
-    except TimeoutError:
-        fail(Check.HANG, "a sampler returns or raises", (), f"hung on a row the engine rejects, shape {row.shape}",
-             {"case": "rejected row", "row": row[0]})
+    out, error = _may_raise(ctx, ctx.feed(row), "a row the engine rejects")
     if error is None:
         ctx.report.notes.append(f"on a row of V = {row.shape[1]} tokens, which the engine rejects for these "
                                 f"parameters, the sampler returned {np.ravel(out).tolist()} instead of raising")

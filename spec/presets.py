@@ -119,8 +119,7 @@ def vllm(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: fl
 def llama_cpp(temp: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: float = 0.05,
               min_keep: int = 0) -> Pipeline:
     """llama.cpp's default sampler chain: common/sampling.cpp `common_sampler_init` and
-    src/llama-sampler.cpp (renamed from src/llama-sampling.cpp), read at ggml-org/llama.cpp@6f7f63ee;
-    the other conventions as measured in the team's notes (shared/README.md).
+    src/llama-sampler.cpp (renamed from src/llama-sampling.cpp), read at ggml-org/llama.cpp@6f7f63ee.
 
     Order top-k -> top-p -> min-p -> temperature. top_k <= 0 disables, >= V clamps, exactly k
     kept (partial sort: ties at the cut are boundary; min_keep does not apply to top-k:
@@ -192,8 +191,8 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
 
 def tiny_llm(temp: float = 0.0, top_p: float | None = None, top_k: int | None = None, *,
              version: str | None = None) -> Pipeline:
-    """The tiny-llm course reference sampler (make_sampler in its week-1 sampler,
-    src/tiny_llm_ref/sampler.py), as measured in the team's notes (shared/README.md).
+    """The tiny-llm course reference sampler: `make_sampler` in skyzh/tiny-llm
+    src/tiny_llm_ref/sampler.py (read at commit 1078c08).
 
     Input is log-probabilities. temp = 0 is greedy. Order top-k -> top-p -> categorical(x / temp).
     top-k keeps exactly k (`mx.argpartition(-x, kth=k - 1)`), 0 disables; k = V is allowed

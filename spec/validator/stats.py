@@ -1,6 +1,7 @@
 """Goodness-of-fit tests of sampled counts against the spec's target, and what a pass rules out.
 
-Three tests, each the best at one kind of bug (measured facts, see shared/README.md):
+Three tests, each the best at one kind of bug (measured by simulation; tests/test_stats.py checks
+their calibration and the power the report states):
 - `binomial_scan`: an exact two-sided binomial test per token, Bonferroni over the tokens
   scanned. Best for a missing or an extra token.
 - `merged_pearson`: Pearson's chi-square after merging tokens (in descending spec probability)

@@ -18,9 +18,11 @@ from proofs import crosscheck
 from proofs.catalogue import BY_ID, THEOREMS
 from proofs.core import Context, verdict
 from proofs.crosscheck import Usage  # the one Usage class (see there why it lives in crosscheck)
+from proofs.smt import RLIMIT
 from proofs.transcript import Result, write
 
 MAX_N = 2**16  # a bounded argmax-shift query declares n reals: far past the default 1024 none can finish
+MAX_RLIMIT = 2**32 - 1  # z3 reads rlimit as an unsigned 32-bit number
 MAX_TIMEOUT = 4_294_967  # seconds: z3 takes its timeout in milliseconds, as an unsigned 32-bit number
 LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
@@ -66,8 +68,12 @@ def parse_args(argv):
     p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
     p.add_argument("--max-n", type=positive(int, MAX_N), default=1024,
                    help=f"largest power of two for the bounded argmax-shift proofs (default 1024, at most {MAX_N})")
-    p.add_argument("--timeout", type=positive(float, MAX_TIMEOUT), default=120.0,
-                   help=f"wall-clock seconds per solver query (default 120, at most {MAX_TIMEOUT})")
+    p.add_argument("--rlimit", type=positive(int, MAX_RLIMIT), default=RLIMIT,
+                   help=f"z3 resource units per query: what bounds solver work, the same on a busy or an idle "
+                        f"machine (default {RLIMIT:.0e}, about 10 minutes of z3 here)")
+    p.add_argument("--timeout", type=positive(float, MAX_TIMEOUT), default=1800.0,
+                   help=f"wall-clock seconds per solver query, a safety net above the resource limit "
+                        f"(default 1800, at most {MAX_TIMEOUT})")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--full", action="store_true", help="also the slow float32 floating-point proofs")
     p.add_argument("--cross-check", choices=["cvc5"], help="re-check every .smt2 file with cvc5")
@@ -78,11 +84,21 @@ def parse_args(argv):
     return args
 
 
-def run(theorem, max_n, timeout, full=False) -> Result:
-    ctx = Context(max_n=max_n, timeout=timeout, full=full)
+def run(theorem, max_n, timeout, full=False, rlimit=RLIMIT) -> Result:
+    ctx = Context(max_n=max_n, timeout=timeout, full=full, rlimit=rlimit)
     start = time.perf_counter()
     theorem.run(ctx)
     return Result(theorem, verdict(ctx.steps), ctx.steps, ctx.counterexample, time.perf_counter() - start)
+
+
+def why_not(result: Result, args) -> str:
+    """For a theorem not proved: which limit stopped the solver, and the flag that raises it."""
+    limits = {s.answer.status for s in result.steps if s.answer is not None}
+    if result.verdict != "not proved" or not limits & {"resource limit", "timeout"}:
+        return ""
+    if "resource limit" in limits:
+        return f"  (resource limit of {args.rlimit:,} units; try --rlimit)"
+    return f"  (timeout after {args.timeout:g} s; try --timeout)"
 
 
 def main(argv=None) -> int:
@@ -103,11 +119,11 @@ def main(argv=None) -> int:
     log = sys.stderr if args.json else sys.stdout
     results = []
     for number, theorem in enumerate(chosen, 1):
-        r = run(theorem, args.max_n, args.timeout, args.full)
+        r = run(theorem, args.max_n, args.timeout, args.full, args.rlimit)
         results.append(r)
         mark = "ok" if r.ok else "UNEXPECTED"
         print(f"[{number:2}/{len(chosen)}] {theorem.id:22} {r.verdict:11} (expected {theorem.expected:8}) "
-              f"{r.seconds:6.2f} s  {mark}", file=log, flush=True)
+              f"{r.seconds:6.2f} s  {mark}{why_not(r, args)}", file=log, flush=True)
         if r.counterexample:
             print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
     data = write(args.out, results)
@@ -119,7 +135,7 @@ def main(argv=None) -> int:
     print(f"\n{len(results) - len(failed)}/{len(results)} theorems as expected in {total:.1f} s; "
           f"transcripts in {args.out}/index.md", file=log)
     if args.cross_check:
-        disagreements = crosscheck.run(args.out, args.timeout, log)
+        disagreements = crosscheck.run(args.out, min(args.timeout, 120.0), log)
         data["cross_check"] = disagreements
         failed += [f"cvc5:{d}" for d in disagreements["disagree"]]
     if args.json:

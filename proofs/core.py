@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from proofs.smt import Answer, Query, solve
+from proofs.smt import RLIMIT, Answer, Query, solve
 
 HOLDS, COUNTEREXAMPLE, INCONCLUSIVE = "holds", "counterexample", "inconclusive"
 
@@ -47,7 +47,8 @@ class Context:
     """Options of one run plus the steps a theorem's proof has recorded so far."""
 
     max_n: int = 1024
-    timeout: float = 120.0
+    timeout: float = 1800.0  # wall-clock safety net per query (seconds)
+    rlimit: int = RLIMIT  # z3 resource units per query: what actually bounds solver work
     full: bool = False  # --full: also the slow float32 floating-point proofs
     steps: list[Step] = field(default_factory=list)
     counterexample: str = ""  # Markdown, for the transcript
@@ -61,7 +62,7 @@ class Context:
     def z3_batch(self, jobs: list[tuple[Query, str]]) -> list[Step]:
         """Solve independent queries in parallel (one z3 process per core), steps kept in order."""
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            answers = list(pool.map(lambda job: solve(job[0], self.timeout), jobs))
+            answers = list(pool.map(lambda job: solve(job[0], self.timeout, self.rlimit), jobs))
         return [self._record(q, title, a) for (q, title), a in zip(jobs, answers, strict=True)]
 
     def z3(self, query: Query, title: str) -> Step:
@@ -70,9 +71,9 @@ class Context:
         negation: unsat holds, sat is a counterexample to the claim.
         premises: sat holds; unsat means the premises contradict each other, which makes any
         proof from them vacuous, so it is inconclusive. search: sat holds (a witness to re-check).
-        Anything else (unknown, timeout, error) is inconclusive.
+        Anything else (unknown, resource limit, timeout, error) is inconclusive.
         """
-        return self._record(query, title, solve(query, self.timeout))
+        return self._record(query, title, solve(query, self.timeout, self.rlimit))
 
     def _record(self, query: Query, title: str, answer) -> Step:
         wanted = {"negation": "unsat", "premises": "sat", "search": "sat"}[query.role]

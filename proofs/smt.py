@@ -1,4 +1,10 @@
-"""SMT-LIB 2 queries, run by the z3 binary in a subprocess under a hard wall-clock limit.
+"""SMT-LIB 2 queries, run by the z3 binary in a subprocess under a resource limit.
+
+Verdicts must not depend on how busy the machine is, so solver work is bounded by z3's `rlimit`
+(a count of solver operations, the same on a busy or an idle machine): a query that exceeds it is
+`resource limit`, whatever the wall clock says. The wall-clock limit is only a safety net, set
+well above the time the resource limit takes (z3 counted about 3.3 million units per second of
+CPU here, so the default 2e9 units take about 10 minutes; the safety net defaults to 30 minutes).
 
 Why text and a subprocess: the text we solve is the `.smt2` file a reader re-runs with any solver;
 writing text is far cheaper than building z3 Python objects at large n; and a subprocess can be
@@ -40,7 +46,7 @@ class Query:
 
 @dataclass(frozen=True)
 class Answer:
-    status: str  # sat | unsat | unknown | timeout | error
+    status: str  # sat | unsat | unknown | resource limit | timeout | error
     seconds: float
     values: dict = field(default_factory=dict)  # name -> Fraction | bool | str
     detail: str = ""
@@ -68,12 +74,16 @@ def z3_version() -> str:
     return out.stdout.strip()
 
 
-def solve(query: Query, timeout: float) -> Answer:
-    """Run z3 on the query; `timeout` seconds of wall clock, after which the process is killed."""
-    text = query.script()
+RLIMIT = 2_000_000_000  # default z3 resource units per query
+
+
+def solve(query: Query, timeout: float, rlimit: int = RLIMIT) -> Answer:
+    """Run z3 on the query with at most `rlimit` resource units; the process is killed after
+    `timeout` seconds of wall clock (the safety net)."""
+    text = query.script() + "(get-info :reason-unknown)\n"
     if query.show:
         text += f"(get-value ({' '.join(query.show)}))\n"
-    cmd = [z3_binary(), "-in", f"-T:{math.ceil(timeout)}", f"-t:{int(timeout * 1000)}"]
+    cmd = [z3_binary(), "-in", f"-T:{math.ceil(timeout)}", f"rlimit={int(rlimit)}"]
     start = time.perf_counter()
     try:
         run = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=timeout + 2)
@@ -89,6 +99,10 @@ def solve(query: Query, timeout: float) -> Answer:
     # z3 reports an answer that differs from (set-info :status ...) as an error line; the
     # difference itself is what the caller judges, so drop that line before reading the model.
     rest = [ln for ln in lines[1:] if "check annotation" not in ln]
+    reason = next((ln for ln in rest if ln.startswith("(:reason-unknown")), "")
+    rest = [ln for ln in rest if not ln.startswith("(:reason-unknown")]
+    if status == "unknown" and ("canceled" in reason or "resource" in reason):
+        return Answer("resource limit", seconds, detail=f"z3 used its {int(rlimit):,} resource units ({reason})")
     values = parse_values("\n".join(rest)) if status == "sat" and query.show else {}
     return Answer(status, seconds, values)
 

@@ -184,3 +184,12 @@ def test_default_run_all_theorems_as_expected(tmp_path):
     run = check("--out", str(tmp_path))
     assert run.returncode == 0, run.stdout
     assert f"{len(THEOREMS)}/{len(THEOREMS)} theorems as expected" in run.stdout
+
+
+def test_a_resource_limit_is_not_proved_and_says_so(capsys, tmp_path):
+    """z3's resource limit (machine-independent) stops the solver: not proved, exit 1, and the
+    console names the limit and the flag that raises it."""
+    from proofs.check import main
+    assert main(["--out", str(tmp_path), "--only", "argmax-shift", "--max-n", "16", "--rlimit", "1000"]) == 1
+    out = capsys.readouterr().out
+    assert "not proved" in out and "resource limit of 1,000 units; try --rlimit" in out

@@ -72,6 +72,34 @@ def test_timeout_is_never_proved():
     assert neg.status == INCONCLUSIVE and verdict(ctx.steps) == "not proved"
 
 
+def _rlimit_count(query) -> int:
+    """The resource units z3 spends on a query (its `-st` statistics)."""
+    import re
+    import subprocess
+
+    from proofs.smt import z3_binary
+    out = subprocess.run([z3_binary(), "-in", "-st"], input=query.script(), capture_output=True, text=True,
+                         timeout=600).stdout
+    return int(re.search(r":rlimit-count\s+(\d+)", out).group(1))
+
+
+def test_the_resource_limit_decides_not_the_wall_clock():
+    """The verdict of a query depends on z3's resource count, which is the same on a busy or an
+    idle machine: half the units it needs is `resource limit` (not proved), twice is `unsat`, and
+    both hold with a wall-clock limit far above the time either takes."""
+    decls, premises, claim = ENCODINGS["one-hot"](32)
+    ctx = Context()
+    neg, _ = ctx.proof("count", "count", decls, premises, claim)
+    assert neg.status == HOLDS
+    need = _rlimit_count(neg.query)
+    assert _rlimit_count(neg.query) == need  # deterministic
+    assert solve(neg.query, timeout=600, rlimit=need // 2).status == "resource limit"
+    assert solve(neg.query, timeout=600, rlimit=2 * need).status == "unsat"
+    ctx = Context(rlimit=need // 2)
+    ctx.proof("count", "count", decls, premises, claim)
+    assert verdict(ctx.steps) == "not proved"
+
+
 def test_contradictory_premises_make_a_proof_vacuous_not_proved():
     ctx = Context()
     neg, pre = ctx.proof("vacuous", "x > 1 and x < 0 imply anything", "(declare-const x Real)",

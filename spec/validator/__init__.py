@@ -51,19 +51,25 @@ def validate(sampler, pipeline: Pipeline, *, input: str = "logits", array: str =
     ctx = Context.build(sampler, pipeline, input, array, profile, alpha, seed, family, progress, timeout)
     ctx.calls = Calls(ctx)
     start = time.perf_counter()
-    hung = False
+    try:
+        _run(ctx)
+    finally:
+        ctx.calls.worker.close()
+    ctx.report.seconds = time.perf_counter() - start
+    return ctx.report
+
+
+def _run(ctx: Context):
+    """The tiers in order, stopping at the first definitive failure; then the fingerprint."""
     try:
         caps = contract(ctx)
         for tier in TIERS:
             tier(ctx, caps)
     except Finding as found:
         ctx.report.failures.append(found.failure)
-        hung = found.failure.check == Check.HANG.value
-    if not hung:
-        try:
-            ctx.report.fingerprint = fingerprint(ctx)
-        except Finding:
-            pass
-    ctx.calls.worker.close()
-    ctx.report.seconds = time.perf_counter() - start
-    return ctx.report
+        if found.failure.check == Check.HANG.value:
+            return
+    try:
+        ctx.report.fingerprint = fingerprint(ctx)
+    except Finding:
+        pass

@@ -120,7 +120,7 @@ class Calls:
         if error is not None:
             text = str(error).splitlines()[0][:200] if str(error) else ""
             fail(Check.RAISES, "a sampler returns a token for every valid row", (),
-                 f"raised {type(error).__name__}: {text} ({where})", info, error=error)
+                 f"raised {type(error).__name__}: {text} ({where})", info)
         ids = token_ids(out, rows, vocab)
         if isinstance(ids, str):
             fail(Check.OUTPUT, "B token ids, integers in [0, V)", (), f"{ids} ({where})", info)
@@ -153,9 +153,11 @@ class Calls:
         self.ctx.report.calls += 1
         return self._run(fn)
 
-    def draw(self, case, n: int, sampler: Sampler | None = None, pipeline=None, check: bool = True) -> np.ndarray:
+    def draw(self, case, n: int, sampler: Sampler | None = None, pipeline=None, check: bool = True,
+             caps=None) -> np.ndarray:
         """n draws per row of the case, in tiled batches with fresh keys: the counts, (B, V). With
-        `check`, every draw is checked against the support on the way."""
+        `check`, every draw is checked against the support on the way; a token outside it is a
+        failure, shrunk with fixed keys when `caps` says the sampler is reproducible."""
         from spec.validator.oracles import support_failure
 
         ctx, sampler = self.ctx, sampler or self.ctx.sampler
@@ -177,6 +179,6 @@ class Calls:
                 bad = ~allowed[r, ids[:, r]]
                 if check and bad.any():
                     support_failure(ctx, case, r, int(ids[bad.argmax(), r]), t, key, reps, sampler,
-                                    pipeline or ctx.pipeline)
+                                    pipeline or ctx.pipeline, shrinkable=caps is not None and caps.reproducible)
             done += reps
         return counts

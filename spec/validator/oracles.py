@@ -34,7 +34,8 @@ def _in_budget(ctx: Context) -> bool:
     return time.monotonic() <= ctx.shrink_deadline
 
 
-def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: int, reps: int, sampler, pipeline):
+def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: int, reps: int, sampler, pipeline,
+                    shrinkable: bool):
     """A drawn token outside the support: the failure, under the check of the pipeline that was
     drawn (greedy variants fail "contract: greedy"), shrunk with fixed keys."""
     probs = np.atleast_2d(t.probs)[row]
@@ -52,7 +53,7 @@ def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: in
     info = {"case": case.name, "pipeline": str(pipeline), "input": ctx.input, "key": key,
             "batch": f"{reps} copies of the case", "row": case.rows[row]}
     ce = None
-    if sampler is ctx.sampler and pipeline is ctx.pipeline and ctx.sampler.key is not None:
+    if shrinkable and sampler is ctx.sampler and pipeline is ctx.pipeline:
         ce = _shrink_outside(ctx, case, row, key, reps)
     fail(check, inv, (), msg, info,
          observed=[{"token": token, "rank": rank(probs, token), "spec_p": float(probs[token]),

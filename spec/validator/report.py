@@ -41,7 +41,6 @@ class Failure:
     observed: list = field(default_factory=list)  # most deviating tokens: token, rank, spec p, observed
     statistics: dict | None = None  # test, p-value, alpha used, draws
     counterexample: dict | None = None  # the shrunk rows ("values", and as text), spec vs sampler
-    error: BaseException | None = field(default=None, repr=False, compare=False)  # what the sampler raised
 
 
 @dataclass
@@ -70,10 +69,7 @@ class Report:
         return not self.failures
 
     def to_json(self) -> str:
-        data = asdict(self)
-        for f in data["failures"]:
-            f.pop("error", None)
-        return json.dumps({**data, "passed": self.passed}, indent=2, default=_plain)
+        return json.dumps({**asdict(self), "passed": self.passed}, indent=2, default=_plain)
 
     def __str__(self) -> str:
         verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"

@@ -33,7 +33,7 @@ def statistics(ctx: Context, caps: Capabilities):
         done = 0
         for look in ctx.profile.looks:
             ctx.tick(f"statistics: {case.name} ({look:,} draws)")
-            counts += ctx.calls.draw(case, look - done)
+            counts += ctx.calls.draw(case, look - done, caps=caps)
             done = look
             for r in rows:
                 kept = np.where(definite[r], counts[r], 0)

@@ -13,6 +13,7 @@ def both(*parts):
     return run
 
 
+PAPER = "proved (modulo 1 paper step)"  # one step argued on paper, not machine-checked (see its transcript)
 REAL_ROW = "z is a real vector of length n >= 1 (finite entries; -inf is the limit case)"
 SHIFT = "c is one real number per row (for log-probabilities, c = logsumexp(z))"
 
@@ -64,7 +65,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "a fresh variable with the premise y_i = z_i - c, so c is not cancelled by writing z_i - c "
         "on both sides (z3's preprocessing may still substitute it). Unbounded: arrays, quantifiers, "
         "symbolic n; the first maximum exists (induction: z3 checks base and step) and is unique",
-        "proved", both(order.argmax_shift, sanity.argmax_shift),
+        PAPER, both(order.argmax_shift, sanity.argmax_shift),
         "Greedy decoding may be fed logits or log-probabilities (in exact arithmetic; see the "
         "floating-point theorems for rounding)."),
     Theorem(
@@ -86,7 +87,7 @@ THEOREMS: tuple[Theorem, ...] = (
         (REAL_ROW, SHIFT, "g is any real vector (the Gumbel noise of one key)", "u in [0, 1)",
          "inverse CDF on unnormalised weights w = exp(z) > 0"),
         "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 by induction, "
-        "then the first crossing of u times the total", "proved",
+        "then the first crossing of u times the total", PAPER,
         both(order.gumbel_coupling, sanity.gumbel_coupling),
         "Seeded tests may compare a sampler's token on logits and on log-probabilities draw by draw, "
         "with the same key, instead of by statistics."),
@@ -98,7 +99,7 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\operatorname{keep}_{\text{top-}p}(z - c) = \operatorname{keep}_{\text{top-}p}(z)",
         (REAL_ROW, SHIFT, "top-k: any k, ties kept or broken by index; min-p: any m in (0, 1]; top-p: any p"),
         "top-k and min-p: Z3, unbounded n (pairwise order and z_i - max z are preserved), plus top-k "
-        "rank counting for n = 1..8; top-p: composition with softmax-shift", "proved",
+        "rank counting for n = 1..8; top-p: composition with softmax-shift", PAPER,
         both(order.filters_shift, sanity.filters_shift),
         "Each filter may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
@@ -164,7 +165,7 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\ \wedge\ \operatorname{argmax}_{\text{first}}\big(\mathrm{fl}(z - c)\big) \le k",
         ("z, c finite", "formats: bfloat16, float16 (float32 with --full)"),
         "fp-sub-monotone per format, composed with an unbounded Z3 theorem about any non-decreasing map "
-        "(arrays, quantifiers, an uninterpreted f); the instantiation is the one step on paper", "proved",
+        "(arrays, quantifiers, an uninterpreted f); the instantiation is the one step on paper", PAPER,
         both(floating.fp_argmax_shift_weak, floating.sanity_weak),
         "A sampler fed float log-probabilities never picks a token that was not a (rounded) maximiser."),
     Theorem(
@@ -177,7 +178,7 @@ THEOREMS: tuple[Theorem, ...] = (
         ("z, c finite", "formats: bfloat16, float16 (float32 with --full)",
          "the computed logsumexp satisfies max(z) <= c <= max(z) + log(n) + slack"),
         "Z3 floating-point theory per format (strict below the max, monotone), composed with an unbounded "
-        "Z3 theorem; corollary derived on paper", "proved",
+        "Z3 theorem; corollary derived on paper", PAPER,
         both(floating.fp_greedy_exact_guard, floating.sanity_guard),
         "`spec.greedy_logprobs_exact(row, dtype)` applies this guard: when it says yes, a greedy sampler "
         "may be fed float log-probabilities with no risk of a different token."),

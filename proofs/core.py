@@ -1,8 +1,11 @@
 """What a theorem is, what a proof step records, and how steps decide a verdict.
 
-Verdicts: `proved` (every step holds), `refuted` (a counterexample, confirmed in exact arithmetic),
-`not proved` (anything else: a solver `unknown` or timeout, SymPy not reaching 0, contradictory
-premises). An inconclusive step always wins, so a timeout can never read as `proved`.
+Verdicts: `proved` (every step holds and a solver or an exact computation checked each one),
+`proved (modulo N paper steps)` (the same, except N steps argued on paper: never reported as plain
+`proved`), `refuted` (a counterexample, confirmed in exact arithmetic), `not proved` (anything
+else: a solver `unknown`, resource limit or timeout, SymPy not reaching 0, contradictory
+premises). An inconclusive step always wins, so a timeout can never read as `proved`. A step that
+was not run (float32 without --full) is listed as such and supports nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from dataclasses import dataclass, field
 
 from proofs.smt import RLIMIT, Answer, Query, solve
 
-HOLDS, COUNTEREXAMPLE, INCONCLUSIVE = "holds", "counterexample", "inconclusive"
+HOLDS, COUNTEREXAMPLE, INCONCLUSIVE, NOT_RUN = "holds", "counterexample", "inconclusive", "not run"
 
 
 @dataclass
 class Step:
     title: str
-    method: str  # sympy | z3 | exact | paper | sanity
-    status: str  # holds | counterexample | inconclusive
+    method: str  # sympy | z3 | exact | paper | sanity | not run
+    status: str  # holds | counterexample | inconclusive | not run
     detail: str = ""  # Markdown
     query: Query | None = None
     answer: Answer | None = None
@@ -109,4 +112,10 @@ def verdict(steps: list[Step]) -> str:
         return "not proved"
     if any(s.status == COUNTEREXAMPLE for s in steps):
         return "refuted"
-    return "proved"
+    paper = paper_steps(steps)
+    return f"proved (modulo {paper} paper step{'s' * (paper > 1)})" if paper else "proved"
+
+
+def paper_steps(steps: list[Step]) -> int:
+    """Steps argued on paper, not checked by a solver or an exact computation."""
+    return sum(s.method == "paper" for s in steps)

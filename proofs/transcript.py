@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sympy
 
-from proofs.core import Step, Theorem
+from proofs.core import Step, Theorem, paper_steps
 from proofs.smt import z3_version
 
 
@@ -53,7 +53,7 @@ def render_steps(result: Result) -> list[str]:
                          f"`{step.query.expect}` | `{step.answer.status}` | {step.status} |")
             continue
         flush()
-        label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic",
+        label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic", "not run": "not run",
                  "sanity": "numeric"}[step.method]
         title = step.title if f"({label})" in step.title else f"{step.title} ({label})"
         out.append(f"### {number}. {title}: {step.status}\n\n{step.detail}")
@@ -93,7 +93,7 @@ def summary(results: list[Result], run: dict) -> dict:
     return {
         "theorems": [{
             "id": r.theorem.id, "title": r.theorem.title, "expected": r.theorem.expected,
-            "verdict": r.verdict, "ok": r.ok, "control": r.theorem.control,
+            "verdict": r.verdict, "ok": r.ok, "control": r.theorem.control, "paper_steps": paper_steps(r.steps),
             "steps": [{"title": s.title, "method": s.method, "status": s.status,
                        **({"query": query_path(r.theorem.id, s), "expect": s.query.expect,
                            "answer": s.answer.status} if s.query else {})} for s in r.steps],

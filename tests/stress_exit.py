@@ -1,7 +1,7 @@
 """Stress the clean-exit guarantee (not part of CI): run the full test suite and the validator
 CLI many times in fresh processes and count aborts and unexpected exit statuses.
 
-    python tests/stress_exit.py [--suite 5] [--cli 30] [--busy]
+    python tests/stress_exit.py [--suite 5] [--cli 30] [--busy] [--cause 12]
 
 --busy runs a CPU-heavy job alongside (one process per core spinning numpy matrix products), as
 on a shared CI machine. Every CLI run has an expected status: a conforming sampler 0, a broken
@@ -21,6 +21,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The cause, reproduced without this project: helper threads that ran mlx work and ended. With
+# RELEASE=1 each thread releases its mlx streams before it ends, as spec.validator.calls does.
+CAUSE = """
+import os, threading, mlx.core as mx
+def work():
+    mx.eval(mx.random.categorical(mx.zeros((4, 1000))))
+    if os.environ.get("RELEASE") == "1":
+        mx.synchronize()
+        mx.clear_streams()
+for _ in range(5):
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+mx.eval(mx.random.categorical(mx.zeros((4, 1000))))
+"""
 HANGING = "import time\n\ndef sampler(x):\n    time.sleep(600)\n"
 CLI_RUNS = [  # (arguments, expected exit status)
     (["mlx_lm.sample_utils:make_sampler", "--factory", "--preset", "mlx-lm", "--temperature", "0.7", "--top-p", "0.9",
@@ -50,6 +65,8 @@ def main() -> int:
     parser.add_argument("--suite", type=int, default=5, help="full test-suite runs")
     parser.add_argument("--cli", type=int, default=30, help="validator CLI runs (cycling through 3 samplers)")
     parser.add_argument("--busy", action="store_true", help="a CPU-heavy job alongside")
+    parser.add_argument("--cause", type=int, default=0, metavar="N",
+                        help="first run the cause's reproduction N times without and N times with the release")
     args = parser.parse_args()
     stop = multiprocessing.Event()
     spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
@@ -57,6 +74,11 @@ def main() -> int:
     for p in spinners:
         p.start()
     bad = 0
+    for release in ("0", "1") if args.cause else ():
+        aborts = sum(run([sys.executable, "-c", CAUSE], {**os.environ, "RELEASE": release})[1]
+                     for _ in range(args.cause))
+        print(f"cause: threads that used mlx and ended {'with' if release == '1' else 'without'} "
+              f"mx.clear_streams(): {aborts} of {args.cause} processes aborted at exit", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "hangs.py").write_text(HANGING)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, str(ROOT)])}

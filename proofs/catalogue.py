@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proofs import floating, order, refutations, sanity, symbolic
+from proofs import commutation, floating, order, refutations, sanity, symbolic
 from proofs.core import Theorem
 
 
@@ -64,8 +64,9 @@ THEOREMS: tuple[Theorem, ...] = (
         "lemma max(z - c) = max(z) - c, then the indicator equality given it. The shifted row y_i is "
         "a fresh variable with the premise y_i = z_i - c, so c is not cancelled by writing z_i - c "
         "on both sides (z3's preprocessing may still substitute it). Unbounded: arrays, quantifiers, "
-        "symbolic n; the first maximum exists (induction: z3 checks base and step) and is unique",
-        PAPER, both(order.argmax_shift, sanity.argmax_shift),
+        "symbolic n; the first maximum exists (the running argmax is one: an explicit instance of the induction "
+        "rule is a premise, and z3 checks base case, step and conclusion in one query) and is unique",
+        "proved", both(order.argmax_shift, sanity.argmax_shift),
         "Greedy decoding may be fed logits or log-probabilities (in exact arithmetic; see the "
         "floating-point theorems for rounding)."),
     Theorem(
@@ -86,8 +87,9 @@ THEOREMS: tuple[Theorem, ...] = (
         r" \text{ unchanged when } w \mapsto s\,w,\ s = e^{-c} > 0",
         (REAL_ROW, SHIFT, "g is any real vector (the Gumbel noise of one key)", "u in [0, 1)",
          "inverse CDF on unnormalised weights w = exp(z) > 0"),
-        "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 by induction, "
-        "then the first crossing of u times the total", PAPER,
+        "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 (an explicit "
+        "instance of the induction rule is a premise, and z3 checks base case, step and conclusion in one "
+        "query), then the first crossing of u times the total", "proved",
         both(order.gumbel_coupling, sanity.gumbel_coupling),
         "Seeded tests may compare a sampler's token on logits and on log-probabilities draw by draw, "
         "with the same key, instead of by statistics."),
@@ -98,8 +100,14 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\operatorname{keep}_{\text{min-}p}(z - c) = \operatorname{keep}_{\text{min-}p}(z),\ "
         r"\operatorname{keep}_{\text{top-}p}(z - c) = \operatorname{keep}_{\text{top-}p}(z)",
         (REAL_ROW, SHIFT, "top-k: any k, ties kept or broken by index; min-p: any m in (0, 1]; top-p: any p"),
-        "top-k and min-p: Z3, unbounded n (pairwise order and z_i - max z are preserved), plus top-k "
-        "rank counting for n = 1..8; top-p: composition with softmax-shift", PAPER,
+        "Z3. top-k: pairwise order is preserved; rank counts for n = 1..8 and for unbounded n (arrays, an "
+        "explicit induction-rule instance over the count). min-p: z_i - max z is preserved (unbounded n), and "
+        "the log-space rule z_i >= max z + log m keeps the same tokens as the probability-space rule "
+        "p_i >= m p_max (instances of the laws of exp as premises). top-p in probability space as engines run "
+        "it (rank by probability, ties by index; keep iff the mass ranked before is < p, or min_tokens_to_keep), "
+        "with weights e_i = exp(z_i) > 0 and shifted weights e_i t, t = exp(-c) > 0: nonlinear real arithmetic "
+        "for n = 1..6, and for unbounded n over arrays (prefix sums, induction-rule instances). Mutants that "
+        "read logits or unnormalised weights are not proved (tests)", "proved",
         both(order.filters_shift, sanity.filters_shift),
         "Each filter may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
@@ -133,10 +141,13 @@ THEOREMS: tuple[Theorem, ...] = (
         "same shifted value, and the tie goes to the lower index.",
         r"\text{claim: } \operatorname{argmax}_{\text{first}}\big(\mathrm{fl}(z - c)\big) = "
         r"\operatorname{argmax}_{\text{first}}(z)",
-        ("n = 2, normal numbers with 1 <= |z_i|, |c| <= 100 (a witness checkable by hand)",
+        ("n = 2, finite numbers, c = fl(logsumexp(z)) computed in the format (certified by interval arithmetic)",
          "round-to-nearest-even subtraction in the format"),
-        "Z3 floating-point theory (bit-precise), one search per format; witnesses decoded from their bits "
-        "and re-checked with exact rounding in Fractions", "refuted",
+        "A genuine log-probability witness per format: a search over rows z = (pred(z1), z1) finds one whose "
+        "log-probabilities fl(z - c), c = fl(logsumexp(z)), tie; it is certified exactly (logsumexp bracketed "
+        "by mpmath interval arithmetic so that c is determined, the rest in Fractions with the format as "
+        "numpy / mlx define it, every value round-tripped through numpy / mlx) and confirmed by Z3's "
+        "floating-point theory (bit-precise) with c pinned by the bracket", "refuted",
         both(floating.fp_argmax_shift_exact, floating.sanity_witnesses),
         "In floating point, greedy on log-probabilities can pick a different token from greedy on logits "
         "when the top two logits are adjacent floats; see fp-greedy-exact-guard for when it cannot."),
@@ -154,7 +165,9 @@ THEOREMS: tuple[Theorem, ...] = (
         "Claim: x < y implies fl(x - c) < fl(y - c). False: rounding can merge two values.",
         r"\text{claim: } x < y \implies \mathrm{fl}(x - c) < \mathrm{fl}(y - c)",
         ("finite normal numbers with 1 <= |x|, |y|, |c| <= 100",),
-        "Z3 floating-point theory search per format, witness re-checked exactly", "refuted",
+        "Z3 floating-point theory search per format; the witness re-checked exactly in the format as numpy / "
+        "mlx define it (not the encoding's format table), each value round-tripped through numpy / mlx",
+        "refuted",
         both(floating.fp_sub_strict, floating.sanity_witnesses),
         "Why exact invariance fails: a strict gap between two logits can vanish after the shift."),
     Theorem(
@@ -164,21 +177,25 @@ THEOREMS: tuple[Theorem, ...] = (
         r"k = \operatorname{argmax}_{\text{first}}(z) \implies \mathrm{fl}(z_k - c) = \max_j \mathrm{fl}(z_j - c)"
         r"\ \wedge\ \operatorname{argmax}_{\text{first}}\big(\mathrm{fl}(z - c)\big) \le k",
         ("z, c finite", "formats: bfloat16, float16 (float32 with --full)"),
-        "fp-sub-monotone per format, composed with an unbounded Z3 theorem about any non-decreasing map "
-        "(arrays, quantifiers, an uninterpreted f); the instantiation is the one step on paper", PAPER,
+        "fp-sub-monotone per format (Z3 floating-point theory), then one Z3 query per format over arrays of "
+        "that format's floats and symbolic n: y[i] = f(z[i], c) with f defined as fp.sub RNE, the lemma as a "
+        "universally quantified hypothesis about f (proved by the per-format query), the claim about the "
+        "first maximum", "proved",
         both(floating.fp_argmax_shift_weak, floating.sanity_weak),
         "A sampler fed float log-probabilities never picks a token that was not a (rounded) maximiser."),
     Theorem(
-        "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) > log(n) + slack",
+        "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) <= c < 2 max(z)",
         "If c >= max(z) and 2 max(z) > c > 0 (the Sterbenz zone), first-index argmax(fl(z - c)) = argmax(z) "
-        "exactly, for every n. With c = logsumexp(z): whenever max(z) > log(n) + slack (log(151,936) = 11.93; "
-        "slack bounds the error of the computed logsumexp).",
+        "exactly, for every n. For log-probabilities, c is the row's computed logsumexp: "
+        "`spec.greedy_logprobs_exact` checks these premises on it.",
         r"\max z \le c < 2\max z,\ c > 0 \implies \operatorname{argmax}_{\text{first}}"
         r"\big(\mathrm{fl}(z - c)\big) = \operatorname{argmax}_{\text{first}}(z)",
-        ("z, c finite", "formats: bfloat16, float16 (float32 with --full)",
-         "the computed logsumexp satisfies max(z) <= c <= max(z) + log(n) + slack"),
-        "Z3 floating-point theory per format (strict below the max, monotone), composed with an unbounded "
-        "Z3 theorem; corollary derived on paper", PAPER,
+        ("z, c finite", "formats: bfloat16, float16 (float32 with --full)", "c >= max(z), c > 0, fl(2 max(z)) > c"),
+        "Z3 floating-point theory per format (strict below the max, monotone), then one Z3 query per format "
+        "over arrays of its floats and symbolic n: y[i] = f(z[i], c) with f defined as fp.sub RNE, both "
+        "lemmas as universally quantified hypotheses about f (each proved by its per-format query), the "
+        "claim that the first maximum stays. For log-probabilities, `spec.greedy_logprobs_exact` checks these "
+        "premises on the row's own computed logsumexp (nothing about it is assumed here)", "proved",
         both(floating.fp_greedy_exact_guard, floating.sanity_guard),
         "`spec.greedy_logprobs_exact(row, dtype)` applies this guard: when it says yes, a greedy sampler "
         "may be fed float log-probabilities with no risk of a different token."),
@@ -191,6 +208,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3 (the negated claim is sat), witness re-checked exactly", "refuted",
         both(refutations.argmax_vector_shift, sanity.argmax_vector_shift),
         "Only a shift shared by the whole row is harmless; a per-token bias is not.", control=True),
+    *commutation.THEOREMS,
 )
 
 BY_ID = {t.id: t for t in THEOREMS}

@@ -93,3 +93,41 @@ def arrays(*names: str) -> str:
 
 def consts(sort: str, *names: str) -> str:
     return "\n".join(f"(declare-const {a} {sort})" for a in names)
+
+
+# --- induction, ordered prefix sums (the unbounded proofs with no step on paper) -----------------
+
+def induction(pred: str, base: int = 0, var: str = "n") -> tuple[str, str]:
+    """An instance of the induction schema over the integers for the unary predicate `pred` (the
+    name of a `define-fun` (Int) -> Bool): (rule, conclusion). The rule is
+    `P(base) and (forall var >= base: P(var) => P(var+1)) => forall var >= base: P(var)`; every
+    instance is true by the principle of induction, so asserting it as a premise is sound. z3 does
+    no induction itself: given the rule, it checks the base case, the step and the conclusion in
+    one query. `var` names the bound variable (pick one that is not a declared constant)."""
+    conclusion = f"(forall (({var} Int)) (=> (>= {var} {base}) ({pred} {var})))"
+    step = f"(forall (({var} Int)) (=> (and (>= {var} {base}) ({pred} {var})) ({pred} (+ {var} 1))))"
+    return f"(=> (and ({pred} {base}) {step}) {conclusion})", conclusion
+
+
+def accumulate(acc: str, term, n: str = "n") -> list[str]:
+    """Premises making array `acc` the running sum over j = 0..n-1 of term(j) (term maps an SMT
+    index expression to an SMT term): acc[0] = term(0), acc[j+1] = acc[j] + term(j+1)."""
+    return [f"(= (select {acc} 0) {term('0')})",
+            f"(forall ((j Int)) (=> (and (<= 0 j) (< (+ j 1) {n})) "
+            f"(= (select {acc} (+ j 1)) (+ (select {acc} j) {term('(+ j 1)')}))))"]
+
+
+def below(body: str, var: str = "m", n: str = "n") -> str:
+    """`body` for every index var in 0..n-1."""
+    return f"(forall (({var} Int)) (=> (and (<= 0 {var}) (< {var} {n})) {body}))"
+
+
+def const_array(name: str, value: str, sort: str = "Real") -> str:
+    """name is the constant array with every entry `value` (for pinning witnesses)."""
+    return f"(= {name} ((as const (Array Int {sort})) {value}))"
+
+
+BEFORE = """\
+; before a j i: entry j is ranked before entry i (larger value, ties to the lower index)
+(define-fun before ((a (Array Int Real)) (j Int) (i Int)) Bool
+  (or (> (select a j) (select a i)) (and (= (select a j) (select a i)) (< j i))))"""

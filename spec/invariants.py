@@ -23,8 +23,8 @@ class Invariant:
 
 _ROUNDING = ("rounding keeps the order of values and only creates ties (fp-sub-monotone, fp-sub-strict), so "
              "greedy can only move to an earlier tied index (fp-argmax-shift-weak) and not at all when "
-             "max(z) > log(n) + slack (fp-greedy-exact-guard); a same-key draw changes only when two scores "
-             "come within the rounding error")
+             "max(z) <= fl(logsumexp z) < fl(2 max z) (fp-greedy-exact-guard); a same-key draw changes only "
+             "when two scores come within the rounding error")
 _FLOAT = ("fp-sub-monotone", "fp-sub-strict", "fp-argmax-shift-weak", "fp-greedy-exact-guard")
 
 

@@ -163,3 +163,93 @@ def test_every_bench_encoding_proves_small_n_and_refutes_nothing(encoding):
     ctx = Context()
     ctx.proof("enc", encoding, decls, premises, claim)
     assert verdict(ctx.steps) == "proved"
+
+
+# --- no step on paper: induction-rule instances, top-p in probability space, and their mutants -------
+
+def _negation(decls, premises, claim, pins=()):
+    """The query Context.proof builds from premises and the negated claim, plus optional pins
+    (a model of the pinned query is a model of the query)."""
+    body = "\n".join([decls, *(f"(assert {p})" for p in [*premises, f"(not {claim})", *pins])])
+    return Query("mutant", "mutant", body, "unsat", "negation")
+
+
+@pytest.mark.parametrize("part", ["first_max_function", "inverse_cdf", "top_k_rank", "top_p_unbounded",
+                                  "min_p_prob_space"])
+def test_induction_instance_proofs_are_machine_checked(part):
+    from proofs import order
+    ctx = Context()
+    getattr(order, part)(ctx)
+    assert all(s.method == "z3" for s in ctx.steps)
+    assert verdict(ctx.steps) == "proved", [(s.title, s.answer.status) for s in ctx.steps]
+
+
+@pytest.mark.parametrize("theorem_id, queries", [
+    ("argmax-shift", ["first-max.exists"]), ("gumbel-coupling", ["inverse-cdf.scale"]),
+    ("filters-shift", ["top-k.rank", "top-p.n6", "top-p.keep", "min-p.prob-space"])])
+def test_shift_theorems_are_proved_with_no_paper_step(theorem_id, queries):
+    from proofs.core import paper_steps
+    r = run(BY_ID[theorem_id], max_n=16, timeout=120)
+    names = {s.query.name for s in r.steps if s.query}
+    for query in queries:
+        assert {f"{query}.negation", f"{query}.premises"} <= names
+    assert paper_steps(r.steps) == 0 and r.verdict == BY_ID[theorem_id].expected == "proved"
+
+
+@pytest.mark.parametrize("size", [1, 3, 6])
+def test_top_p_bounded_in_probability_space_is_proved(size):
+    from proofs.order import top_p_bounded
+    decls, premises, lemma, claim = top_p_bounded(size)
+    ctx = Context()
+    ctx.proof("lemma", "q = p", decls, premises, lemma)
+    ctx.proof("keep", "keep-sets agree", decls, [*premises, lemma], claim)
+    assert verdict(ctx.steps) == "proved"
+
+
+def test_running_argmax_picking_the_last_maximum_does_not_prove_first_max():
+    """With >= the running argmax picks the LAST maximum: the same induction query must not prove
+    first-max. z3 cannot build a model of the quantified premises itself (resource limit, not
+    unsat); pinned to a row of zeros and K[n] = n - 1 it is sat, a genuine counterexample."""
+    from proofs.order import running_argmax
+    decls, premises, claim, _ = running_argmax(">=")
+    assert solve(_negation(decls, premises, claim), timeout=60, rlimit=5_000_000).status != "unsat"
+    pins = ("(= a ((as const (Array Int Real)) 0.0))", "(= K (lambda ((n Int)) (ite (<= n 1) 0 (- n 1))))")
+    assert solve(_negation(decls, premises, claim, pins), timeout=60).status == "sat"
+    decls, premises, claim, _ = running_argmax(">")  # the same budget proves the real one
+    assert solve(_negation(decls, premises, claim), timeout=60, rlimit=5_000_000).status == "unsat"
+    assert solve(_negation(decls, premises, claim, pins), timeout=60).status == "unsat"
+
+
+def _top_p_keep(row, top_p, min_keep):
+    """TOP_P_RULE in exact arithmetic: rank by value (ties to the lower index), keep iff the value
+    mass ranked before is < top_p or fewer than min_keep entries are ranked before."""
+    keep = []
+    for i, v in enumerate(row):
+        before = [u for j, u in enumerate(row) if u > v or (u == v and j < i)]
+        keep.append(sum(before, Fraction(0)) < top_p or len(before) < min_keep)
+    return keep
+
+
+@pytest.mark.parametrize("reads", ["logits", "weights"])
+def test_top_p_reading_logits_or_weights_is_not_shift_invariant(reads):
+    """Top-p is shift-invariant only because it reads normalised probabilities: the same rule on the
+    raw logits (z vs z - c) or the unnormalised weights (e vs e * t) is refuted, and the
+    counterexample re-checked exactly."""
+    from proofs.order import top_p_bounded
+    decls, premises, lemma, claim = top_p_bounded(3, reads)
+    assert lemma is None
+    u, v = {"logits": "zy", "weights": "ef"}[reads]
+    rows = tuple(f"{r}{i}" for r in (u, v) for i in range(3))
+    q = _negation(decls, premises, claim)
+    answer = solve(Query(q.name, q.purpose, q.body, "sat", "search", (*rows, "top_p", "min_keep")), timeout=60)
+    assert answer.status == "sat"
+    x = answer.values
+    row = [x[f"{u}{i}"] for i in range(3)]
+    shifted = [x[f"{v}{i}"] for i in range(3)]
+    if reads == "logits":
+        c = row[0] - shifted[0]
+        assert all(a - b == c for a, b in zip(row, shifted, strict=True))
+    else:
+        t = shifted[0] / row[0]
+        assert t > 0 and all(a > 0 and b == a * t for a, b in zip(row, shifted, strict=True))
+    assert _top_p_keep(row, x["top_p"], x["min_keep"]) != _top_p_keep(shifted, x["top_p"], x["min_keep"])

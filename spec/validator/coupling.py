@@ -92,7 +92,7 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
 def _couple_greedy(ctx: Context, case, relation, inv, a, b, va, vb, keys):
     """Greedy: theorem-exact. fp-argmax-shift-weak: after rounding, the first maximum can only
     move to an earlier index tied with it; fp-greedy-exact-guard: it does not move at all when
-    max(z) > log(n) + slack (logits vs log-probabilities)."""
+    the row's computed logsumexp lies in the Sterbenz zone of max(z) (spec.greedy_logprobs_exact)."""
     i, j = int(a[0]), int(b[0])
     if i == j:
         return
@@ -101,7 +101,7 @@ def _couple_greedy(ctx: Context, case, relation, inv, a, b, va, vb, keys):
         fail(Check.GREEDY_SHIFT if relation == "shift" else Check.GREEDY_LOGPROBS, f"{inv.id}: {inv.statement}",
              inv.theorems + inv.float_theorems,
              f"greedy returned token {i} for the row and token {j} after the {relation}; "
-             + ("the guard max(z) > log(n) + slack holds, so they must be equal" if guard else
+             + ("the guard (fp-greedy-exact-guard) holds for this row, so they must be equal" if guard else
                 "rounding may only move the first maximum to an earlier, tied index"),
              {"case": case.name, "pipeline": str(ctx.pipeline), "keys": keys[:2], "row": case.rows[0]})
 

@@ -1,5 +1,6 @@
 """Command line: python -m spec.validate MODULE:ATTR [--factory] [--preset NAME] [--temperature T]
-[--top-k K] [--top-p P] [--min-p M] [--input logits|logprobs] [--profile ...] [--json FILE]
+[--top-k K] [--top-p P] [--min-p M] [--input logits|logprobs] [--array A] [--one-row] [--profile ...] [--alpha A]
+[--seed S] [--timeout S] [--json FILE]
 
     python -m spec.validate mlx_lm.sample_utils:make_sampler --factory --preset mlx-lm --temperature 0.7 --top-p 0.9
 

@@ -7,15 +7,17 @@ are not decided silently: those tokens are reported in `Target.boundary` (see `T
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
 from spec.numerics import EPS, Tolerance, log_softmax, logsumexp, softmax
-from spec.transforms import Pipeline, Row, registered
+from spec.transforms import History, Pipeline, Row, as_history, registered
 
-__all__ = ["EPS", "Target", "Tolerance", "as_rows", "log_softmax", "logsumexp", "softmax", "target"]
+__all__ = ["EPS", "History", "Target", "Tolerance", "as_rows", "log_softmax", "logsumexp", "softmax", "target"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,16 @@ class Target:
     membership depends on a comparison within the tolerance; a correct sampler may return them or
     not (for greedy: only earlier near-ties, as rounding can only move the first maximum
     earlier). greedy: the token when the draw is deterministic, else -1. All arrays have the caller's
-    shape: (V,) or (B, V)."""
+    shape: (V,) or (B, V).
+    mixture: for a pipeline with random steps (XTC), the exact components: (weight, probs) for each
+    combination of random steps acting or not; probs is their weighted sum. Empty otherwise."""
 
     probs: np.ndarray
     support: np.ndarray
     boundary: np.ndarray
     greedy: np.ndarray | int
     tolerance: Tolerance | tuple
+    mixture: tuple = ()
 
     @property
     def allowed(self) -> np.ndarray:
@@ -111,10 +116,11 @@ def _copy(row: Row) -> Row:
     return replace(row, keep=row.keep.copy(), boundary=row.boundary.copy())
 
 
-def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
-    row = _filter(Row(z, z.copy(), np.isfinite(z), np.zeros(z.size, dtype=bool), tol), pipeline.steps, history)
+def _branch(z: np.ndarray, steps: tuple, greedy: bool, tol: Tolerance, history=None):
+    """(probs, support, boundary, greedy token or -1) of deterministic steps on one row."""
+    row = _filter(Row(z, z.copy(), np.isfinite(z), np.zeros(z.size, dtype=bool), tol), steps, history)
     masked = np.where(row.keep, row.z, -np.inf)
-    if pipeline.greedy:
+    if greedy:
         token = int(np.argmax(masked))
         probs = np.zeros(z.size)
         probs[token] = 1.0
@@ -124,13 +130,49 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
         # unless the engine takes the first maximum in an order of its own (ties="any").
         near_top = row.keep & (masked > masked[token] - row.tol.logit)
         near_top[token:] = False
-        if any(getattr(s, "ties", "") == "any" and s.t == 0 for s in pipeline.steps if s.name == "temperature"):
+        if any(getattr(s, "ties", "") == "any" and s.t == 0 for s in steps if s.name == "temperature"):
             near_top |= masked == masked[token]
             near_top[token] = False
+        # A filter's boundary token that would beat the kept maximum if rounding kept it.
+        near_top |= row.boundary & ~row.keep & (row.z > masked[token] - row.tol.logit)
         return probs, probs > 0, near_top, token
     probs = softmax(masked)
     token = int(np.argmax(masked)) if row.keep.sum() == 1 and not row.boundary.any() else -1
     return probs, row.keep, row.boundary, token
+
+
+def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
+    """The target of one row, and its mixture components when random steps (XTC) may act or not:
+    every combination, weighted by the product of the steps' chances."""
+    steps = tuple(s for s in pipeline.steps if s.chance > 0)
+    random = [i for i, s in enumerate(steps) if s.chance < 1]
+    if not random:
+        return (*_branch(z, steps, pipeline.greedy, tol, history), ())
+    parts = []
+    for acts in itertools.product((False, True), repeat=len(random)):
+        weight = math.prod(steps[i].chance if a else 1 - steps[i].chance for i, a in zip(random, acts))
+        off = {i for i, a in zip(random, acts) if not a}
+        branch = tuple(s for i, s in enumerate(steps) if i not in off)
+        parts.append((weight, _branch(z, branch, pipeline.greedy, tol, history)))
+    probs = sum(w * p[0] for w, p in parts)
+    support = np.logical_or.reduce([p[1] for _, p in parts])
+    boundary = np.logical_or.reduce([p[2] for _, p in parts])
+    tokens = {p[3] for _, p in parts}
+    token = tokens.pop() if len(tokens) == 1 else -1
+    return probs, support, boundary, token, tuple((w, p[0]) for w, p in parts)
+
+
+def _histories(history, rows: int, single: bool) -> list:
+    """One History per row: for one row, a History or a sequence of ids; for a batch, a list
+    with one of those per row. None: nothing seen."""
+    if history is None:
+        return [History()] * rows
+    if single:
+        return [as_history(history)]
+    if isinstance(history, History) or not hasattr(history, "__len__") or len(history) != rows:
+        raise InvalidParameter("history", history, f"one history per row: a list of {rows} spec.History "
+                                                   "objects or token-id sequences")
+    return [as_history(h) for h in history]
 
 
 def target(logits, pipeline: Pipeline, tol: Tolerance | None = None, history=None) -> Target:
@@ -138,21 +180,26 @@ def target(logits, pipeline: Pipeline, tol: Tolerance | None = None, history=Non
 
     Any per-row shift of the logits (log-probabilities included) gives the same target: that is
     what the `softmax-shift`, `argmax-shift` and `filters-shift` theorems establish. `history`
-    is passed to transforms that read the token history (none of today's four does).
+    is what penalties read: for one row a `spec.History(prompt, output)` or a sequence of token
+    ids (the output so far); for a batch, a list with one per row. Each penalty applies its own
+    engine's convention (which tokens count, the context window).
     """
     if not isinstance(pipeline, Pipeline):
         raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
     if tol is not None and not isinstance(tol, Tolerance):
         raise InvalidParameter("tol", tol, "a spec.Tolerance(logit, mass), or None for the input's default")
     rows, dtype, single = as_rows(logits)
+    histories = _histories(history, rows.shape[0], single)
     out = []
-    for row in rows:
+    for row, seen in zip(rows, histories):
         finite = row[np.isfinite(row)]
         row_tol = tol or Tolerance.for_input(dtype, float(np.abs(finite).max()), row.size)
-        out.append((*_row(row, pipeline, row_tol, history), row_tol))
+        out.append((*_row(row, pipeline, row_tol, seen), row_tol))
     probs, support, boundary = (np.stack([o[i] for o in out]) for i in range(3))
     greedy = np.array([o[3] for o in out])
-    tols = tuple(o[4] for o in out)
+    tols = tuple(o[5] for o in out)
+    weights = [w for w, _ in out[0][4]]
+    mixture = tuple((w, np.stack([o[4][j][1] for o in out])) for j, w in enumerate(weights))
     if single:
-        return Target(probs[0], support[0], boundary[0], int(greedy[0]), tols[0])
-    return Target(probs, support, boundary, greedy, tols)
+        return Target(probs[0], support[0], boundary[0], int(greedy[0]), tols[0], tuple((w, p[0]) for w, p in mixture))
+    return Target(probs, support, boundary, greedy, tols, mixture)

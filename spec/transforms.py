@@ -69,12 +69,18 @@ class Transform:
     greedy_at: ClassVar[object] = None  # the value that makes every target deterministic, if any
     filters: ClassVar[bool] = True  # changes the keep-set (False: only rescales)
     history: ClassVar[bool] = False  # reads the token history (penalties)
+    random: ClassVar[bool] = False  # fires only with probability `chance` (XTC): the target is a mixture
     theorems: ClassVar[tuple[str, ...]]  # why it may see log-probabilities (proofs.catalogue ids)
     impl: ClassVar[str]  # its rule in impl.sampler
 
     @property
     def value(self):
         return getattr(self, self.param)
+
+    @property
+    def chance(self) -> float:
+        """The probability that the step acts (1 for every deterministic transform)."""
+        return 1.0
 
     def apply(self, row: Row, history=None) -> None:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
@@ -247,7 +253,461 @@ class MinP(Transform):
         row.keep = kept
 
 
-REGISTRY: dict[str, type[Transform]] = {cls.name: cls for cls in (Temperature, TopK, TopP, MinP)}
+# --- token history: what the penalties see --------------------------------------------------------
+
+@dataclass(frozen=True)
+class History:
+    """The tokens of one row's sequence so far: the prompt, then the generated output. Engines
+    disagree on which of them a penalty counts (vLLM's presence and frequency penalties count the
+    output only; mlx-lm, Hugging Face and llama.cpp count everything they were shown), so a
+    penalty declares `counts` and `window` and asks for its tokens with `seen`."""
+
+    prompt: tuple[int, ...] = ()
+    output: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        for part in ("prompt", "output"):
+            ids = getattr(self, part)
+            try:
+                ids = tuple(ids)
+            except TypeError:
+                raise InvalidParameter(f"history.{part}", ids, "a sequence of token ids") from None
+            for t in ids:
+                if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+                    raise InvalidParameter(f"history.{part}", t, "token ids: integers >= 0")
+            object.__setattr__(self, part, tuple(int(t) for t in ids))
+
+    def seen(self, counts: str, window: int | None) -> tuple[int, ...]:
+        """The tokens a penalty counts: prompt + output (counts="all") or the output alone, and of
+        those the last `window` (None: all of them)."""
+        tokens = self.prompt + self.output if counts == "all" else self.output
+        return tokens[len(tokens) - window:] if window is not None and window < len(tokens) else tokens
+
+
+def as_history(history) -> History:
+    """None (nothing seen), a History, or a plain sequence of token ids (taken as the output)."""
+    if history is None:
+        return History()
+    if isinstance(history, History):
+        return history
+    if isinstance(history, str | bytes) or not hasattr(history, "__iter__"):
+        raise InvalidParameter("history", history, "a spec.History, a sequence of token ids, or None")
+    return History(output=tuple(np.asarray(history).ravel().tolist()) if hasattr(history, "shape") else history)
+
+
+def _window(name, value):
+    if value is not None:
+        _count(name, value, 1, "an integer >= 1, or None for the whole history")
+
+
+def _counted(row: Row, history, counts, window) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, occurrences) a penalty counts, each id once; ids must be inside the row."""
+    ids, occurrences = np.unique(np.asarray(as_history(history).seen(counts, window), dtype=np.int64),
+                                 return_counts=True)
+    if ids.size and ids[-1] >= row.z.size:
+        raise InvalidParameter("history", int(ids[-1]), f"token ids in [0, {row.z.size}) (the row's vocabulary)")
+    return ids, occurrences
+
+
+def _change(row: Row, ids: np.ndarray, new_values) -> None:
+    """Set the scores of `ids` (in both the scores and the unfiltered scores) by a value rule, and
+    widen the logit tolerance by the float32 rounding of the result (engines compute in float32)."""
+    for attr in ("z", "unfiltered"):
+        values = getattr(row, attr)
+        values = values.copy()
+        values[ids] = new_values(values[ids])
+        setattr(row, attr, values)
+    finite = row.z[ids][np.isfinite(row.z[ids])]
+    if finite.size:
+        row.tol = Tolerance(row.tol.logit + 8 * 2.0**-23 * float(np.abs(finite).max()), row.tol.mass)
+
+
+@dataclass(frozen=True)
+class LogitBias(Transform):
+    """Add bias[token] to that token's logit; -inf bans the token. Token ids must exist in the row.
+    Given as a mapping {token: bias} (stored as sorted (token, bias) pairs, so it stays hashable)."""
+
+    bias: tuple[tuple[int, float], ...] = ()
+
+    name: ClassVar[str] = "logit_bias"
+    param: ClassVar[str] = "bias"
+    kind: ClassVar[type] = dict
+    noop: ClassVar[object] = ()
+    theorems: ClassVar[tuple[str, ...]] = ("commute-bias-shift",)
+    impl: ClassVar[str] = "logit_bias"
+
+    def __post_init__(self):
+        allowed = "a mapping {token id (integer >= 0): bias (a finite number or -inf)}"
+        items = self.bias.items() if isinstance(self.bias, dict) else self.bias
+        try:
+            pairs = [(k, v) for k, v in items]
+        except (TypeError, ValueError):
+            raise InvalidParameter("logit_bias", self.bias, allowed) from None
+        out = {}
+        for k, v in pairs:
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+                raise InvalidParameter("logit_bias", self.bias, allowed + f"; token {k!r} is not")
+            v = _number("logit_bias", v, allowed)
+            if v == math.inf:
+                raise InvalidParameter("logit_bias", self.bias, allowed + f"; token {k} has +inf")
+            out[int(k)] = v
+        object.__setattr__(self, "bias", tuple(sorted(out.items())))
+
+    def apply(self, row: Row, history=None) -> None:
+        if not self.bias:
+            return
+        ids = np.array([k for k, _ in self.bias])
+        if ids.max() >= row.z.size:
+            raise InvalidParameter("logit_bias", int(ids.max()), f"token ids in [0, {row.z.size}) (the row's vocabulary)")
+        values = np.array([v for _, v in self.bias])
+        _change(row, ids, lambda z: z + values)
+        banned = ids[values == -math.inf]
+        row.keep[banned] = False
+        if not row.keep.any():
+            raise InvalidParameter("logit_bias", dict(self.bias), "a bias that leaves at least one token allowed")
+
+
+def _penalty_fields(self, name):
+    _choice("counts", self.counts, ("all", "output"))
+    _window(f"{name} window", self.window)
+
+
+@dataclass(frozen=True)
+class RepetitionPenalty(Transform):
+    """The sign-aware repetition penalty (CTRL, arXiv:1909.05858, as every engine fixes it): each
+    distinct token seen gets z / theta if z > 0, else z * theta. Not a shift-invariant rule
+    (`penalty-shift`): it must see the same logits the engine's does.
+    counts: "all" (prompt and output) or "output"; window: the last n counted tokens (None: all)."""
+
+    theta: float
+    counts: str = "all"
+    window: int | None = None
+
+    name: ClassVar[str] = "repetition_penalty"
+    param: ClassVar[str] = "theta"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 1.0
+    filters: ClassVar[bool] = False
+    history: ClassVar[bool] = True
+    theorems: ClassVar[tuple[str, ...]] = ("penalty-shift",)
+    impl: ClassVar[str] = "repetition_penalty"
+
+    def __post_init__(self):
+        allowed = "a finite number > 0 (1 changes nothing)"
+        theta = _number("repetition_penalty", self.theta, allowed)
+        if not (math.isfinite(theta) and theta > 0):
+            raise InvalidParameter("repetition_penalty", self.theta, allowed)
+        _penalty_fields(self, "repetition_penalty")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.theta != 1:
+            ids, _ = _counted(row, history, self.counts, self.window)
+            _change(row, ids, lambda z: np.where(z > 0, z / self.theta, z * self.theta))
+
+
+@dataclass(frozen=True)
+class PresencePenalty(Transform):
+    """Subtract `penalty` once from each distinct token seen (OpenAI's presence penalty); additive,
+    so it commutes with a shift (`commute-bias-shift`). counts / window as RepetitionPenalty."""
+
+    penalty: float
+    counts: str = "all"
+    window: int | None = None
+
+    name: ClassVar[str] = "presence_penalty"
+    param: ClassVar[str] = "penalty"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 0.0
+    filters: ClassVar[bool] = False
+    history: ClassVar[bool] = True
+    theorems: ClassVar[tuple[str, ...]] = ("commute-bias-shift",)
+    impl: ClassVar[str] = "presence_penalty"
+
+    def __post_init__(self):
+        if not math.isfinite(_number("presence_penalty", self.penalty, "a finite number")):
+            raise InvalidParameter("presence_penalty", self.penalty, "a finite number")
+        _penalty_fields(self, "presence_penalty")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.penalty != 0:
+            ids, _ = _counted(row, history, self.counts, self.window)
+            _change(row, ids, lambda z: z - self.penalty)
+
+
+@dataclass(frozen=True)
+class FrequencyPenalty(Transform):
+    """Subtract `penalty` times the number of times each token was seen (OpenAI's frequency
+    penalty); additive (`commute-bias-shift`). counts / window as RepetitionPenalty."""
+
+    penalty: float
+    counts: str = "all"
+    window: int | None = None
+
+    name: ClassVar[str] = "frequency_penalty"
+    param: ClassVar[str] = "penalty"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 0.0
+    filters: ClassVar[bool] = False
+    history: ClassVar[bool] = True
+    theorems: ClassVar[tuple[str, ...]] = ("commute-bias-shift",)
+    impl: ClassVar[str] = "frequency_penalty"
+
+    def __post_init__(self):
+        if not math.isfinite(_number("frequency_penalty", self.penalty, "a finite number")):
+            raise InvalidParameter("frequency_penalty", self.penalty, "a finite number")
+        _penalty_fields(self, "frequency_penalty")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.penalty != 0:
+            ids, occurrences = _counted(row, history, self.counts, self.window)
+            _change(row, ids, lambda z: z - self.penalty * occurrences)
+
+
+def _keep_at_least(row: Row, kept: np.ndarray, count: int) -> np.ndarray:
+    """kept, plus the `count` most likely survivors when fewer pass (min_tokens_to_keep; ties at
+    that cut are kept whole, as `scores < topk(scores)[-1]` does)."""
+    if kept.sum() >= count:
+        return kept
+    return kept | rank_cut(row.z, min(count, int(row.keep.sum())), row.keep, row.boundary, "all")[0]
+
+
+def _entropy(probs: np.ndarray) -> float:
+    p = probs[probs > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+@dataclass(frozen=True)
+class TypicalP(Transform):
+    """Locally typical sampling (Meister et al., arXiv:2202.00666): rank the survivors by how far
+    their surprise -log p_i is from the entropy H, |-log p_i - H|, and keep a token iff the mass of
+    the strictly more typical tokens is < mass; min_tokens_to_keep most typical always stay.
+    ties="all": a tie in typicality is kept or dropped whole (Hugging Face: the cut is
+    `sorted_scores > sorted_scores[last_ind]`); "any": ranked one by one by a sort, so a tie group
+    straddling the cut is boundary (llama.cpp). mass = 1 changes nothing."""
+
+    mass: float
+    min_tokens_to_keep: int = 1
+    ties: str = "all"
+
+    name: ClassVar[str] = "typical_p"
+    param: ClassVar[str] = "mass"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 1.0
+    theorems: ClassVar[tuple[str, ...]] = ("typical-shift",)
+    impl: ClassVar[str] = "typical_p"
+
+    def __post_init__(self):
+        _unit("typical_p", self.mass)
+        _count("min_tokens_to_keep", self.min_tokens_to_keep, 1, "an integer >= 1")
+        _choice("ties", self.ties, ("all", "any"))
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.mass == 1:
+            return
+        probs = softmax(np.where(row.keep, row.z, -np.inf))
+        alive = np.flatnonzero(row.keep)
+        with np.errstate(divide="ignore"):
+            score = np.abs(-np.log(probs[alive]) - _entropy(probs))
+        order = np.lexsort((alive, score))  # most typical first, ties by index
+        s, p = score[order], probs[alive][order]
+        before = np.concatenate(([0.0], np.cumsum(p)[:-1]))
+        if self.ties == "all":
+            first = np.concatenate(([True], s[1:] != s[:-1]))
+            before = before[np.maximum.accumulate(np.where(first, np.arange(s.size), 0))]
+        kept_sorted = before < self.mass
+        kept_sorted[: self.min_tokens_to_keep] = True
+        # Boundary: the mass before a token within the mass tolerance of the cut, or a typicality
+        # score within the logit tolerance of the last kept one (rounding may reorder those).
+        near = np.abs(before - self.mass) < row.tol.mass
+        last = s[kept_sorted].max()
+        near |= (s != last) & (np.abs(s - last) < _slack(row))
+        near[: self.min_tokens_to_keep] = False
+        if self.ties == "any":
+            cut = int(kept_sorted.sum()) - 1
+            if cut + 1 < s.size and s[cut] == s[cut + 1]:
+                near |= s == s[cut]
+        row.boundary[alive[order][near]] = True
+        row.keep = np.zeros_like(row.keep)
+        row.keep[alive[order][kept_sorted]] = True
+
+
+def _log_gap(probs: np.ndarray, value: float) -> np.ndarray:
+    """|log p_i - log value| (inf where p_i = 0): probabilities are compared in log space, because
+    an engine's p_i = exp(z_i - logsumexp) carries the logsumexp's error as a relative error."""
+    with np.errstate(divide="ignore"):
+        return np.abs(np.log(probs) - math.log(value))
+
+
+def _slack(row: Row) -> float:
+    """How far apart, in log space, two probabilities an engine computed may be misordered."""
+    return 2 * (row.tol.logit + row.tol.mass)
+
+
+def _cutoff(row: Row, threshold: float, min_tokens_to_keep: int) -> None:
+    """Keep the survivors whose renormalised probability is >= threshold (plus min_tokens_to_keep)."""
+    probs = softmax(np.where(row.keep, row.z, -np.inf))
+    row.boundary |= row.keep & (_log_gap(probs, threshold) < _slack(row))
+    row.keep = _keep_at_least(row, row.keep & (probs >= threshold), min_tokens_to_keep)
+
+
+@dataclass(frozen=True)
+class EpsilonCutoff(Transform):
+    """Truncation sampling (Hewitt et al., arXiv:2210.15191): keep a token iff its probability,
+    renormalised over the survivors, is >= epsilon; min_tokens_to_keep most likely always stay.
+    epsilon = 0 changes nothing."""
+
+    epsilon: float
+    min_tokens_to_keep: int = 1
+
+    name: ClassVar[str] = "epsilon_cutoff"
+    param: ClassVar[str] = "epsilon"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 0.0
+    theorems: ClassVar[tuple[str, ...]] = ("epsilon-shift",)
+    impl: ClassVar[str] = "epsilon_cutoff"
+
+    def __post_init__(self):
+        _unit("epsilon_cutoff", self.epsilon)
+        _count("min_tokens_to_keep", self.min_tokens_to_keep, 1, "an integer >= 1")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.epsilon > 0:
+            _cutoff(row, self.epsilon, self.min_tokens_to_keep)
+
+
+@dataclass(frozen=True)
+class EtaCutoff(Transform):
+    """Eta sampling (Hewitt et al., arXiv:2210.15191): as EpsilonCutoff with the threshold
+    eta = min(epsilon, sqrt(epsilon) * exp(-H)), H the entropy of the survivors' distribution."""
+
+    epsilon: float
+    min_tokens_to_keep: int = 1
+
+    name: ClassVar[str] = "eta_cutoff"
+    param: ClassVar[str] = "epsilon"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 0.0
+    theorems: ClassVar[tuple[str, ...]] = ("eta-shift",)
+    impl: ClassVar[str] = "eta_cutoff"
+
+    def __post_init__(self):
+        _unit("eta_cutoff", self.epsilon)
+        _count("min_tokens_to_keep", self.min_tokens_to_keep, 1, "an integer >= 1")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.epsilon > 0:
+            entropy = _entropy(softmax(np.where(row.keep, row.z, -np.inf)))
+            _cutoff(row, min(self.epsilon, math.sqrt(self.epsilon) * math.exp(-entropy)), self.min_tokens_to_keep)
+
+
+@dataclass(frozen=True)
+class TopNSigma(Transform):
+    """Top-n-sigma (Tang et al., arXiv:2411.07641): keep a token iff its logit is >= max - n * sigma,
+    sigma the population standard deviation of the survivors' logits. Shift-invariant (max and
+    sigma move together) and scale-equivariant, so it also commutes with temperature."""
+
+    n: float
+
+    name: ClassVar[str] = "top_n_sigma"
+    param: ClassVar[str] = "n"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = math.inf
+    theorems: ClassVar[tuple[str, ...]] = ("top-n-sigma-shift",)
+    impl: ClassVar[str] = "top_n_sigma"
+
+    def __post_init__(self):
+        n = _number("top_n_sigma", self.n, "a number > 0 (inf keeps everything)")
+        if not n > 0:
+            raise InvalidParameter("top_n_sigma", self.n, "a number > 0 (inf keeps everything)")
+
+    def apply(self, row: Row, history=None) -> None:
+        if self.n == math.inf:
+            return
+        alive = row.z[row.keep]
+        threshold = alive.max() - self.n * alive.std()
+        row.boundary |= row.keep & (np.abs(row.z - threshold) < row.tol.logit * (2 + self.n))
+        row.keep = row.keep & (row.z >= threshold)
+
+
+@dataclass(frozen=True)
+class XTC(Transform):
+    """Exclude Top Choices (oobabooga/text-generation-webui, PR #6335): with probability
+    `probability`, of the survivors whose renormalised probability is above `threshold`, remove all
+    but the least likely (nothing when fewer than two are above). The target is the exact mixture
+    (1 - probability) * without + probability * with.
+    above: ">" (mlx-lm) or ">=" (llama.cpp) against the threshold. ties="all": every token tied
+    with the least likely one above stays (mlx-lm removes p > that minimum); "any": exactly one
+    stays, chosen by a sort (llama.cpp), so the tie group is boundary. special_tokens are never
+    removed (mlx-lm's xtc_special_tokens). min_keep: skip when fewer than min_keep would remain
+    (llama.cpp)."""
+
+    probability: float
+    threshold: float = 0.1
+    above: str = ">"
+    ties: str = "all"
+    special_tokens: tuple[int, ...] = ()
+    min_keep: int = 0
+
+    name: ClassVar[str] = "xtc_probability"
+    param: ClassVar[str] = "probability"
+    kind: ClassVar[type] = float
+    noop: ClassVar[object] = 0.0
+    random: ClassVar[bool] = True
+    theorems: ClassVar[tuple[str, ...]] = ("xtc-shift",)
+    impl: ClassVar[str] = "xtc"
+
+    def __post_init__(self):
+        _unit("xtc_probability", self.probability)
+        _unit("xtc_threshold", self.threshold)
+        _choice("above", self.above, (">", ">="))
+        _choice("ties", self.ties, ("all", "any"))
+        try:
+            special = tuple(self.special_tokens)
+        except TypeError:
+            raise InvalidParameter("xtc_special_tokens", self.special_tokens, "a sequence of token ids") from None
+        for t in special:
+            _count("xtc_special_tokens", t, 0, "token ids: integers >= 0")
+        object.__setattr__(self, "special_tokens", tuple(sorted({int(t) for t in special})))
+        _count("min_keep", self.min_keep, 0, "an integer >= 0")
+
+    @property
+    def chance(self) -> float:
+        return float(self.probability)
+
+    def apply(self, row: Row, history=None) -> None:
+        """The branch where XTC fires (the mixture is spec.target's business)."""
+        if self.special_tokens and self.special_tokens[-1] >= row.z.size:
+            raise InvalidParameter("xtc_special_tokens", self.special_tokens[-1],
+                                   f"token ids in [0, {row.z.size}) (the row's vocabulary)")
+        probs = softmax(np.where(row.keep, row.z, -np.inf))
+        over = row.keep & ((probs > self.threshold) if self.above == ">" else (probs >= self.threshold))
+        near = row.keep & (_log_gap(probs, self.threshold) < _slack(row)) if self.threshold > 0 \
+            else np.zeros_like(row.keep)
+        if over.sum() < 2:  # does not act, unless rounding moves a near token over the threshold
+            if (over | near).sum() >= 2:
+                row.boundary |= over | near
+            return
+        least = probs[over].min()
+        removed = over & (probs > least)
+        if self.ties == "any":  # exactly one of the tokens tied at the minimum stays, chosen by a sort
+            tied = np.flatnonzero(over & (probs == least))
+            removed[tied[1:]] = True
+            if tied.size > 1:
+                row.boundary[tied] = True
+        removed[list(self.special_tokens)] = False
+        if int((row.keep & ~removed).sum()) < self.min_keep:
+            return
+        # Boundary: tokens near the threshold (they may join or leave the group above it, and then
+        # the least likely one above changes) and tokens near that least likely value.
+        row.boundary |= near | (over & (probs != least) & (_log_gap(probs, least) < _slack(row)))
+        if (near & ~over).any():
+            row.boundary |= over & (probs == least)
+        row.keep = row.keep & ~removed
+
+
+REGISTRY: dict[str, type[Transform]] = {cls.name: cls for cls in (
+    Temperature, TopK, TopP, MinP, LogitBias, RepetitionPenalty, PresencePenalty, FrequencyPenalty,
+    TypicalP, EpsilonCutoff, EtaCutoff, TopNSigma, XTC)}
 COMMON = tuple(REGISTRY)  # the common parameter names, in one vocabulary for every preset
 
 

@@ -342,6 +342,8 @@ def _preset_parameters():
 def test_every_preset_parameter_rejects_garbage_with_invalid_parameter(preset, param, bad):
     if bad is None and "None" in str(param.annotation):
         return  # None is a value of that parameter ("not given" / disabled)
+    if bad == [1] and "list" in str(param.annotation):
+        return  # a list of token ids is a value of that parameter
     with pytest.raises(spec.InvalidParameter) as e:  # never a TypeError from comparing 'x' > 0
         presets.PRESETS[preset](**{param.name: bad})
     assert e.value.name == param.name and f"{param.name}=" in str(e.value)

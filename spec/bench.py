@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spec import presets, target
+from spec import History, presets, target
 from spec.rows import VOCAB as V
 from spec.rows import llm_logits
 
@@ -27,7 +27,18 @@ CONFIGS = {
     "reference top-p 0.9 only": presets.reference(top_p=0.9),
     "temperature 0.7 only": presets.reference(temperature=0.7),
     "greedy": presets.reference(temperature=0),
+    "mlx_lm everything (bias, 3 penalties over 1,000 tokens, top-p, min-p, XTC 0.5, top-k)":
+        presets.mlx_lm(temp=0.7, top_p=0.9, min_p=0.05, top_k=40, xtc_probability=0.5, logit_bias={1: 2.0, 5: -np.inf},
+                       repetition_penalty=1.3, presence_penalty=0.5, frequency_penalty=0.3,
+                       repetition_context_size=1000, presence_context_size=1000, frequency_context_size=1000),
+    "llama_cpp everything (penalties over 1,000, top-n-sigma, typical, XTC 0.3)":
+        presets.llama_cpp(typ_p=0.9, top_n_sigma=2.0, xtc_probability=0.3, penalty_repeat=1.1, penalty_freq=0.1,
+                          penalty_present=0.2, penalty_last_n=1000),
+    "hf everything (repetition, typical, epsilon, eta, top-p, min-p)":
+        presets.hf(temperature=0.7, top_p=0.9, min_p=0.05, typical_p=0.9, epsilon_cutoff=3e-4, eta_cutoff=1e-3,
+                   repetition_penalty=1.2),
 }
+HISTORY_TOKENS = 1000  # the penalties see a history of this many tokens (500 prompt, 500 output)
 
 
 def validation(profiles=("quick", "default")) -> dict:
@@ -55,17 +66,20 @@ def validation(profiles=("quick", "default")) -> dict:
 def main(repeats: int = 15) -> int:
     rng = np.random.default_rng(0)
     rows = list(llm_logits(rng, repeats))
+    seen = rng.integers(0, V, HISTORY_TOKENS)
+    history = History(prompt=tuple(seen[: HISTORY_TOKENS // 2]), output=tuple(seen[HISTORY_TOKENS // 2:]))
     results = {}
-    print(f"spec.target, one row of V = {V:,} float64 logits, median of {repeats}:")
+    print(f"spec.target, one row of V = {V:,} float64 logits, a history of {HISTORY_TOKENS:,} tokens, "
+          f"median of {repeats}:")
     for name, pipeline in CONFIGS.items():
-        target(rows[0], pipeline)  # warm up
+        target(rows[0], pipeline, history=history)  # warm up
         times = []
         for row in rows:
             start = time.perf_counter()
-            target(row, pipeline)
+            target(row, pipeline, history=history)
             times.append(time.perf_counter() - start)
         results[name] = round(statistics.median(times) * 1000, 2)
-        print(f"  {name:64} {results[name]:7.2f} ms")
+        print(f"  {name:86} {results[name]:7.2f} ms")
     validate_results = validation()
     out = Path("results")
     out.mkdir(exist_ok=True)

@@ -169,9 +169,10 @@ def _histories(history, rows: int, single: bool) -> list:
         return [History()] * rows
     if single:
         return [as_history(history)]
-    if isinstance(history, History) or not hasattr(history, "__len__") or len(history) != rows:
-        raise InvalidParameter("history", history, f"one history per row: a list of {rows} spec.History "
-                                                   "objects or token-id sequences")
+    allowed = f"one history per row: a list of {rows} spec.History objects or token-id sequences"
+    if isinstance(history, History) or not hasattr(history, "__len__") or len(history) != rows \
+            or any(not isinstance(h, History) and not hasattr(h, "__iter__") for h in history):
+        raise InvalidParameter("history", history, allowed)
     return [as_history(h) for h in history]
 
 

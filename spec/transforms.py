@@ -21,6 +21,7 @@ import numpy as np
 from spec.errors import InvalidParameter
 from spec.numerics import Tolerance, rank_cut, softmax
 
+HEAD = 1024  # top-p ranks this many most likely tokens first, and the whole row only when they do not settle the cut
 VOCAB_SIZE = "V"  # a parameter value meaning "the row's vocabulary size" (top_k = V keeps everything)
 
 
@@ -202,23 +203,37 @@ class TopP(Transform):
         keep = row.keep
         probs = softmax(np.where(keep, row.z, -np.inf)) if self.mass == "renormalized" else softmax(row.unfiltered)
         alive = np.flatnonzero(keep)
-        order = alive[np.lexsort((alive, -probs[alive]))]  # descending probability, ties by index
-        sorted_probs = probs[order]
-        above = np.concatenate(([0.0], np.cumsum(sorted_probs)[:-1]))
-        if self.ties == "all":  # mass strictly above = mass above the first member of the tie group
-            first = np.concatenate(([True], sorted_probs[1:] != sorted_probs[:-1]))
-            above = above[np.maximum.accumulate(np.where(first, np.arange(order.size), 0))]
-        kept_sorted = above < self.p
-        kept_sorted[: self.min_tokens_to_keep] = True
-        near = np.abs(above - self.p) < row.tol.mass
-        near[: self.min_tokens_to_keep] = False
-        if self.ties == "any":  # a tie group straddling the cut
-            last = int(kept_sorted.sum()) - 1
-            if 0 <= last < order.size - 1 and sorted_probs[last] == sorted_probs[last + 1]:
-                near |= sorted_probs == sorted_probs[last]
+        head = min(alive.size, max(HEAD, 2 * self.min_tokens_to_keep))
+        # Rank only the `head` most likely tokens when that settles the cut: their last one is
+        # dropped, not near the cut and less likely than every kept one, so no token outside the
+        # head can be kept or boundary. Else rank them all.
+        for size in (head, alive.size):
+            ranked = alive if size == alive.size else alive[np.argpartition(-probs[alive], size - 1)[:size]]
+            order = ranked[np.lexsort((ranked, -probs[ranked]))]  # descending probability, ties by index
+            kept_sorted, near = self._cut(probs[order], row.tol.mass)
+            sorted_probs = probs[order]
+            if size == alive.size or (not kept_sorted[-1] and not near[-1]
+                                      and sorted_probs[-1] < sorted_probs[kept_sorted].min()):
+                break
         row.boundary[order[near]] = True
         row.keep = np.zeros_like(keep)
         row.keep[order[kept_sorted]] = True
+
+    def _cut(self, sorted_probs: np.ndarray, tol_mass: float) -> tuple[np.ndarray, np.ndarray]:
+        """(kept, near the cut) for tokens ranked by descending probability."""
+        above = np.concatenate(([0.0], np.cumsum(sorted_probs)[:-1]))
+        if self.ties == "all":  # mass strictly above = mass above the first member of the tie group
+            first = np.concatenate(([True], sorted_probs[1:] != sorted_probs[:-1]))
+            above = above[np.maximum.accumulate(np.where(first, np.arange(sorted_probs.size), 0))]
+        kept_sorted = above < self.p
+        kept_sorted[: self.min_tokens_to_keep] = True
+        near = np.abs(above - self.p) < tol_mass
+        near[: self.min_tokens_to_keep] = False
+        if self.ties == "any":  # a tie group straddling the cut
+            last = int(kept_sorted.sum()) - 1
+            if 0 <= last < sorted_probs.size - 1 and sorted_probs[last] == sorted_probs[last + 1]:
+                near |= sorted_probs == sorted_probs[last]
+        return kept_sorted, near
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spec.target import log_softmax
+from spec.transforms import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class Invariant:
     # (the validator's same-key tolerances are derived from these).
     rounding: str = ""
     float_theorems: tuple[str, ...] = ()
+    needs_shift_invariance: bool = False  # holds only for pipelines whose every step is shift-invariant
+
+    def holds(self, pipeline) -> bool:
+        """Whether the relation holds for this pipeline: the shift relations need every step to be
+        shift-invariant (a repetition penalty is not: `penalty-shift`)."""
+        return not self.needs_shift_invariance or all(type(s).shift_invariant for s in pipeline.steps)
 
 
 _ROUNDING = ("rounding keeps the order of values and only creates ties (fp-sub-monotone, fp-sub-strict), so "
@@ -26,6 +33,11 @@ _ROUNDING = ("rounding keeps the order of values and only creates ties (fp-sub-m
              "max(z) <= fl(logsumexp z) < fl(2 max z) (fp-greedy-exact-guard); a same-key draw changes only "
              "when two scores come within the rounding error")
 _FLOAT = ("fp-sub-monotone", "fp-sub-strict", "fp-argmax-shift-weak", "fp-greedy-exact-guard")
+
+
+# The shift theorems every shift-invariant transform declares in the registry.
+_NEW_SHIFT = tuple(dict.fromkeys(t for cls in REGISTRY.values() if cls.shift_invariant for t in cls.theorems
+                                 if t not in ("temperature-shift", "filters-shift")))
 
 
 def _shift(rows, rng):
@@ -37,11 +49,14 @@ def _logprobs(rows, rng):
 
 
 INVARIANTS = (
-    Invariant("shift", "Subtracting one constant per row leaves the target unchanged.",
-              ("softmax-shift", "argmax-shift", "temperature-shift", "filters-shift"), _shift, _ROUNDING, _FLOAT),
-    Invariant("logits-vs-logprobs", "Log-probabilities z - logsumexp(z) have the same target as the logits z.",
-              ("log-softmax", "softmax-of-logprobs", "greedy-logprobs", "filters-shift"), _logprobs, _ROUNDING,
-              _FLOAT),
+    Invariant("shift", "Subtracting one constant per row leaves the target unchanged (unless the pipeline has a "
+              "repetition penalty: penalty-shift).",
+              ("softmax-shift", "argmax-shift", "temperature-shift", "filters-shift") + _NEW_SHIFT, _shift, _ROUNDING,
+              _FLOAT, True),
+    Invariant("logits-vs-logprobs", "Log-probabilities z - logsumexp(z) have the same target as the logits z "
+              "(unless the pipeline has a repetition penalty: penalty-shift).",
+              ("log-softmax", "softmax-of-logprobs", "greedy-logprobs", "filters-shift") + _NEW_SHIFT, _logprobs,
+              _ROUNDING, _FLOAT, True),
     Invariant("same-key-coupling", "With the same random key, a Gumbel-max or inverse-CDF sampler returns the "
               "same token for z and for any per-row shift of z (so draws can be compared one by one).",
               ("gumbel-coupling",)),

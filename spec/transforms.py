@@ -71,6 +71,7 @@ class Transform:
     filters: ClassVar[bool] = True  # changes the keep-set (False: only rescales)
     history: ClassVar[bool] = False  # reads the token history (penalties)
     random: ClassVar[bool] = False  # fires only with probability `chance` (XTC): the target is a mixture
+    shift_invariant: ClassVar[bool] = True  # its theorems prove it may see log-probabilities (False: refuted)
     theorems: ClassVar[tuple[str, ...]]  # why it may see log-probabilities (proofs.catalogue ids)
     impl: ClassVar[str]  # its rule in impl.sampler
 
@@ -404,6 +405,7 @@ class RepetitionPenalty(Transform):
     noop: ClassVar[object] = 1.0
     filters: ClassVar[bool] = False
     history: ClassVar[bool] = True
+    shift_invariant: ClassVar[bool] = False
     theorems: ClassVar[tuple[str, ...]] = ("penalty-shift",)
     impl: ClassVar[str] = "repetition_penalty"
 

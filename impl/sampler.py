@@ -2,6 +2,7 @@
 
     sampler = impl.make_sampler(spec.presets.mlx_lm(temp=0.7, top_p=0.9))
     token = sampler(logits)            # (B, V) -> (B,), (V,) -> (); logits or log-probabilities
+    token = sampler(logits, key=k, history=[spec.History(prompt, output), ...])  # one history per row
 
 Design, in one screen:
 - Work in float32 (float16 / bfloat16 inputs are upcast, as engines do); never mutate the input.
@@ -18,18 +19,44 @@ Design, in one screen:
   the token id alone: batch shape, candidate gathering and fast paths never change a token's
   noise, and a batch equals row-by-row calls with the same keys. The noise is bounded, so only
   tokens near the top score can win, and only those race (`_pruned_race`).
+- Every transform is one small pure rule named by its registry entry's `impl`:
+  rule(x, ids, unfiltered, step, call) -> (x, ids, unfiltered), where `call` carries what a rule
+  may read besides the scores: the vocabulary size, one `spec.History` per row and one key per
+  row. Penalties and logit bias touch only the tokens they name (a gather and a scatter into a
+  new array); XTC's coin is drawn per row from that row's key (the Gumbel hash at a counter no
+  token id uses), so rows are independent and `filter(..., key=k)` shows the branch the
+  sampler with key k takes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
 
 import mlx.core as mx
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
 from spec.presets import PRESETS, canonical
-from spec.transforms import MinP, Pipeline, Temperature, TopK, TopP, registered
+from spec.target import histories
+from spec.transforms import (
+    XTC,
+    EpsilonCutoff,
+    EtaCutoff,
+    FrequencyPenalty,
+    History,
+    LogitBias,
+    MinP,
+    Pipeline,
+    PresencePenalty,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopNSigma,
+    TopP,
+    TypicalP,
+    registered,
+)
 
 HEAD = 1024  # top-p looks for its crossing among this many largest values first
 _FLOATS = (mx.float16, mx.bfloat16, mx.float32)
@@ -56,11 +83,25 @@ def uniform_from_bits(h: mx.array) -> mx.array:
 G_LOW, G_HIGH = -math.log(-math.log(2.0**-24)), -math.log(2.0**-24)  # -2.81, 16.64
 
 
+def _bits(keys: mx.array, counters: mx.array) -> mx.array:
+    """32 hashed bits for each (row key, counter): keys (B, 2) uint32, counters (B, m) or (1, m)."""
+    x = counters.astype(mx.uint32)
+    return _fmix((x ^ keys[:, :1]) * mx.array(0x9E3779B9, dtype=mx.uint32) + keys[:, 1:])
+
+
 def gumbel(keys: mx.array, counters: mx.array) -> mx.array:
     """Standard Gumbel noise for each (row key, counter): keys (B, 2) uint32, counters (B, m)."""
-    x = counters.astype(mx.uint32)
-    h = _fmix((x ^ keys[:, :1]) * mx.array(0x9E3779B9, dtype=mx.uint32) + keys[:, 1:])
-    return -mx.log(-mx.log(uniform_from_bits(h)))
+    return -mx.log(-mx.log(uniform_from_bits(_bits(keys, counters))))
+
+
+LOG_TINY = math.log(5e-324)  # the least positive float64, where the spec's probabilities underflow
+TINY_THRESHOLD = 1e-30  # XTC thresholds below this compare in log space (float32 probabilities underflow)
+COIN = 2**32 - 1  # XTC's coin at pipeline step i uses counter COIN - i: no token id reaches it
+
+
+def coin(keys: mx.array, counter: int) -> mx.array:
+    """(B, 1) uniform in (0, 1), one per row, from that row's key alone."""
+    return uniform_from_bits(_bits(keys, mx.array([[counter]], dtype=mx.uint32)))
 
 
 SEEDS = 2**64  # mx.random.key takes a seed in [0, 2**64) (a C++ uint64)
@@ -222,47 +263,298 @@ def _top_p(x, ids, lse, step: TopP):
     return mx.where(x >= threshold, x, -mx.inf), ids
 
 
-def temperature(x, ids, unfiltered, step: Temperature):
+# --- the per-call context a rule may read ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """What a rule may read besides the scores: the row's vocabulary size, one History per row,
+    one key per row ((B, 2) uint32; None when no step is random and nothing is drawn), and the
+    index of the running step in its pipeline (XTC's coin counter)."""
+
+    vocab: int
+    histories: tuple[History, ...]
+    keys: mx.array | None = None
+    index: int = 0
+    counted: dict = field(default_factory=dict)  # (counts, window) -> _counted's arrays, for this call
+
+
+def _call(x: mx.array, single: bool, history, keys) -> Call:
+    return Call(x.shape[-1], tuple(histories(history, x.shape[0], single)), keys)
+
+
+def _wide():
+    """float64 where mlx has it (the CPU), for sums whose float32 error would exceed the spec's
+    tolerance (the standard deviation of top-n-sigma, the entropy of eta)."""
+    return mx.float64 if mx.default_device() == mx.cpu else mx.float32
+
+
+def _full(x, ids, vocab: int):
+    """Gathered candidates back on the whole row (dropped tokens -inf)."""
+    if ids is None:
+        return x
+    return mx.put_along_axis(mx.full((x.shape[0], vocab), -mx.inf, dtype=x.dtype), ids.astype(mx.int32), x, -1)
+
+
+def _on_tokens(x, ids, unfiltered, call: Call, change):
+    """Apply a value change (a new array, never in place) to the scores and the unfiltered
+    scores, as the spec's `_change` does; the scores come back on the whole row."""
+    same = ids is None and unfiltered is x
+    x = change(_full(x, ids, call.vocab))
+    return x, None, (x if same else change(unfiltered))
+
+
+def _counted(call: Call, counts: str, window):
+    """(ids (B, m) int32, occurrences (B, m) float32) of the tokens a penalty counts in each row,
+    each id once. Short rows are padded with a copy of their first entry (the same token written
+    twice with the same value), empty rows with token 0 and 0 occurrences (left unchanged).
+    None when no row has seen anything."""
+    if (counts, window) in call.counted:  # several penalties of one engine count the same tokens
+        return call.counted[counts, window]
+    rows, done = [], {}
+    for h in call.histories:
+        if id(h) not in done:  # a batch often repeats one History object
+            ids, occurrences = np.unique(np.asarray(h.seen(counts, window), dtype=np.int64), return_counts=True)
+            if ids.size and ids[-1] >= call.vocab:
+                raise InvalidParameter("history", int(ids[-1]),
+                                       f"token ids in [0, {call.vocab}) (the row's vocabulary)")
+            done[id(h)] = ids, occurrences
+        rows.append(done[id(h)])
+    width = max(ids.size for ids, _ in rows)
+    if width == 0:
+        call.counted[counts, window] = None
+        return None
+    idx = np.zeros((len(rows), width), dtype=np.int32)
+    occ = np.zeros((len(rows), width), dtype=np.float32)
+    for b, (ids, occurrences) in enumerate(rows):
+        if ids.size:
+            idx[b], occ[b] = ids[0], occurrences[0]
+            idx[b, : ids.size], occ[b, : ids.size] = ids, occurrences
+    call.counted[counts, window] = mx.array(idx), mx.array(occ)
+    return call.counted[counts, window]
+
+
+def _penalize(x, ids, unfiltered, call: Call, step, rule):
+    """Replace the score g of each counted token by rule(g, occurrences)."""
+    counted = _counted(call, step.counts, step.window)
+    if counted is None:
+        return x, ids, unfiltered
+    idx, occ = counted
+
+    def change(z):
+        g = mx.take_along_axis(z, idx, -1)
+        return mx.put_along_axis(z, idx, mx.where(occ > 0, rule(g, occ), g), -1)
+
+    return _on_tokens(x, ids, unfiltered, call, change)
+
+
+# --- the rules, one per registered transform (the registry's `impl` names them) -----------------
+
+def temperature(x, ids, unfiltered, step: Temperature, call: Call | None = None):
     if step.t > 0:
         x, unfiltered = x / step.t, unfiltered / step.t
     return x, ids, unfiltered
 
 
-def top_k(x, ids, unfiltered, step: TopK):
+def top_k(x, ids, unfiltered, step: TopK, call: Call | None = None):
     return (*_top_k(x, ids, step, unfiltered.shape[-1]), unfiltered)
 
 
-def min_p(x, ids, unfiltered, step: MinP):
+def min_p(x, ids, unfiltered, step: MinP, call: Call | None = None):
     return _min_p(x, step), ids, unfiltered
 
 
-def top_p(x, ids, unfiltered, step: TopP):
+def top_p(x, ids, unfiltered, step: TopP, call: Call | None = None):
     lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
     return (*_top_p(x, ids, lse, step), unfiltered)
 
 
-def _apply(x, pipeline: Pipeline):
-    """Run the pipeline's steps, each by the impl rule its registry entry names; returns (scaled
-    masked scores, their token ids or None). (x, ids, unfiltered) flow through every rule."""
-    ids, unfiltered = None, x
-    for step in pipeline.steps:
+def logit_bias(x, ids, unfiltered, step: LogitBias, call: Call):
+    """Add bias[token] to that token's score; a -inf bias bans it (a row left with nothing is an
+    InvalidParameter, as in the spec)."""
+    if not step.bias:
+        return x, ids, unfiltered
+    tokens = [t for t, _ in step.bias]
+    if tokens[-1] >= call.vocab:
+        raise InvalidParameter("logit_bias", tokens[-1], f"token ids in [0, {call.vocab}) (the row's vocabulary)")
+    where = mx.array(tokens, dtype=mx.int32)
+    values = mx.array([v for _, v in step.bias], dtype=mx.float32)
+    x, ids, unfiltered = _on_tokens(x, ids, unfiltered, call, lambda z: z.at[:, where].add(values))
+    if any(v == -math.inf for _, v in step.bias) and not mx.all(mx.any(mx.isfinite(x), -1)).item():
+        raise InvalidParameter("logit_bias", dict(step.bias), "a bias that leaves at least one token allowed")
+    return x, ids, unfiltered
+
+
+def repetition_penalty(x, ids, unfiltered, step: RepetitionPenalty, call: Call):
+    """Each distinct token seen: g / theta if g > 0, else g * theta."""
+    if step.theta == 1:
+        return x, ids, unfiltered
+    theta = step.theta
+    return _penalize(x, ids, unfiltered, call, step, lambda g, occ: mx.where(g > 0, g / theta, g * theta))
+
+
+def presence_penalty(x, ids, unfiltered, step: PresencePenalty, call: Call):
+    """Each distinct token seen: g - penalty."""
+    if step.penalty == 0:
+        return x, ids, unfiltered
+    return _penalize(x, ids, unfiltered, call, step, lambda g, occ: g - step.penalty)
+
+
+def frequency_penalty(x, ids, unfiltered, step: FrequencyPenalty, call: Call):
+    """Each token seen: g - penalty * (times seen)."""
+    if step.penalty == 0:
+        return x, ids, unfiltered
+    return _penalize(x, ids, unfiltered, call, step, lambda g, occ: g - step.penalty * occ)
+
+
+def _logp(x):
+    """Log-probabilities over the survivors (-inf for the dropped)."""
+    return x - mx.logsumexp(x, -1, keepdims=True)
+
+
+def _entropy(logp):
+    """Entropy of each row's distribution (wide precision), (B, 1)."""
+    lp = logp.astype(_wide())
+    return -mx.sum(mx.where(mx.isfinite(lp), mx.exp(lp) * lp, 0), -1, keepdims=True)
+
+
+def _keep_at_least(x, keep, count: int):
+    """keep, or where fewer than `count` pass, also the `count` largest survivors (ties at that
+    cut kept whole)."""
+    finite = mx.isfinite(x)
+    count = min(count, x.shape[-1])
+    kth = mx.min(mx.topk(x, count, axis=-1), -1, keepdims=True)
+    short = mx.sum(keep, -1, keepdims=True) < count
+    return keep | (short & finite & (x >= kth))
+
+
+def typical_p(x, ids, unfiltered, step: TypicalP, call: Call | None = None):
+    """Rank survivors by |-log p - H| (ties by token: mlx's sort is stable), keep a token iff the
+    mass of the strictly more typical ones is < mass (ties="all": a tie group counts from its
+    first member, so it is kept or dropped whole), plus the min_tokens_to_keep most typical."""
+    if step.mass == 1:
+        return x, ids, unfiltered
+    finite = mx.isfinite(x)
+    logp = _logp(x)
+    entropy = _entropy(logp).astype(mx.float32)
+    score = mx.where(finite, mx.abs(-logp - entropy), mx.inf)
+    order = mx.argsort(score, axis=-1)
+    s = mx.take_along_axis(score, order, -1)
+    p = mx.exp(mx.take_along_axis(logp, order, -1))
+    before = mx.cumsum(p, -1) - p
+    if step.ties == "all":
+        first = mx.concatenate([mx.ones((s.shape[0], 1), dtype=mx.bool_), s[:, 1:] != s[:, :-1]], -1)
+        before = mx.cummax(mx.where(first, before, 0), axis=-1)
+    rank = mx.arange(s.shape[-1])[None]
+    kept = ((before < step.mass) | (rank < step.min_tokens_to_keep)) & mx.isfinite(s)
+    keep = mx.put_along_axis(mx.zeros(x.shape, dtype=mx.bool_), order, kept, -1)
+    return mx.where(keep, x, -mx.inf), ids, unfiltered
+
+
+def _cutoff(x, log_threshold, min_tokens_to_keep: int):
+    keep = _keep_at_least(x, _logp(x) >= log_threshold, min_tokens_to_keep)
+    return mx.where(keep, x, -mx.inf)
+
+
+def epsilon_cutoff(x, ids, unfiltered, step: EpsilonCutoff, call: Call | None = None):
+    """Keep p >= epsilon (compared in log space), plus the min_tokens_to_keep most likely."""
+    if step.epsilon > 0:
+        x = _cutoff(x, math.log(step.epsilon), step.min_tokens_to_keep)
+    return x, ids, unfiltered
+
+
+def eta_cutoff(x, ids, unfiltered, step: EtaCutoff, call: Call | None = None):
+    """Keep p >= min(epsilon, sqrt(epsilon) exp(-H)), plus the min_tokens_to_keep most likely."""
+    if step.epsilon > 0:
+        log_eps = math.log(step.epsilon)
+        threshold = mx.minimum(log_eps, 0.5 * log_eps - _entropy(_logp(x)))
+        x = _cutoff(x, threshold.astype(mx.float32), step.min_tokens_to_keep)
+    return x, ids, unfiltered
+
+
+def top_n_sigma(x, ids, unfiltered, step: TopNSigma, call: Call | None = None):
+    """Keep z >= max - n * sigma, sigma the population standard deviation of the survivors
+    (wide precision: float32 squares overflow at |z| ~ 1e19)."""
+    if step.n == math.inf:
+        return x, ids, unfiltered
+    finite = mx.isfinite(x)
+    z = mx.where(finite, x, 0).astype(_wide())
+    count = mx.sum(finite, -1, keepdims=True)
+    mean = mx.sum(z, -1, keepdims=True) / count
+    sigma = mx.sqrt(mx.sum(mx.where(finite, mx.square(z - mean), 0), -1, keepdims=True) / count)
+    threshold = mx.max(x, -1, keepdims=True).astype(z.dtype) - step.n * sigma
+    return mx.where(x.astype(z.dtype) >= threshold, x, -mx.inf), ids, unfiltered
+
+
+def xtc(x, ids, unfiltered, step: XTC, call: Call):
+    """Per row, with probability `probability` (a coin from the row's key): of the survivors
+    with p above the threshold (> or >=), remove all but the least likely (ties="all": every
+    token tied with it stays; "any": the first of them), never a special token; nothing when
+    fewer than two are above, or when fewer than min_keep would remain.
+
+    Probabilities come from mlx's softmax (its fused kernel is faster on the CPU than
+    logsumexp); a threshold too small for float32 probabilities (0 included) is compared in log
+    space instead, lse = max - log(p_max) (p_max = 1 / sum exp(x - max) is never small)."""
+    if step.special_tokens and step.special_tokens[-1] >= call.vocab:
+        raise InvalidParameter("xtc_special_tokens", step.special_tokens[-1],
+                               f"token ids in [0, {call.vocab}) (the row's vocabulary)")
+    if step.threshold >= TINY_THRESHOLD:
+        values, cut = mx.softmax(x, -1), step.threshold
+    else:  # threshold 0 with ">": p > 0 as the spec decides it, in float64, where p underflows to 0
+        # below the least subnormal (a token 1e4 below the top is not "above 0")
+        top = mx.max(x, -1, keepdims=True)
+        log_t = math.log(step.threshold) if step.threshold > 0 else (LOG_TINY if step.above == ">" else -math.inf)
+        values = x
+        cut = top - mx.log(mx.max(mx.softmax(x, -1), -1, keepdims=True)) + log_t
+    over = (values > cut) if step.above == ">" else (values >= cut)
+    if step.threshold == 0 and step.above == ">=":
+        over = over & mx.isfinite(x)
+    least = mx.min(mx.where(over, values, mx.inf), -1, keepdims=True)
+    removed = values > least
+    if step.ties == "any":
+        tied = values == least
+        removed = removed | (tied & (mx.cumsum(tied.astype(mx.int32), -1) > 1))
+    if step.special_tokens:
+        table = np.zeros(call.vocab, dtype=bool)
+        table[list(step.special_tokens)] = True
+        table = mx.array(table)
+        removed = removed & ~(table[None] if ids is None else table[ids])
+    acts = coin(call.keys, COIN - call.index) < step.probability
+    if step.ties == "any":  # (ties="all": with fewer than two above, nothing is above the least)
+        acts = acts & (mx.sum(over, -1, keepdims=True) >= 2)
+    if step.min_keep > 0:
+        acts = acts & (mx.sum(mx.isfinite(x) & ~removed, -1, keepdims=True) >= step.min_keep)
+    return mx.where(acts & removed, -mx.inf, x), ids, unfiltered
+
+
+def _apply(x, steps, call: Call, start: int = 0, unfiltered=None):
+    """Run `steps` (pipeline positions start, start + 1, ...), each by the impl rule its registry
+    entry names; returns (scaled masked scores, their token ids or None). (x, ids, unfiltered)
+    flow through every rule."""
+    ids, unfiltered = None, (x if unfiltered is None else unfiltered)
+    for i, step in enumerate(steps, start):
         rule = globals().get(registered(step).impl)
         if rule is None:
             raise InvalidParameter("step", step, "a transform impl.sampler implements")
-        x, ids, unfiltered = rule(x, ids, unfiltered, step)
+        x, ids, unfiltered = rule(x, ids, unfiltered, step, replace(call, index=i))
     return x, ids
 
 
-def filter(logits: mx.array, pipeline: Pipeline) -> mx.array:
-    """The input logits with every token the pipeline removes set to -inf (float32)."""
+def _needs_keys(pipeline: Pipeline) -> bool:
+    return any(0 < s.chance < 1 or isinstance(s, XTC) for s in pipeline.steps)
+
+
+def filter(logits: mx.array, pipeline: Pipeline, history=None, key=None) -> mx.array:
+    """The input logits with every token the pipeline removes set to -inf (float32).
+
+    history: as spec.target takes it (for a batch, one per row). key: as the sampler takes it;
+    with random steps (XTC) the keep-set is the branch the sampler with this key takes (None: the
+    global mlx random state decides, as it does for the sampler)."""
     _check_pipeline(pipeline)
     x, single = _as_batch(logits)
     _check_rows(mx.max(x, -1))
-    scores, ids = _apply(x, pipeline)
-    if ids is None:
-        kept = mx.isfinite(scores)
-    else:
-        kept = mx.put_along_axis(mx.zeros(x.shape, dtype=mx.bool_), ids, mx.isfinite(scores), axis=-1)
+    keys = row_keys(key, x.shape[0]) if _needs_keys(pipeline) else None
+    scores, ids = _apply(x, pipeline.steps, _call(x, single, history, keys))
+    kept = mx.isfinite(_full(scores, ids, x.shape[-1]))
     out = mx.where(kept, x, -mx.inf)
     return out[0] if single else out
 
@@ -283,47 +575,124 @@ def _greedy(x: mx.array) -> mx.array:
     return token
 
 
-def _fusable(pipeline: Pipeline) -> bool:
-    """Temperatures and min-p need no data-dependent branching: one compiled graph does it all."""
-    return all(isinstance(s, Temperature | MinP) for s in pipeline.steps)
+_VALUES = LogitBias | RepetitionPenalty | PresencePenalty | FrequencyPenalty  # touch named tokens only
+_FUSED = Temperature | MinP | XTC | TopNSigma | EpsilonCutoff | EtaCutoff | TypicalP  # no data-dependent branch
+
+
+def _split(pipeline: Pipeline) -> int:
+    """How many leading steps only change named tokens' values (bias, penalties): they run
+    eagerly (their index arrays change shape every call), the rest may be one compiled graph."""
+    n = 0
+    while n < len(pipeline.steps) and isinstance(pipeline.steps[n], _VALUES):
+        n += 1
+    return n
+
+
+def _fusable(steps) -> bool:
+    """Rules with no data-dependent branching (no .item()): one compiled graph does them all."""
+    return all(isinstance(s, _FUSED) for s in steps)
 
 
 def make_sampler(pipeline: Pipeline):
     """A sampler for `pipeline`: logits (B, V) or (V,) -> token ids (B,) or (), uint32.
 
     `key`: an mx.random.key for reproducible draws (split into one key per row), or (B, 2) keys,
-    or None for the global mlx random state.
+    or None for the global mlx random state. `history`: the tokens the penalties read, as
+    spec.target takes it (for a (B, V) batch a list of B spec.History or token-id sequences).
     """
     _check_pipeline(pipeline)
+    cut = _split(pipeline)
+    prefix, rest = pipeline.steps[:cut], pipeline.steps[cut:]
+    plain_greedy = pipeline.greedy and all(isinstance(s, Temperature) for s in pipeline.steps)
+    random = _needs_keys(pipeline)
+
+    # When XTC acts it removes the peaks, and then most of an LLM row lies within the noise's
+    # range of the top: the pruned race overflows and the row is raced again in full. With one
+    # row that happens only when XTC acts; in a batch, when it acts in any row: a batch with XTC
+    # races in full at once.
+    xtc_in_batch = any(isinstance(s, XTC) for s in rest)
 
     @mx.compile
     def fused(x, keys):
-        """Temperatures and min-p in one graph: the scores, the pruned race, and the row max of
-        the input, which validates the row (mlx's max propagates NaN)."""
-        scores = _apply(x, pipeline)[0]
-        top = mx.max(scores, -1, keepdims=True)
-        token, overflow = _pruned_race(scores, top, keys) if x.shape[-1] > CANDIDATES else (
-            _race(scores, mx.arange(x.shape[-1], dtype=mx.uint32)[None], keys), mx.zeros(x.shape[:1], mx.bool_))
+        """The fusable steps in one graph: the scores, the pruned race, and the row max of the
+        input, which validates the row (mlx's max propagates NaN)."""
+        scores = _apply(x, rest, Call(x.shape[-1], (), keys), cut)[0]
+        if x.shape[-1] > CANDIDATES and not (xtc_in_batch and x.shape[0] > 1):
+            token, overflow = _pruned_race(scores, mx.max(scores, -1, keepdims=True), keys)
+        else:
+            token = _race(scores, mx.arange(x.shape[-1], dtype=mx.uint32)[None], keys)
+            overflow = mx.zeros(x.shape[:1], mx.bool_)
         return token, overflow, mx.max(x, -1)
 
-    def sample(logits: mx.array, key=None) -> mx.array:
+    @mx.compile
+    def full(x, keys):
+        scores = _apply(x, rest, Call(x.shape[-1], (), keys), cut)[0]
+        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
+
+    coins = [i for i, s in enumerate(pipeline.steps) if 0 < s.chance < 1]  # XTC with probability < 1
+    branches = {}
+
+    def branch(fires: tuple) -> callable:
+        """The sampler of one combination of coins: a step whose coin fires acts for sure
+        (probability 1), one whose coin does not is left out."""
+        if fires not in branches:
+            on = dict(zip(coins, fires, strict=True))
+            steps = tuple(replace(s, probability=1.0) if on.get(i) else s
+                          for i, s in enumerate(pipeline.steps) if on.get(i, True))
+            branches[fires] = make_sampler(Pipeline(steps, pipeline.name))
+        return branches[fires]
+
+    def by_coins(x, keys, call):
+        """Random steps: each row's coins are a function of its key alone, so they are read
+        first, and each group of rows whose coins agree runs the pipeline of that branch (rows
+        where XTC does not fire skip it and keep the pruned race). The same tokens as running
+        the coins inside the rules: the noise depends on (row key, token id) only."""
+        fires = np.array(mx.concatenate([coin(keys, COIN - i) < pipeline.steps[i].probability for i in coins], -1))
+        patterns = sorted({tuple(bool(f) for f in row) for row in fires})
+        if len(patterns) == 1:
+            return branch(patterns[0])(x, keys, list(call.histories))
+        _check_rows(mx.max(x, -1))  # here, so that an error names the row of the caller's batch
+        token = np.zeros(x.shape[0], dtype=np.uint32)
+        for pattern in patterns:
+            rows = np.flatnonzero((fires == np.array(pattern)).all(-1))
+            where = mx.array(rows.astype(np.int32))
+            token[rows] = np.array(branch(pattern)(x[where], keys[where], [call.histories[r] for r in rows]))
+        return mx.array(token)
+
+    def sample(logits: mx.array, key=None, history=None) -> mx.array:
         x, single = _as_batch(logits)
-        if pipeline.greedy:
-            token = _greedy(x)
-        elif _fusable(pipeline):
+        if coins and not pipeline.greedy:
             keys = row_keys(key, x.shape[0])
+            token = by_coins(x, keys, _call(x, single, history, keys))
+            return token[0] if single else token
+        if plain_greedy:
+            _call(x, single, history, None)  # the history is still checked
+            token = _greedy(x)
+            return token[0] if single else token
+        keys = row_keys(key, x.shape[0]) if random or not pipeline.greedy else None
+        call = _call(x, single, history, keys)
+        if prefix or pipeline.greedy or not _fusable(rest):
+            _check_rows(mx.max(x, -1))
+            x = _apply(x, prefix, call)[0]  # value steps only: the scores stay on the whole row
+        if pipeline.greedy:
+            scores, ids = _apply(x, rest, call, cut)
+            token = _greedy(_full(scores, ids, x.shape[-1]))
+        elif _fusable(rest):
             token, overflow, row_max = fused(x, keys)
             _check_rows(row_max)  # evaluated with the draw; nothing is returned for a bad row
             if mx.any(overflow).item():  # too many candidates (a flat row): race the whole row
-                token = gumbel_max(_apply(x, pipeline)[0], keys)
+                token = full(x, keys)
         else:
-            _check_rows(mx.max(x, -1))
-            scores, ids = _apply(x, pipeline)
-            token = gumbel_max(scores, row_keys(key, x.shape[0]), ids)
+            scores, ids = _apply(x, rest, call, cut)
+            token = gumbel_max(scores, keys, ids)
         return token[0] if single else token
 
+    def white_box(logits: mx.array, history=None, key=None) -> mx.array:
+        """filter(logits, pipeline, history, key): the keep-set the sampler with this key uses."""
+        return filter(logits, pipeline, history, key)
+
     sample.pipeline = pipeline
-    sample.filter = lambda logits: filter(logits, pipeline)  # white-box access for spec.validate
+    sample.filter = white_box  # white-box access for spec.validate
     return sample
 
 

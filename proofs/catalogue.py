@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from proofs import commutation, floating, order, refutations, sanity, symbolic
+from proofs import commutation, floating, order, refutations, samplers, sanity, symbolic
 from proofs.core import Theorem
+from proofs.samplers import MAX_N
 
 
 def both(*parts):
@@ -16,6 +17,14 @@ def both(*parts):
 PAPER = "proved (modulo 1 paper step)"  # one step argued on paper, not machine-checked (see its transcript)
 REAL_ROW = "z is a real vector of length n >= 1 (finite entries; -inf is the limit case)"
 SHIFT = "c is one real number per row (for log-probabilities, c = logsumexp(z))"
+SAMPLERS_NOTE = ("log and exp are uninterpreted functions (equal arguments, equal values); the logits' order "
+                 "comes from y_i = z_i - c")
+PROB_METHOD = (f"Z3 over the reals. Lemma, one query per row length n = 1..{MAX_N} (nonlinear): with weights "
+               "e_i = exp(z_i) > 0 and shifted weights f_i = t e_i, t = exp(-c) > 0, the probabilities f / sum(f) "
+               "are e / sum(e) (the query of filters-shift's top-p lemma). Then one query for every n (a copy of "
+               "the row per n), every parameter symbolic: given the lemma, the rule as the spec states it "
+               "(spec/transforms.py) gives the same result on both rows; the rule reads the probabilities, "
+               "their logs and the logits' order, so this is where reading anything else would fail.")
 
 THEOREMS: tuple[Theorem, ...] = (
     Theorem(
@@ -111,17 +120,26 @@ THEOREMS: tuple[Theorem, ...] = (
         both(order.filters_shift, sanity.filters_shift),
         "Each filter may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
-        "penalty-shift", "claim: the repetition penalty is shift-invariant (it is not)",
-        "Claim: the sign-aware repetition penalty (z < 0: z * theta, else z / theta) gives the same "
-        "greedy token on logits and on log-probabilities. False.",
+        "penalty-shift", "claim: the repetition penalty is shift-invariant, in any engine's form (it is not)",
+        "Claim: the sign-aware repetition penalty gives the same greedy token on logits and on "
+        "log-probabilities, in each engine's form: Hugging Face transformers (generation/logits_process.py, "
+        "RepetitionPenaltyLogitsProcessor: score < 0 multiplies by theta, else divides), vLLM (apply_penalties: "
+        "logits > 0 divides, else multiplies), mlx-lm (sample_utils.make_repetition_penalty: < 0 multiplies) "
+        "and llama.cpp (src/llama-sampler.cpp, llama_sampler_penalties_apply: logit <= 0 multiplies, else "
+        "divides). False for every one of them.",
         r"\text{claim: } \operatorname{argmax}\,\mathrm{pen}_\theta(z) = "
         r"\operatorname{argmax}\,\mathrm{pen}_\theta(z - c),\quad "
-        r"\mathrm{pen}_\theta(v) = \begin{cases} v\theta & v < 0 \\ v/\theta & v \ge 0 \end{cases}",
-        ("theta = 13/10, token 0 penalized, n = 2", "c ranges over [max z, max z + 1], which contains logsumexp(z)"),
-        "Z3 search, witness re-checked in exact rational arithmetic", "refuted",
+        r"\mathrm{pen}_\theta(v) = \begin{cases} v\theta & v < 0\ (\text{llama.cpp: } v \le 0) \\ "
+        r"v/\theta & \text{otherwise} \end{cases}",
+        ("theta = 13/10, token 0 penalized, n = 2", "c ranges over [max z, max z + 1], which contains logsumexp(z)",
+         "each engine's comparison as its source writes it (they differ only at v = 0, where both branches give 0)"),
+        "Z3: the four formulas are one function for theta > 0; a Z3 search for a witness, re-checked in exact "
+        "rational arithmetic with each engine's formula evaluated separately; Z3 on the pinned witness: greedy on "
+        "the penalized log-probabilities picks token 0 for every c in [max z, max z + 1]", "refuted",
         both(refutations.penalty_shift, sanity.penalty_shift),
-        "A repetition penalty must be applied to logits (as documented), not to log-probabilities: "
-        "on log-probabilities it can change even the greedy token."),
+        "A repetition penalty must be applied to logits (as documented), not to log-probabilities: in every "
+        "engine's form, on log-probabilities it can change even the greedy token (so top-k with k = 1 keeps "
+        "a different token and the target distribution's most likely token moves)."),
     Theorem(
         "temperature-order", "claim: temperature before or after top-p / min-p is the same (it is not)",
         "Claim: applying temperature before or after top-p (or min-p) gives the same keep-set. False.",
@@ -208,6 +226,84 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3 (the negated claim is sat), witness re-checked exactly", "refuted",
         both(refutations.argmax_vector_shift, sanity.argmax_vector_shift),
         "Only a shift shared by the whole row is harmless; a per-token bias is not.", control=True),
+    Theorem(
+        "typical-shift", "typical-p keeps the same tokens for logits and log-probabilities",
+        "Locally typical sampling keeps the same tokens for z and z - c: its scores |-log p_i - H| read only the "
+        "probabilities, the log-probabilities and the entropy, and all three are shift-invariant.",
+        r"\operatorname{keep}_{\text{typical}}(z - c) = \operatorname{keep}_{\text{typical}}(z),\quad "
+        r"s_i = \big|{-\log p_i} - H(p)\big|",
+        (REAL_ROW, SHIFT, "any mass in [0, 1], any min_tokens_to_keep >= 1, ties kept whole (Hugging Face) or "
+         "broken by index (llama.cpp)", f"bounded: every n = 1..{samplers.MAX_N}; the log-probabilities and H "
+         "for symbolic n", SAMPLERS_NOTE),
+        PROB_METHOD + " The log-probabilities and H: SymPy, symbolic n (log softmax(z - c) = log softmax(z), "
+        "then H as a sum of functions of them). Mutant that scores |-z_i - H| with the logits: not proved "
+        "(tests)", "proved", both(samplers.shift_theorem("typical"), sanity.typical_shift),
+        "Typical-p may run on logits or log-probabilities (mlx-lm's input) and keeps the same tokens."),
+    Theorem(
+        "epsilon-shift", "epsilon sampling keeps the same tokens for logits and log-probabilities",
+        "Epsilon sampling (keep iff p_i >= epsilon, plus the min_tokens_to_keep most likely) keeps the same "
+        "tokens for z and z - c: it reads only the probabilities and the order of the logits.",
+        r"\operatorname{keep}_{\epsilon}(z - c) = \operatorname{keep}_{\epsilon}(z),\quad "
+        r"\operatorname{keep}_{\epsilon}(z) \supseteq \{i : p_i \ge \epsilon\}",
+        (REAL_ROW, SHIFT, "any epsilon in [0, 1], any min_tokens_to_keep >= 1 (the largest logits, ties kept)",
+         f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
+        PROB_METHOD + " Mutant that compares exp(z_i) (unnormalised) with epsilon: not proved (tests)", "proved",
+        both(samplers.shift_theorem("epsilon"), sanity.epsilon_shift),
+        "Epsilon sampling may run on logits or log-probabilities and keeps the same tokens."),
+    Theorem(
+        "eta-shift", "eta sampling keeps the same tokens for logits and log-probabilities",
+        "Eta sampling (keep iff p_i >= min(epsilon, sqrt(epsilon) exp(-H)), plus min_tokens_to_keep) keeps the "
+        "same tokens for z and z - c: the threshold reads the entropy, a function of the probabilities.",
+        r"\operatorname{keep}_{\eta}(z - c) = \operatorname{keep}_{\eta}(z),\quad "
+        r"\eta = \min\big(\epsilon, \sqrt{\epsilon}\, e^{-H(p)}\big)",
+        (REAL_ROW, SHIFT, "any epsilon in [0, 1] (sqrt: its root >= 0), any min_tokens_to_keep >= 1",
+         f"bounded: every n = 1..{samplers.MAX_N}; the log-probabilities and H for symbolic n", SAMPLERS_NOTE),
+        PROB_METHOD + " H: SymPy, symbolic n, as for typical-shift. Mutant that compares exp(z_i) with eta: not "
+        "proved (tests)", "proved", both(samplers.shift_theorem("eta"), sanity.eta_shift),
+        "Eta sampling may run on logits or log-probabilities and keeps the same tokens."),
+    Theorem(
+        "xtc-shift", "XTC targets the same mixture for logits and log-probabilities",
+        "Exclude Top Choices acts with probability `chance`; both branches keep shift-invariant sets (the branch "
+        "that fires reads only the probabilities; the other keeps everything), so the target, the mixture "
+        "(1 - chance) softmax(z) + chance softmax over the kept, is the same for z and z - c.",
+        r"(1 - \pi)\,\operatorname{softmax}(z - c) + \pi\,\operatorname{softmax}_{K(z - c)}(z - c) = "
+        r"(1 - \pi)\,\operatorname{softmax}(z) + \pi\,\operatorname{softmax}_{K(z)}(z)",
+        (REAL_ROW, SHIFT, "any threshold in [0, 1] compared by > (mlx-lm) or >= (llama.cpp), any chance pi in "
+         "[0, 1], ties kept (mlx-lm) or broken by index (llama.cpp), any special tokens, any min_keep >= 0",
+         f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
+        PROB_METHOD + " The claim covers the removed set of the branch that fires and the mixture, for each of "
+        "the four variants. Mutant that compares exp(z_i) with the threshold: not proved (tests)", "proved",
+        both(samplers.shift_theorem("xtc"), sanity.xtc_shift),
+        "XTC may run on logits or log-probabilities: the same tokens are excluded and the target mixture is the same."),
+    Theorem(
+        "top-n-sigma-shift", "top-n-sigma keeps the same tokens for logits and log-probabilities",
+        "Top-n-sigma (keep iff z_i >= max(z) - n sigma(z), sigma the population standard deviation) keeps the "
+        "same tokens for z and z - c: the maximum moves with the row and sigma does not move.",
+        r"\sigma(z - c) = \sigma(z),\ \max(z - c) = \max(z) - c \implies "
+        r"\operatorname{keep}_{n\sigma}(z - c) = \operatorname{keep}_{n\sigma}(z)",
+        (REAL_ROW, SHIFT, "any n > 0 (called k in the queries)", "sigma is the root >= 0 of the variance",
+         f"bounded: every n = 1..{samplers.MAX_N} rows; sigma also for symbolic n"),
+        "SymPy, symbolic n: sigma(z - c)^2 = sigma(z)^2. Z3 over the reals, one query per row length n = 1.."
+        f"{samplers.MAX_N}: max(z - c) = max(z) - c and sigma(z - c) = sigma(z) (the roots of equal variances; "
+        "nonlinear real arithmetic); then one query for every n (a copy of the row per n), given that lemma: the "
+        "keep tests agree. Mutant whose sigma is that of exp(z): not proved (tests)", "proved",
+        both(samplers.top_n_sigma, sanity.top_n_sigma_shift),
+        "Top-n-sigma may run on logits or log-probabilities and keeps the same tokens."),
+    Theorem(
+        "top-n-sigma-temperature", "top-n-sigma commutes with temperature",
+        "Top-n-sigma keeps the same tokens for z and z / T (T > 0): max and sigma both scale by 1 / T. So "
+        "temperature before or after top-n-sigma gives the same keep-set and the same distribution "
+        "(softmax of z / T over it).",
+        r"T > 0:\quad \operatorname{keep}_{n\sigma}(z / T) = \operatorname{keep}_{n\sigma}(z)",
+        (REAL_ROW, "T > 0 (T = 0 is greedy: argmax, which top-n-sigma always keeps)", "any n > 0 (k in the queries)",
+         "sigma is the root >= 0 of the variance",
+         f"bounded: every n = 1..{samplers.TEMPERATURE_N} rows; n = {samplers.TEMPERATURE_N + 1}..{MAX_N} with --full"),
+        "Z3 over the reals, one row length per query (nonlinear), the row written z = T y: mean(z) = T mean(y), "
+        "var(z) = T^2 var(y), then max(z) = T max(y) and sigma(z) = T sigma(y) (the roots >= 0), each lemma "
+        "given the ones before; then one query for every n (a copy of the row per n): the keep tests agree",
+        "proved", both(samplers.top_n_sigma_temperature, sanity.top_n_sigma_temperature),
+        "Temperature and top-n-sigma may be applied in either order: the same tokens stay and the target "
+        "distribution is the same."),
     *commutation.THEOREMS,
 )
 

@@ -9,7 +9,8 @@ Transforms act on a row of logits z in which some entries may already be masked 
 - `top-p` 0 < p <= 1, renormalised: softmax over the kept entries, sorted by probability (ties by
   index); keep i iff the probability mass strictly above it is < p;
 - `min-p` 0 < m <= 1: keep i iff p_i >= m * max_j p_j (softmax over the kept entries);
-- `bias` b in R^n: z -> z + b (a logit bias; presence and frequency penalties are of this kind);
+- `bias` b in R^n: z -> z + b, b not depending on z (a logit bias; presence and frequency penalties,
+  whose b is a function of the token history only, are of this kind);
 - `shift` c in R: z -> z - c (one number per row, e.g. logsumexp: logits vs log-probabilities).
 
 A chain ends in its keep-set and the softmax over the kept entries; two chains agree when both do.
@@ -71,7 +72,9 @@ PARAMETERS = {
     "temperature": "T > 0", "top-k": "any integer K >= 1 (ties at the cut all kept)",
     "top-k-exact": "any integer K >= 1 (exactly K kept, ties broken by the lower index)",
     "top-p": "any p in (0, 1], renormalised over the kept entries",
-    "min-p": "any m in (0, 1], p_max over the kept entries", "bias": "any real vector b",
+    "min-p": "any m in (0, 1], p_max over the kept entries",
+    "bias": "any real vector b that does not depend on z: a logit bias, or the presence and frequency penalties "
+            "(b_i = -presence [token i seen] - frequency count_i, functions of the token history only)",
     "shift": "any real c",
 }
 
@@ -809,6 +812,13 @@ def _tex(name: str) -> str:
     return rf"\text{{{name}}}"
 
 
+MEANING = {  # what a commuting pair means beyond "either order", where a transform stands for several
+    frozenset(("bias", "shift")): "Every additive per-token bias that does not depend on z (LogitBias, "
+    "PresencePenalty, FrequencyPenalty: their bias is a function of the token history only) may be applied to "
+    "logits or to log-probabilities: the same tokens stay and the target distribution is the same.",
+}
+
+
 def theorem(a: str, b: str) -> Theorem:
     shared = (f"The steps are those of `{theorem_id(b, a)}` too: {a} then {b} = {b} then {a} is the same "
               f"equation as {b} then {a} = {a} then {b}, so each unordered pair is decided once, in the order "
@@ -830,7 +840,7 @@ def theorem(a: str, b: str) -> Theorem:
             "each proved in its own query first: an instance of a valid formula is valid). " + shared,
             "proved", decide(a, b),
             f"A sampler may apply {a} and {b} in either order: the same tokens stay and the target "
-            "distribution is the same.")
+            "distribution is the same." + (" " + MEANING[frozenset((a, b))] if frozenset((a, b)) in MEANING else ""))
     return Theorem(
         theorem_id(a, b), f"claim: {a} then {b} = {b} then {a} (false)",
         f"Claim: applying {a} then {b} keeps the same entries and gives the same distribution as {b} then {a}, "

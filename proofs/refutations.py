@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from proofs.core import COUNTEREXAMPLE, INCONCLUSIVE, Context
 from proofs.encodings import add, one_hot
-from proofs.rules import first_argmax, keep_min_p, keep_top_p, penalize
+from proofs.rules import PENALTY_ENGINES, PENALTY_SMT, first_argmax, keep_min_p, keep_top_p
 from proofs.smt import Query, real
 
 
@@ -52,7 +52,22 @@ def argmax_vector_shift(ctx: Context):
 THETA = Fraction(13, 10)
 
 
+def penalty_engines_agree(ctx: Context):
+    """The four engines' formulas differ only at v = 0, where both branches give 0: one function."""
+    decls = "(declare-const v Real)\n(declare-const theta Real)"
+    names = list(PENALTY_SMT)
+    claim = conj_all(f"(= {PENALTY_SMT[names[0]]} {PENALTY_SMT[e]})" for e in names[1:])
+    ctx.proof("engines", f"for every v and theta > 0, the repetition penalty of {', '.join(names)} (each as "
+              "its source writes the comparison) gives the same value", decls, ["(> theta 0.0)"], claim)
+
+
+def conj_all(terms) -> str:
+    terms = list(terms)
+    return terms[0] if len(terms) == 1 else f"(and {' '.join(terms)})"
+
+
 def penalty_shift(ctx: Context):
+    penalty_engines_agree(ctx)
     body = f"""\
 ; logits z_i = a_i / 10 with small integers a_i; token 0 was generated before, so it is penalized
 (declare-const a0 Int)
@@ -64,7 +79,7 @@ def penalty_shift(ctx: Context):
 (assert (and (< 0 a0 50) (<= (- 50) a1 50)))
 ; greedy on penalized logits (c = 0) picks token 1 strictly; on penalized log-probabilities it
 ; picks token 0 strictly, for both c = max(z) and c = max(z) + 1, hence for every c between
-; (see the transcript), and logsumexp(z) lies in [max(z), max(z) + log 2] for n = 2
+; (the query `interval`), and logsumexp(z) lies in [max(z), max(z) + log 2] for n = 2
 (define-fun margin ((c Real)) Real (- (pen (- z0 c)) (- z1 c)))
 (assert (< (margin 0.0) 0.0))
 (assert (> (margin zmax) 0.0))
@@ -72,26 +87,40 @@ def penalty_shift(ctx: Context):
     found = ctx.z3(Query("search", "Search for logits where the repetition penalty (theta = 13/10) "
                          "picks a different greedy token from logits than from log-probabilities.",
                          body, "sat", "search", show=("a0", "a1")), "z3 searches for a witness, n = 2")
+    values = confirm(ctx, "the witness, re-checked for each engine's formula", found, _penalty_check(ctx))
+    if values:
+        z = ctx.witness["z"]
+        decls = "\n".join(["(declare-const c Real)", f"(define-fun pen ((v Real)) Real "
+                           f"(ite (< v 0.0) (* v {real(THETA)}) (/ v {real(THETA)})))"])
+        top = max(z)
+        ctx.proof("interval", f"on the witness z = ({fmt(z[0])}, {fmt(z[1])}): for every c in [max(z), max(z) + 1] "
+                  "(so for c = logsumexp(z), in [max(z), max(z) + log 2] for n = 2), greedy on the penalized "
+                  "log-probabilities picks token 0", decls, [f"(<= {real(top)} c)", f"(<= c {real(top + 1)})"],
+                  f"(> (pen (- {real(z[0])} c)) (- {real(z[1])} c))")
 
+
+def _penalty_check(ctx: Context):
     def check(v):
         z = [v["a0"] / 10, v["a1"] / 10]
         ctx.witness["z"] = z
         shifts = [("logits (c = 0)", Fraction(0)), ("c = max(z)", max(z)), ("c = max(z) + 1", max(z) + 1)]
-        rows, margins = [], []
+        rows, ok = [], True
         for label, c in shifts:
-            pen = [penalize(z[0] - c, THETA), z[1] - c]
-            margins.append(pen[0] - pen[1])
+            penalized = {e: [rule(z[0] - c, THETA), z[1] - c] for e, rule in PENALTY_ENGINES.items()}
+            pen = penalized["Hugging Face"]
+            ok &= all(p == pen for p in penalized.values())  # every engine's formula, evaluated separately
+            ok &= (pen[0] < pen[1]) if c == 0 else (pen[0] > pen[1])
             rows.append(f"| {label} | ({fmt(z[0] - c)}, {fmt(z[1] - c)}) | ({fmt(pen[0])}, {fmt(pen[1])}) "
                         f"| {first_argmax(pen)} |")
-        ok = margins[0] < 0 < min(margins[1:])
-        return ok, (f"Logits z = ({fmt(z[0])}, {fmt(z[1])}), theta = {fmt(THETA)}, token 0 penalized.\n\n"
+        return ok, (f"Logits z = ({fmt(z[0])}, {fmt(z[1])}), theta = {fmt(THETA)}, token 0 penalized. Each "
+                    f"engine's formula ({', '.join(PENALTY_ENGINES)}) evaluated separately in Fractions gives "
+                    "the same penalized rows:\n\n"
                     "| input | row | penalized row | greedy token |\n|---|---|---|---|\n" + "\n".join(rows) +
-                    "\n\nFor c >= max(z) both shifted entries are <= 0, so the penalized comparison "
-                    "theta (z_0 - c) > z_1 - c is linear in c: the set of c where it holds is an interval, "
-                    "it contains both endpoints checked here, so it contains c = logsumexp(z), which lies "
-                    "in [max(z), max(z) + log 2] for n = 2. Greedy on the penalized logits picks token 1; "
-                    "on the penalized log-probabilities, token 0.")
-    confirm(ctx, "the witness, re-checked", found, check)
+                    "\n\nGreedy on the penalized logits picks token 1; on the penalized log-probabilities "
+                    "(c = logsumexp(z) lies in [max(z), max(z) + log 2] for n = 2, where the query `interval` "
+                    "proves token 0 wins for every c), token 0. So top-k with k = 1 keeps {1} on logits and "
+                    "{0} on log-probabilities, and the most likely token of the target distribution moves.")
+    return check
 
 
 def temperature_order(ctx: Context):

@@ -13,7 +13,19 @@ from fractions import Fraction
 import mpmath as mp
 
 from proofs.core import HOLDS, INCONCLUSIVE, Context
-from proofs.rules import first_argmax, keep_min_p, keep_top_k, keep_top_p, penalize
+from proofs.rules import (
+    eta_threshold,
+    first_argmax,
+    keep_cutoff,
+    keep_min_p,
+    keep_top_k,
+    keep_top_n_sigma,
+    keep_top_p,
+    keep_typical,
+    penalize,
+    xtc_kept,
+    xtc_mixture,
+)
 
 mp.mp.dps = 50
 POINTS = 200
@@ -192,3 +204,65 @@ def argmax_vector_shift(ctx):
     ctx.step("sanity check: the witness in mpmath", "sanity", HOLDS if ok else INCONCLUSIVE,
              "argmax(z - c) and argmax(z) differ when evaluated in mpmath too. A sanity check, not the proof."
              if ok else "no witness, or it does not reproduce", time.perf_counter() - t0)
+
+
+def _shifted_rows(rng):
+    """A row (ties half the time) and a shift: a random c, or c = logsumexp(z) (log-probabilities)."""
+    z = random_row(rng, ties=rng.random() < 0.5)
+    c = logsumexp(z) if rng.random() < 0.5 else shift(rng)
+    return z, [v - c for v in z]
+
+
+def typical_shift(ctx):
+    def pair(rng):
+        z, y = _shifted_rows(rng)
+        mass, keep, ties = mp.mpf(rng.uniform(0.05, 1)), rng.randint(1, 3), rng.choice(["all", "any"])
+        return keep_typical(softmax(y), mp.log, mass, keep, ties), keep_typical(softmax(z), mp.log, mass, keep, ties)
+    compare_choices(ctx, "typical-p keeps the same tokens for z and z - c (c random or logsumexp(z))", 11, pair)
+
+
+def epsilon_shift(ctx):
+    def pair(rng):
+        z, y = _shifted_rows(rng)
+        eps, keep = mp.mpf(rng.uniform(0, 0.5)), rng.randint(1, 3)
+        return keep_cutoff(softmax(y), eps, keep), keep_cutoff(softmax(z), eps, keep)
+    compare_choices(ctx, "epsilon keeps the same tokens for z and z - c (c random or logsumexp(z))", 12, pair)
+
+
+def eta_shift(ctx):
+    def pair(rng):
+        z, y = _shifted_rows(rng)
+        eps, keep = mp.mpf(rng.uniform(0, 0.5)), rng.randint(1, 3)
+        return tuple(keep_cutoff(p, eta_threshold(p, eps, mp.log, mp.exp, mp.sqrt), keep)
+                     for p in (softmax(y), softmax(z)))
+    compare_choices(ctx, "eta keeps the same tokens for z and z - c (c random or logsumexp(z))", 13, pair)
+
+
+def top_n_sigma_shift(ctx):
+    def pair(rng):
+        z, y = _shifted_rows(rng)
+        k = mp.mpf(rng.uniform(0.1, 3))
+        return keep_top_n_sigma(y, k, mp.sqrt), keep_top_n_sigma(z, k, mp.sqrt)
+    compare_choices(ctx, "top-n-sigma keeps the same tokens for z and z - c (c random or logsumexp(z))", 14, pair)
+
+
+def xtc_shift(ctx):
+    def pair(rng):
+        z, y = _shifted_rows(rng)
+        thr, chance = mp.mpf(rng.uniform(0, 0.5)), mp.mpf(rng.random())
+        args = (rng.choice([">", ">="]), rng.choice(["all", "any"]), {rng.randrange(len(z))}, rng.randint(0, 3))
+        out = []
+        for row in (y, z):
+            p = softmax(row)
+            kept = xtc_kept(p, thr, *args)
+            out.append((kept, [mp.nstr(x, 30) for x in xtc_mixture(p, kept, chance)]))
+        return out
+    compare_choices(ctx, "XTC removes the same tokens and gives the same mixture for z and z - c "
+                    "(c random or logsumexp(z); mixture compared to 30 digits)", 15, pair)
+
+
+def top_n_sigma_temperature(ctx):
+    def pair(rng):
+        z, t, k = random_row(rng, ties=rng.random() < 0.5), mp.mpf(rng.uniform(0.05, 3)), mp.mpf(rng.uniform(0.1, 3))
+        return keep_top_n_sigma([v / t for v in z], k, mp.sqrt), keep_top_n_sigma(z, k, mp.sqrt)
+    compare_choices(ctx, "top-n-sigma keeps the same tokens for z and z / T", 16, pair)

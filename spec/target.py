@@ -162,7 +162,7 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
     return probs, support, boundary, token, tuple((w, p[0]) for w, p in parts)
 
 
-def _histories(history, rows: int, single: bool) -> list:
+def histories(history, rows: int, single: bool) -> list:
     """One History per row: for one row, a History or a sequence of ids; for a batch, a list
     with one of those per row. None: nothing seen."""
     if history is None:
@@ -190,9 +190,9 @@ def target(logits, pipeline: Pipeline, tol: Tolerance | None = None, history=Non
     if tol is not None and not isinstance(tol, Tolerance):
         raise InvalidParameter("tol", tol, "a spec.Tolerance(logit, mass), or None for the input's default")
     rows, dtype, single = as_rows(logits)
-    histories = _histories(history, rows.shape[0], single)
+    seen_by_row = histories(history, rows.shape[0], single)
     out = []
-    for row, seen in zip(rows, histories):
+    for row, seen in zip(rows, seen_by_row):
         finite = row[np.isfinite(row)]
         row_tol = tol or Tolerance.for_input(dtype, float(np.abs(finite).max()), row.size)
         out.append((*_row(row, pipeline, row_tol, seen), row_tol))

@@ -537,7 +537,8 @@ class TypicalP(Transform):
         # score within the logit tolerance of the last kept one (rounding may reorder those).
         near = np.abs(before - self.mass) < row.tol.mass
         last = s[kept_sorted].max()
-        near |= (s != last) & (np.abs(s - last) < _slack(row))
+        with np.errstate(invalid="ignore"):  # inf - inf when a kept score is inf (a zero probability)
+            near |= (s != last) & (np.abs(s - last) < _slack(row))
         near[: self.min_tokens_to_keep] = False
         if self.ties == "any":
             cut = int(kept_sorted.sum()) - 1
@@ -629,7 +630,7 @@ class TopNSigma(Transform):
     param: ClassVar[str] = "n"
     kind: ClassVar[type] = float
     noop: ClassVar[object] = math.inf
-    theorems: ClassVar[tuple[str, ...]] = ("top-n-sigma-shift",)
+    theorems: ClassVar[tuple[str, ...]] = ("top-n-sigma-shift", "top-n-sigma-temperature")
     impl: ClassVar[str] = "top_n_sigma"
 
     def __post_init__(self):

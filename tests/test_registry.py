@@ -19,13 +19,20 @@ from spec.validator.contract import _variant_list
 
 
 @pytest.mark.parametrize("cls", REGISTRY.values(), ids=lambda c: c.name)
-def test_every_registered_transform_has_a_spec_rule_an_impl_rule_proofs_and_a_cli_flag(cls):
+def test_every_registered_transform_has_a_spec_rule_an_impl_rule_and_proofs(cls):
     assert cls.apply is not Transform.apply, "no spec rule"
     assert callable(getattr(impl_sampler, cls.impl, None)), f"impl.sampler has no rule {cls.impl!r}"
     assert cls.theorems and all(t in THEOREMS for t in cls.theorems), cls.theorems
+
+
+@pytest.mark.parametrize("cls", REGISTRY.values(), ids=lambda c: c.name)
+def test_every_registered_transform_has_a_cli_flag_listed_in_the_cli_docstring(cls):
+    from spec.validator import __main__ as cli
+
     flag = "--" + cls.name.replace("_", "-")
-    value = "3" if cls.kind is int else "0.5"
-    assert getattr(parse(["m:f", flag, value]), cls.name) == cls.kind(value)
+    value, parsed = {int: ("3", 3), float: ("0.5", 0.5), dict: ("5:-inf,7:2.5", {5: -np.inf, 7: 2.5})}[cls.kind]
+    assert getattr(parse(["m:f", flag, value]), cls.name) == parsed
+    assert flag in cli.__doc__
     assert cls.param in {f.name for f in fields(cls)}
 
 
@@ -40,7 +47,13 @@ def test_declared_values_are_valid_parameters(cls):
 def test_presets_and_factory_variants_read_the_registry():
     assert tuple(presets.common_params(presets.reference())) == tuple(REGISTRY)
     labels = [label for label, _, _ in _variant_list({})]
-    assert labels == ["temperature = 0", "top_k = 1", "top_k = V", "top_p = 1", "min_p = 0"]
+    assert labels == ["temperature = 0", "top_k = 1", "top_k = V", "top_p = 1", "min_p = 0", "logit_bias = {}",
+                      "repetition_penalty = 1", "presence_penalty = 0", "frequency_penalty = 0", "typical_p = 1",
+                      "epsilon_cutoff = 0", "eta_cutoff = 0", "top_n_sigma = inf", "xtc_probability = 0"]
+    assert [label for label, _, _ in _variant_list({"top_p": 0.9, "logit_bias": {1: 2.0}})] == [
+        "temperature = 0", "top_k = 1", "top_k = V", "min_p = 0", "repetition_penalty = 1", "presence_penalty = 0",
+        "frequency_penalty = 0", "typical_p = 1", "epsilon_cutoff = 0", "eta_cutoff = 0", "top_n_sigma = inf",
+        "xtc_probability = 0"]
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,49 @@ def test_correct_numpy_samplers_pass(sampler):
 
 
 MLX_LM_CONFIGS = [dict(temp=0.7, top_p=0.9), dict(temp=1.0, min_p=0.1, top_k=20), dict(temp=0.0)]
+# mlx-lm's make_sampler with make_logits_processors, composed as generate_step does (adapters.mlx_lm),
+# at the new parameters. XTC runs one case copy per call (an engine may toss one coin per call): quick.
+MLX_LM_PROCESSOR_CONFIGS = [
+    (dict(temp=1.0, xtc_probability=0.5, xtc_threshold=0.1), "quick"),
+    (dict(temp=0.8, repetition_penalty=1.3, presence_penalty=0.5, frequency_penalty=0.3,
+          logit_bias={3: 1.5, 5: -float("inf"), 7: -2.0}), "default"),
+    (dict(temp=0.7, top_p=0.9, min_p=0.05, top_k=20, repetition_penalty=1.2, repetition_context_size=8,
+          frequency_penalty=0.2, logit_bias={1: 2.0}), "quick"),
+    (dict(temp=0.0, repetition_penalty=1.5, logit_bias={0: -float("inf")}), "default"),
+]
 
 
 @pytest.mark.parametrize("params", MLX_LM_CONFIGS, ids=str)
 def test_mlx_lm_make_sampler_conforms_to_the_mlx_lm_preset(params):
     report = spec.validate(adapters.mlx_lm(**params), presets.mlx_lm(**params), input="logprobs", alpha=ALPHA_RUN)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(("params", "profile"), MLX_LM_PROCESSOR_CONFIGS, ids=lambda v: str(v) if isinstance(v, dict)
+                         else v)
+def test_mlx_lm_sampler_and_logits_processors_conform_to_the_mlx_lm_preset(params, profile):
+    """The adapter takes logits (its processors see raw logits), with one spec.History per row."""
+    report = spec.validate(adapters.mlx_lm(**params), presets.mlx_lm(**params), profile=profile, alpha=ALPHA_RUN)
+    assert report.passed, str(report)
+    assert report.input == "logits"
+    if params.get("temp"):
+        assert any(c.startswith("white-box: keep-set") for c in report.checks), report.checks
+
+
+def _impl_has_rules(pipeline) -> bool:
+    from impl import sampler as impl_sampler
+    return all(callable(getattr(impl_sampler, type(s).impl, None)) for s in pipeline.steps)
+
+
+@pytest.mark.parametrize(("params", "profile"), MLX_LM_PROCESSOR_CONFIGS, ids=lambda v: str(v) if isinstance(v, dict)
+                         else v)
+def test_impl_conforms_to_the_mlx_lm_preset_with_processors(params, profile):
+    pipeline = presets.mlx_lm(**params)
+    if not _impl_has_rules(pipeline):
+        from impl import sampler as impl_sampler
+        missing = [type(s).impl for s in pipeline.steps if not callable(getattr(impl_sampler, type(s).impl, None))]
+        pytest.skip("impl.sampler has no rule yet for " + ", ".join(missing))
+    report = spec.validate(impl.make_sampler(pipeline), pipeline, profile=profile, alpha=ALPHA_RUN)
     assert report.passed, str(report)
 
 

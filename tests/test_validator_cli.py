@@ -58,3 +58,76 @@ def test_progress_bar_appears_after_a_few_seconds():
     quiet = Tty()
     Progress(quiet, after=60.0)("contract")
     assert quiet.getvalue() == ""
+
+
+def test_cli_parses_a_logit_bias_and_engine_only_parameters():
+    from spec.validator.__main__ import Usage, engine_only, parse
+
+    assert parse(["m:f", "--logit-bias", "5:-inf, 7:2.5"]).logit_bias == {5: float("-inf"), 7: 2.5}
+    args = parse(["m:f", "--param", "xtc_threshold=0.2", "--param", "xtc_special_tokens=1,2"])
+    assert engine_only("mlx_lm", args.param) == {"xtc_threshold": 0.2, "xtc_special_tokens": [1, 2]}
+    assert engine_only("mlx_lm", [("repetition_context_size", "64"), ("version", "0.19")]) == {
+        "repetition_context_size": 64, "version": "0.19"}
+    assert engine_only("llama_cpp", [("penalty_last_n", "-1"), ("min_keep", "2")]) == {"penalty_last_n": -1,
+                                                                                         "min_keep": 2}
+    for pairs, words in [([("xtc_threshold", "abc")], "'abc' is not a number"),
+                         ([("xtc_special_tokens", "1,x")], "'x' is not an integer"),
+                         ([("nosuch", "1")], "not a parameter of the mlx_lm preset"),
+                         ([("temp", "0.7")], "use --temperature")]:
+        with pytest.raises(Usage, match=words):
+            engine_only("mlx_lm", pairs)
+
+
+RECEIVED = {}
+
+
+def recording_factory(**params):
+    """A factory that records what the CLI passes it (every engine parameter of the preset)."""
+    RECEIVED.clear()
+    RECEIVED.update(params)
+    from spec.validator import adapters
+    return adapters.mlx_lm(**params)
+
+
+def test_cli_factory_gets_every_engine_parameter_and_the_engine_only_ones():
+    import inspect
+
+    from spec import presets
+    from spec.validator.__main__ import build, parse
+
+    sampler, pipeline, family, input_kind = build(parse([
+        "test_validator_cli:recording_factory", "--factory", "--preset", "mlx-lm", "--temperature", "1.0",
+        "--repetition-penalty", "1.3", "--logit-bias", "2:1.5", "--xtc-probability", "0.5",
+        "--param", "xtc_threshold=0.2", "--param", "repetition_context_size=8", "--param", "version=0.32"]))
+    engine = set(inspect.signature(presets.mlx_lm).parameters) - {"version"}
+    assert set(RECEIVED) == engine - {"min_tokens_to_keep", "xtc_special_tokens", "presence_context_size",
+                                      "frequency_context_size"} and "version" not in RECEIVED
+    assert RECEIVED["xtc_threshold"] == 0.2 and RECEIVED["repetition_context_size"] == 8
+    assert RECEIVED["logit_bias"] == {2: 1.5} and RECEIVED["repetition_penalty"] == 1.3
+    assert pipeline.steps[1].window == 8 and pipeline.steps[2].threshold == 0.2
+    assert input_kind == "logits"  # the processors see raw logits
+    assert family.engine["xtc_threshold"] == 0.2 and family.pipeline(**family.params) == pipeline
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--logit-bias", "5"], "expected TOKEN:BIAS pairs"),
+    (["--param", "xtc_threshold"], "expected NAME=VALUE"),
+    (["--param", "xtc_threshold=abc"], "'abc' is not a number"),
+    (["--param", "nosuch=1"], "not a parameter of the mlx_lm preset"),
+], ids=["bias", "pair", "value", "name"])
+def test_cli_bad_parameters_exit_2_with_one_line(args, words):
+    out = run_cli("spec.examples:top_p_sampler", "--preset", "mlx-lm", "--temperature", "0.7", *args)
+    assert out.returncode == 2 and words in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+README_XTC = ["mlx_lm.sample_utils:make_sampler", "--factory", "--preset", "mlx-lm", "--temperature", "1.0",
+              "--xtc-probability", "0.5", "--param", "xtc_threshold=0.1", "--repetition-penalty", "1.3",
+              "--profile", "quick"]
+
+
+@pytest.mark.slow
+def test_cli_validates_mlx_lm_with_xtc_and_a_repetition_penalty_in_one_line():
+    out = run_cli(*README_XTC, "--alpha", str(ALPHA_RUN))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("CONFORMS") and "RepetitionPenalty(theta=1.3" in out.stdout and "XTC(" in out.stdout
+    assert "each keep-set one mixture component's support" in out.stdout

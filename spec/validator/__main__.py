@@ -1,19 +1,27 @@
 """Command line: python -m spec.validate MODULE:ATTR [--factory] [--preset NAME] [--temperature T]
-[--top-k K] [--top-p P] [--min-p M] [--input logits|logprobs] [--array A] [--one-row] [--profile ...] [--alpha A]
-[--seed S] [--timeout S] [--json FILE]
+[--top-k K] [--top-p P] [--min-p M] [--logit-bias TOKEN:BIAS,...] [--repetition-penalty R]
+[--presence-penalty P] [--frequency-penalty F] [--typical-p P] [--epsilon-cutoff E] [--eta-cutoff E]
+[--top-n-sigma N] [--xtc-probability P] [--param NAME=VALUE ...] [--input logits|logprobs] [--array A]
+[--one-row] [--profile ...] [--alpha A] [--seed S] [--timeout S] [--json FILE]
 
     python -m spec.validate mlx_lm.sample_utils:make_sampler --factory --preset mlx-lm --temperature 0.7 --top-p 0.9
 
-Without --factory, ATTR is the sampler itself; with it, ATTR is called with the preset's engine
-parameters (mlx-lm: temp, top_p, ...) to build the sampler. Exit 0: conforms; 1: does not
-conform (the report says why); 2: a usage or import problem, in one line. The sampler runs in a
-child process, so a sampler that ends the process (os._exit) or crashes it cannot pass.
+Without --factory, ATTR is the sampler itself; with it, ATTR is called with every engine parameter
+of the preset (mlx-lm: temp, top_p, ..., logit_bias, repetition_penalty, ...) to build the
+sampler. One flag per registered transform, in the common names (--logit-bias 5:-inf,7:2.5 is a
+mapping); --param NAME=VALUE (repeatable) sets an engine-only parameter of the preset, passed to
+the preset and to the factory (mlx-lm: xtc_threshold=0.2, xtc_special_tokens=1,2,
+repetition_context_size=64; llama.cpp: min_keep, penalty_last_n; version=0.19 for the preset only).
+Exit 0: conforms; 1: does not conform (the report says why); 2: a usage or import problem, in one
+line. The sampler runs in a child process, so a sampler that ends the process (os._exit) or
+crashes it cannot pass.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import subprocess
 import sys
@@ -23,7 +31,7 @@ from pathlib import Path
 
 from spec import presets
 from spec.errors import InvalidParameter
-from spec.transforms import REGISTRY
+from spec.transforms import REGISTRY, LogitBias
 from spec.validator import PROFILES, Family, adapters, validate
 
 # Factories with a white-box adapter: the same sampler, plus access to its filtered logits.
@@ -87,12 +95,81 @@ def given_params(args) -> dict:
     return {name: getattr(args, name) for name in REGISTRY if getattr(args, name) is not None}
 
 
+def bias(text: str) -> dict:
+    """--logit-bias 5:-inf,7:2.5 -> {5: -inf, 7: 2.5}."""
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        token, sep, value = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(token)] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected TOKEN:BIAS pairs separated by commas (e.g. 5:-inf,7:2.5), "
+                                             f"got {item!r}") from None
+    return out
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. xtc_threshold=0.2), got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _typed(name: str, raw: str, annotation: str):
+    """An engine parameter's value from text, read as its annotation in the preset says."""
+    def number(text, kind):
+        try:
+            return kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise Usage(f"--param {name}={raw}: {text!r} is not {what}") from None
+
+    if raw.lower() == "none" and "None" in annotation:
+        return None
+    if "list" in annotation:
+        return [number(t.strip(), int) for t in raw.strip("[]").split(",") if t.strip()]
+    if "dict" in annotation:
+        try:
+            return bias(raw)
+        except argparse.ArgumentTypeError as e:
+            raise Usage(f"--param {name}: {e}") from None
+    if "str" in annotation:
+        return raw
+    return number(raw, int if annotation.startswith("int") else float)
+
+
+def engine_only(preset: str, pairs) -> dict:
+    """--param NAME=VALUE pairs as the preset's engine-only parameters (Usage for anything else)."""
+    params = inspect.signature(presets.PRESETS[preset]).parameters
+    common = set(presets.ENGINE_NAMES[preset].values())
+    out = {}
+    for name, raw in pairs or ():
+        if name in common:
+            flag = next(c for c, e in presets.ENGINE_NAMES[preset].items() if e == name)
+            raise Usage(f"--param {name}: {name} is the {preset} name of a common parameter; use "
+                        f"--{flag.replace('_', '-')}")
+        if name not in params:
+            allowed = ", ".join(p for p in params if p not in common) or "none"
+            raise Usage(f"--param {name}: not a parameter of the {preset} preset (its engine-only parameters: "
+                        f"{allowed})")
+        out[name] = _typed(name, raw, str(params[name].annotation))
+    return out
+
+
+def _has_processors(pipeline) -> bool:
+    return any(type(s).history or isinstance(s, LogitBias) for s in pipeline.steps)
+
+
 def build(args):
     """(sampler, pipeline, family, input) from the command line, or Usage."""
     obj = resolve(args.target)
     preset = presets.canonical(args.preset)
     given = given_params(args)
-    pipeline = presets.common(preset, **given)
+    extra = engine_only(preset, args.param)
+    pipeline = presets.PRESETS[preset](**presets.engine_params(preset, **given), **extra)
+    to_factory = {k: v for k, v in extra.items() if k != "version"}  # version is the spec's, not the engine's
     family = None
     if args.factory:
         if not callable(obj):
@@ -100,20 +177,23 @@ def build(args):
         factory = KNOWN_FACTORIES.get(args.target, obj)
 
         def make(**common):
-            return factory(**presets.factory_params(preset, **common))
+            return factory(**presets.factory_params(preset, **common), **to_factory)
         try:
             sampler = make(**given)
         except Exception as e:  # noqa: BLE001
-            raise Usage(f"{args.target}({presets.factory_params(preset, **given)}) raised "
+            raise Usage(f"{args.target}({presets.factory_params(preset, **given) | to_factory}) raised "
                         f"{type(e).__name__}: {e}") from None
-        family = Family(make, preset, given)
+        family = Family(make, preset, given, extra)
     else:
         if not callable(obj):
             raise Usage(f"{args.target} is not callable: pass a sampler, or a factory with --factory")
         sampler = obj
     sampler = adapters.as_sampler(sampler, args.array)
     sampler.batched = not args.one_row
-    return sampler, pipeline, family, args.input or ("logprobs" if preset in TAKES_LOGPROBS else "logits")
+    # Processors (bias, penalties) see raw logits, so an engine that hands its sampler
+    # log-probabilities still takes logits in front of its processors.
+    default = "logprobs" if preset in TAKES_LOGPROBS and not _has_processors(pipeline) else "logits"
+    return sampler, pipeline, family, args.input or sampler.input or default
 
 
 def _seed(text: str) -> int:
@@ -147,8 +227,12 @@ def parse(argv):
     parser.add_argument("--factory", action="store_true", help="call ATTR with the preset's engine parameters")
     parser.add_argument("--preset", default="reference", help=f"the spec's conventions: {', '.join(presets.PRESETS)}")
     for cls in REGISTRY.values():
-        parser.add_argument("--" + cls.name.replace("_", "-"), dest=cls.name, type=cls.kind,
-                            help=f"{cls.__name__} ({cls.name}; no-op: {cls.noop})")
+        kind = bias if cls.kind is dict else cls.kind
+        parser.add_argument("--" + cls.name.replace("_", "-"), dest=cls.name, type=kind,
+                            metavar="TOKEN:BIAS,..." if cls.kind is dict else None,
+                            help=f"{cls.__name__} ({cls.name}; no-op: {'none' if cls.kind is dict else cls.noop})")
+    parser.add_argument("--param", action="append", type=_pair, metavar="NAME=VALUE",
+                        help="an engine-only parameter of the preset (repeatable), e.g. xtc_threshold=0.2")
     parser.add_argument("--input", choices=("logits", "logprobs"),
                         help="what the sampler is fed (default: logprobs for mlx_lm and tiny_llm, else logits)")
     parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto")

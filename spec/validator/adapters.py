@@ -5,7 +5,10 @@ capabilities make checks sharper, and are detected or declared:
 - a key: a parameter named `key` or `seed` (an int is passed), or `rng` / `generator` (a numpy
   Generator is passed). A sampler without one is made reproducible by seeding the global random
   state of its array library before each call (mlx, numpy or torch).
-- white-box: a `filter` attribute, (B, V) array -> the filtered logits, -inf where dropped.
+- white-box: a `filter` attribute, (B, V) array -> the filtered logits, -inf where dropped (it
+  may take `history` and `key` keywords too).
+- token history (penalties): a parameter named `history`, given a list with one `spec.History`
+  per row of the batch.
 
 `Sampler` declares these explicitly; `mlx_lm(...)` and `hf(...)` build one from an engine.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spec.errors import InvalidParameter
+from spec.transforms import History
 
 ARRAYS = ("numpy", "mlx", "torch")
 
@@ -29,7 +33,9 @@ class Sampler:
     """draw: the sampler; array: the array type it takes; key: how it takes randomness ("key",
     "seed", "rng", "generator" keyword, "global" seeding, or None: not reproducible);
     filter: optional white-box access; dtype: the float type of its input; batched=False: the
-    sampler takes one (1, V) row at a time (as tiny-llm's does), and is called row by row."""
+    sampler takes one (1, V) row at a time (as tiny-llm's does), and is called row by row;
+    history: it takes `history=` (one spec.History per row); input: what it expects to be fed
+    ("logits" or "logprobs"), used when validate() is not told (None: logits)."""
 
     draw: Callable
     array: str = "numpy"
@@ -39,6 +45,8 @@ class Sampler:
     name: str = ""
     batched: bool = True
     guessed: bool = False  # the array type was guessed from the module: the validator may try others
+    history: bool = False
+    input: str | None = None
 
     def __post_init__(self):
         if self.array not in ARRAYS:
@@ -89,28 +97,53 @@ class Sampler:
             return out
         return arr if arr.dtype.kind in "biufc" else out
 
-    def __call__(self, x, key: int | None):
-        """One call with randomness from `key` (ignored when key is None)."""
+    def __call__(self, x, key: int | None, history: list[History] | None = None):
+        """One call with randomness from `key` (ignored when key is None); `history`, one
+        History per row (None: nothing seen), is passed only to a sampler that takes it."""
         if self.key == "global" and key is not None:
             _seed_global(self.array, key)  # once: row-by-row calls then draw in sequence
+        history = list(history) if history is not None else [History()] * x.shape[0]
         if self.batched:
-            return self._one_call(x, key)
+            return self._one_call(x, key, history)
         keys = [None] * x.shape[0] if key is None else np.random.SeedSequence(key).generate_state(x.shape[0]) >> 1
-        outs = [self.host(self._one_call(x[i:i + 1], None if k is None else int(k))) for i, k in enumerate(keys)]
+        outs = [self.host(self._one_call(x[i:i + 1], None if k is None else int(k), history[i:i + 1]))
+                for i, k in enumerate(keys)]
         if all(isinstance(o, np.ndarray) for o in outs):
             return np.concatenate([np.ravel(o) for o in outs])
         return outs  # garbage: the validator reports it
 
-    def _one_call(self, x, key):
+    def _one_call(self, x, key, history):
+        extra = {"history": history} if self.history else {}
         if key is None or self.key in (None, "global"):
-            return self.draw(x)
+            return self.draw(x, **extra)
         if self.key in ("key", "seed"):
-            return self.draw(x, **{self.key: key})
-        return self.draw(x, **{self.key: np.random.default_rng(key)})
+            return self.draw(x, **{self.key: key}, **extra)
+        return self.draw(x, **{self.key: np.random.default_rng(key)}, **extra)
+
+    def filtered(self, x, history: list[History] | None = None, key: int | None = None):
+        """The white-box view: `filter(x)`, given `history` and `key` if it takes them (a random
+        filter, such as XTC's, is seeded by the key: its global random state, or its `key`)."""
+        names = _parameters(self.filter)
+        extra = {}
+        if "history" in names:
+            extra["history"] = list(history) if history is not None else [History()] * x.shape[0]
+        if key is not None:
+            if "key" in names:
+                extra["key"] = key
+            else:
+                _seed_global(self.array, key)
+        return self.filter(x, **extra)
 
 
 def _default_dtype(array: str) -> str:
     return "float64" if array == "numpy" else "float32"
+
+
+def _parameters(fn) -> set[str]:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def installed(array: str) -> bool:
@@ -150,76 +183,146 @@ def as_sampler(obj, array: str = "auto") -> Sampler:
         raise InvalidParameter("sampler", obj, "a callable taking a (B, V) array and returning B token ids")
     if array != "auto" and array not in ARRAYS:
         raise InvalidParameter("array", array, f"'auto' or one of {ARRAYS}")
-    try:
-        names = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        names = {}
+    names = _parameters(obj)
     key = next((k for k in ("key", "seed", "rng", "generator") if k in names), "global")
     white_box = getattr(obj, "filter", None)
     return Sampler(obj, detect_array(obj) if array == "auto" else array, key,
-                   white_box if callable(white_box) else None, guessed=array == "auto")
+                   white_box if callable(white_box) else None, guessed=array == "auto", history="history" in names)
 
 
 # --- engines ------------------------------------------------------------------------------------
 
 def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens_to_keep: int = 1,
-           top_k: int = 0) -> Sampler:
-    """mlx-lm's own `make_sampler`, made white-box with its own filters in its own order."""
+           top_k: int = 0, xtc_probability: float = 0.0, xtc_threshold: float = 0.1,
+           xtc_special_tokens: list[int] | None = None, *, logit_bias: dict | None = None,
+           repetition_penalty: float | None = None, repetition_context_size: int = 20,
+           presence_penalty: float | None = None, presence_context_size: int = 20,
+           frequency_penalty: float | None = None, frequency_context_size: int = 20) -> Sampler:
+    """mlx-lm's own `make_sampler` and `make_logits_processors` (every parameter of the mlx_lm
+    preset), composed as mlx_lm/generate.py `generate_step` composes them (mlx-lm 0.32.2, `_step`):
+    the processors act on the raw logits with `tokens` = prompt + generated ids, then
+    `logprobs = logits - mx.logsumexp(logits, keepdims=True)`, then the sampler. generate_step
+    runs one sequence, so each row is processed on its own (with its own history), as a fresh
+    (1, V) array: the processors write into it (`logits[:, tokens] = ...`). Takes logits.
+    White-box: the same, then mlx-lm's filters in make_sampler's order (XTC's coin seeded by the key)."""
+    import mlx.core as mx
     from mlx_lm import sample_utils as su
+
+    draw = su.make_sampler(temp=temp, top_p=top_p, min_p=min_p, min_tokens_to_keep=min_tokens_to_keep, top_k=top_k,
+                           xtc_probability=xtc_probability, xtc_threshold=xtc_threshold,
+                           xtc_special_tokens=xtc_special_tokens)
+    processors = su.make_logits_processors(logit_bias=logit_bias, repetition_penalty=repetition_penalty,
+                                           repetition_context_size=repetition_context_size,
+                                           presence_penalty=presence_penalty,
+                                           presence_context_size=presence_context_size,
+                                           frequency_penalty=frequency_penalty,
+                                           frequency_context_size=frequency_context_size)
+
+    def logprobs(x, history):
+        if not processors:
+            return x - mx.logsumexp(x, axis=-1, keepdims=True)  # per row, as generate_step's (1, V) rows
+        groups = {}  # rows with the same history are processed together: the processors index columns only
+        for b in range(x.shape[0]):
+            seen = history[b] if history else History()
+            groups.setdefault(seen.prompt + seen.output, []).append(b)
+        out, order = [], []
+        for tokens, rows in groups.items():
+            logits = x[mx.array(rows)]  # a new array: the processors' in-place writes stay in it
+            for processor in processors:
+                logits = processor(mx.array(tokens, dtype=mx.int32), logits)
+            out.append(logits - mx.logsumexp(logits, axis=-1, keepdims=True))
+            order += rows
+        if len(out) == 1:
+            return out[0]
+        return mx.concatenate(out)[mx.array(np.argsort(order))]
 
     steps = []
     if 0 < top_p < 1.0:
         steps.append(lambda x: su.apply_top_p(x, top_p))
     if min_p != 0.0:
         steps.append(lambda x: su.apply_min_p(x, min_p, min_tokens_to_keep))
+    if xtc_probability > 0.0:
+        steps.append(lambda x: su.apply_xtc(x, xtc_probability, xtc_threshold, list(xtc_special_tokens or [])))
     if top_k > 0:
         steps.append(lambda x: su.apply_top_k(x, top_k))
 
-    def filtered(x):
+    def filtered(x, history=None):
+        x = logprobs(x, history)
         for step in steps:
             x = step(x)
         return x
 
-    draw = su.make_sampler(temp=temp, top_p=top_p, min_p=min_p, min_tokens_to_keep=min_tokens_to_keep, top_k=top_k)
-    return Sampler(draw, "mlx", "global", filtered if temp != 0 else None,
-                   name=f"mlx_lm.sample_utils.make_sampler(temp={temp}, top_p={top_p}, min_p={min_p}, top_k={top_k})")
+    def sample(x, history=None):
+        return draw(logprobs(x, history))
+
+    given = {"temp": temp, "top_p": top_p, "min_p": min_p, "min_tokens_to_keep": min_tokens_to_keep, "top_k": top_k,
+             "xtc_probability": xtc_probability, "xtc_threshold": xtc_threshold,
+             "xtc_special_tokens": xtc_special_tokens, "logit_bias": logit_bias,
+             "repetition_penalty": repetition_penalty, "repetition_context_size": repetition_context_size,
+             "presence_penalty": presence_penalty, "presence_context_size": presence_context_size,
+             "frequency_penalty": frequency_penalty, "frequency_context_size": frequency_context_size}
+    shown = ", ".join(f"{k}={v}" for k, v in given.items()
+                      if v != inspect.signature(mlx_lm).parameters[k].default or k == "temp")
+    return Sampler(sample, "mlx", "global", filtered if temp != 0 else None, history=True, input="logits",
+                   name=f"mlx-lm make_logits_processors + make_sampler as generate_step composes them ({shown})")
 
 
 def hf(processors, name: str = "") -> Sampler:
-    """A Hugging Face `LogitsProcessorList` (or any list of warpers) followed by
-    `torch.multinomial`, as `generate()` samples; the warpers' output is the white-box view."""
+    """A Hugging Face `LogitsProcessorList` (processors and warpers) followed by
+    `torch.multinomial`, as `generate()` samples; the processors' output is the white-box view.
+    `input_ids` is each row's prompt + output (one row at a time: rows have histories of their own
+    length); processors that read no history see an empty one."""
     import torch
 
-    def filtered(scores):
-        input_ids = torch.zeros((scores.shape[0], 0), dtype=torch.long)
-        for processor in processors:
-            scores = processor(input_ids, scores)
-        return scores
+    def filtered(scores, history=None):
+        out = []
+        for b in range(scores.shape[0]):
+            seen = history[b] if history else History()
+            input_ids = torch.tensor([seen.prompt + seen.output], dtype=torch.long).reshape(1, -1)
+            row = scores[b:b + 1].clone()
+            for processor in processors:
+                row = processor(input_ids, row)
+            out.append(row)
+        return torch.cat(out)
 
-    def draw(scores, generator=None):
-        probs = torch.softmax(filtered(scores).float(), dim=-1)
-        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    def keyed(scores, seed: int, history=None):
+        probs = torch.softmax(filtered(scores, history).float(), dim=-1)
+        return torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(seed))[:, 0]
 
-    def keyed(scores, seed: int):
-        return draw(scores, torch.Generator().manual_seed(seed))
-
-    return Sampler(keyed, "torch", "seed", filtered, name=name or f"transformers warpers {list(processors)}")
+    return Sampler(keyed, "torch", "seed", filtered, name=name or f"transformers processors {list(processors)}",
+                   history=True, input="logits")
 
 
 def hf_warpers(temperature: float = 1.0, top_k: int | None = 50, top_p: float | None = 1.0,
-               min_p: float | None = None, min_tokens_to_keep: int = 1) -> Sampler:
-    """The warpers `generate(do_sample=True)` builds for these parameters (transformers 5.x,
-    GenerationMixin._get_logits_processor), as a Sampler: a factory for the `hf` preset."""
+               min_p: float | None = None, min_tokens_to_keep: int = 1, typical_p: float | None = 1.0,
+               epsilon_cutoff: float | None = 0.0, eta_cutoff: float | None = 0.0,
+               repetition_penalty: float | None = 1.0, sequence_bias: dict | None = None) -> Sampler:
+    """The processors and warpers `generate(do_sample=True)` builds for these parameters (every
+    parameter of the hf preset), in its order (transformers 5.x, GenerationMixin._get_logits_processor:
+    sequence_bias, repetition_penalty, then temperature, top-k, top-p, min-p, typical, epsilon, eta),
+    as a Sampler: a factory for the `hf` preset."""
     from transformers import generation as g
 
-    warpers = []
+    processors = []
+    if sequence_bias:
+        processors.append(g.SequenceBiasLogitsProcessor(  # [[token ids], bias] pairs, its documented form
+            [[list(k) if isinstance(k, tuple | list) else [int(k)], float(v)] for k, v in sequence_bias.items()]))
+    if repetition_penalty is not None and repetition_penalty != 1.0:
+        processors.append(g.RepetitionPenaltyLogitsProcessor(repetition_penalty))
     if temperature is not None and temperature != 1.0:
-        warpers.append(g.TemperatureLogitsWarper(temperature))
+        processors.append(g.TemperatureLogitsWarper(temperature))
     if top_k is not None and top_k != 0:
-        warpers.append(g.TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=min_tokens_to_keep))
+        processors.append(g.TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=min_tokens_to_keep))
     if top_p is not None and top_p < 1.0:
-        warpers.append(g.TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=min_tokens_to_keep))
+        processors.append(g.TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=min_tokens_to_keep))
     if min_p is not None:
-        warpers.append(g.MinPLogitsWarper(min_p=min_p, min_tokens_to_keep=min_tokens_to_keep))
-    return hf(g.LogitsProcessorList(warpers), name=f"transformers warpers(temperature={temperature}, "
-              f"top_k={top_k}, top_p={top_p}, min_p={min_p})")
+        processors.append(g.MinPLogitsWarper(min_p=min_p, min_tokens_to_keep=min_tokens_to_keep))
+    if typical_p is not None and typical_p < 1.0:
+        processors.append(g.TypicalLogitsWarper(mass=typical_p, min_tokens_to_keep=min_tokens_to_keep))
+    if epsilon_cutoff is not None and 0.0 < epsilon_cutoff < 1.0:
+        processors.append(g.EpsilonLogitsWarper(epsilon=epsilon_cutoff, min_tokens_to_keep=min_tokens_to_keep))
+    if eta_cutoff is not None and 0.0 < eta_cutoff < 1.0:
+        processors.append(g.EtaLogitsWarper(epsilon=eta_cutoff, min_tokens_to_keep=min_tokens_to_keep))
+    return hf(g.LogitsProcessorList(processors), name=f"transformers processors(temperature={temperature}, "
+              f"top_k={top_k}, top_p={top_p}, min_p={min_p}, typical_p={typical_p}, epsilon_cutoff={epsilon_cutoff}, "
+              f"eta_cutoff={eta_cutoff}, repetition_penalty={repetition_penalty}, sequence_bias={sequence_bias})")

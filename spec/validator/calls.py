@@ -1,5 +1,6 @@
 """Calling the sampler under test: on a worker thread with a time limit (a hang is a finding,
-and the run never waits for it), with its output checked, and draws tiled into batches.
+and the run never waits for it), with its output checked, and draws tiled into batches (each
+copy of a row with its token history, for a sampler that takes `history`).
 
 Each run owns its worker, so concurrent runs cannot interfere. A thread that has run mlx work
 must release mlx's per-thread streams before it ends: a thread that ends without doing so leaves
@@ -101,8 +102,10 @@ class Calls:
             self.worker = Worker()
             raise
 
-    def call(self, x, rows: int, vocab: int, key: int | None, where: str, sampler: Sampler | None = None):
-        """One guarded call: the ids, or a Finding for a raise, a hang, garbage or a mutation."""
+    def call(self, x, rows: int, vocab: int, key: int | None, where: str, sampler: Sampler | None = None,
+             history=None):
+        """One guarded call: the ids, or a Finding for a raise, a hang, garbage or a mutation.
+        history: one spec.History per row (None: nothing seen), for a sampler that reads it."""
         from spec.validator.context import fail
 
         ctx, sampler = self.ctx, sampler or self.ctx.sampler
@@ -111,7 +114,7 @@ class Calls:
         start = time.perf_counter()
         ctx.report.calls += 1
         try:
-            out, error = self._run(lambda: sampler.host(sampler(x, key)))
+            out, error = self._run(lambda: sampler.host(sampler(x, key, history)))
         except TimeoutError:
             fail(Check.HANG, "a sampler returns", (),
                  f"no answer within {ctx.profile.call_timeout:g} s on a ({rows}, {vocab}) batch ({where})", info)
@@ -129,7 +132,7 @@ class Calls:
                  f"the input array was modified in place ({where})", info)
         return ids
 
-    def quiet(self, x, rows: int, vocab: int, key: int, sampler: Sampler | None = None):
+    def quiet(self, x, rows: int, vocab: int, key: int, sampler: Sampler | None = None, history=None):
         """A call for a shrinking oracle: the ids, or None on any problem or once the run's
         shrinking time is spent (no Finding)."""
         ctx, sampler = self.ctx, sampler or self.ctx.sampler
@@ -139,7 +142,7 @@ class Calls:
         ctx.report.shrink_calls += 1
         start = time.perf_counter()
         try:
-            out, error = self._run(lambda: sampler.host(sampler(x, key)))
+            out, error = self._run(lambda: sampler.host(sampler(x, key, history)))
         except TimeoutError:
             return None
         finally:
@@ -154,10 +157,13 @@ class Calls:
         return self._run(fn)
 
     def draw(self, case, n: int, sampler: Sampler | None = None, pipeline=None, check: bool = True,
-             caps=None) -> np.ndarray:
+             caps=None, independent: bool = True) -> np.ndarray:
         """n draws per row of the case, in tiled batches with fresh keys: the counts, (B, V). With
         `check`, every draw is checked against the support on the way; a token outside it is a
-        failure, shrunk with fixed keys when `caps` says the sampler is reproducible."""
+        failure, shrunk with fixed keys when `caps` says the sampler is reproducible.
+        With random steps (XTC) and `independent`, one copy of the case per call: an engine may
+        toss one coin per call (mlx-lm does), so copies tiled into one call are not independent
+        draws, while separate calls are (counts for statistics need that; support checks do not)."""
         from spec.validator.oracles import support_failure
 
         ctx, sampler = self.ctx, sampler or self.ctx.sampler
@@ -165,14 +171,15 @@ class Calls:
         b, v = fed.shape
         t = ctx.spec(sampler.to_array(fed), case, pipeline)
         allowed = np.atleast_2d(t.allowed)
-        tile = max(1, min(n, CALL_ELEMENTS // (v * b)))
+        random = any(0 < s.chance < 1 for s in (pipeline or ctx.pipeline).steps)
+        tile = 1 if random and independent else max(1, min(n, CALL_ELEMENTS // (v * b)))
         counts = np.zeros((b, v), dtype=np.int64)
         done = 0
         while done < n:
             reps = min(tile, n - done)
             key = ctx.key()
             x = sampler.to_array(np.tile(fed, (reps, 1)))
-            ids = self.call(x, reps * b, v, key, case.name, sampler).reshape(reps, b)
+            ids = self.call(x, reps * b, v, key, case.name, sampler, case.history(reps)).reshape(reps, b)
             ctx.report.draws += ids.size
             for r in range(b):
                 np.add.at(counts[r], ids[:, r], 1)

@@ -15,7 +15,7 @@ from spec.target import Target, Tolerance, log_softmax, target
 from spec.transforms import Pipeline
 from spec.validator import stats
 from spec.validator.adapters import Sampler, as_sampler
-from spec.validator.cases import Case, cases
+from spec.validator.cases import Case, cases, reads_history
 from spec.validator.report import Check, Failure, Report
 
 INPUTS = ("logits", "logprobs")
@@ -27,6 +27,7 @@ class Profile:
     structure_draws: int  # per small case, every draw checked against the support
     full_vocab_draws: int  # on the V = 151,936 row
     looks: tuple[int, ...]  # cumulative draws per statistics case at which the tests look
+    random_looks: tuple[int, ...]  # the same with random steps (XTC): one case copy per call, so fewer
     coupling_draws: int  # same-key pairs per case and relation
     hypothesis_examples: int  # white-box rows generated
     call_timeout: float  # seconds one sampler call may take
@@ -34,9 +35,10 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", 500, 16, (2_000, 8_000), 256, 50, 60.0, 30.0),
-    "default": Profile("default", 2_000, 64, (2_500, 10_000, 40_000), 1_024, 200, 120.0, 60.0),
-    "thorough": Profile("thorough", 8_000, 256, (5_000, 20_000, 80_000, 320_000), 4_096, 1_000, 300.0, 300.0),
+    "quick": Profile("quick", 500, 16, (2_000, 8_000), (400, 1_600), 256, 50, 60.0, 30.0),
+    "default": Profile("default", 2_000, 64, (2_500, 10_000, 40_000), (500, 2_000, 8_000), 1_024, 200, 120.0, 60.0),
+    "thorough": Profile("thorough", 8_000, 256, (5_000, 20_000, 80_000, 320_000), (1_000, 4_000, 16_000, 64_000),
+                        4_096, 1_000, 300.0, 300.0),
 }
 
 
@@ -48,6 +50,12 @@ class Family:
     build: Callable
     preset: str
     params: dict  # the common parameters of the sampler under test
+    engine: dict = field(default_factory=dict)  # engine-only parameters (xtc_threshold, context sizes, ...)
+
+    def pipeline(self, **common) -> Pipeline:
+        """The preset's pipeline for these common parameters and the family's engine-only ones."""
+        from spec.presets import PRESETS, canonical, engine_params
+        return PRESETS[canonical(self.preset)](**engine_params(self.preset, **common), **self.engine)
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,8 @@ class Context:
         """Every argument checked before anything runs; bad ones are InvalidParameter."""
         if not isinstance(pipeline, Pipeline):
             raise InvalidParameter("pipeline", pipeline, "a spec.Pipeline (see spec.presets)")
-        if input not in INPUTS:
-            raise InvalidParameter("input", input, f"one of {INPUTS}")
+        if input is not None and input not in INPUTS:
+            raise InvalidParameter("input", input, f"one of {INPUTS} (None: what the sampler declares, else logits)")
         if profile not in PROFILES:
             raise InvalidParameter("profile", profile, f"one of {tuple(PROFILES)}")
         if isinstance(alpha, bool) or not (isinstance(alpha, float | int) and 0 < alpha < 1):
@@ -113,10 +121,16 @@ class Context:
         if (t := _timeout(timeout)) is not None:
             prof = replace(prof, call_timeout=t)
         sampler = as_sampler(sampler, array)
+        input = input or sampler.input or "logits"
         report = Report(sampler.name, str(pipeline), input, profile, float(alpha), int(seed))
         ctx = cls(sampler, pipeline, input, prof, float(alpha), int(seed), family, progress, report,
                   keys=np.random.default_rng([int(seed), 0x4B45]))
         ctx.cases = [c for c in cases(ctx.seed, pipeline) if ctx._has_target(c)]
+        if reads_history(pipeline) and not sampler.history:
+            ctx.cases = [c for c in ctx.cases if not c.seen]
+            report.skipped.append("token histories: the sampler takes no `history` argument, so it was validated "
+                                  "with empty histories only (the penalties had nothing to act on); give it a "
+                                  "`history` parameter (one spec.History per row) to test them")
         if not ctx.cases:
             raise InvalidParameter("pipeline", str(pipeline), "a pipeline valid for at least one test row")
         ctx.stat_cases = [c for c in ctx.cases if c.statistics and not ctx._deterministic(c)]
@@ -125,20 +139,21 @@ class Context:
 
     def _has_target(self, case: Case) -> bool:
         try:
-            target(self.feed(case.rows), self.pipeline)
+            self.spec(self.feed(case.rows), case)
             return True
         except InvalidParameter as e:  # a row the engine itself rejects (see cases.rejected_row)
             self.report.notes.append(f"case '{case.name}' skipped: the spec rejects it ({e})")
             return False
 
     def _deterministic(self, case: Case) -> bool:
-        return bool(np.all(np.atleast_1d(target(self.feed(case.rows), self.pipeline).greedy) >= 0))
+        return bool(np.all(np.atleast_1d(self.spec(self.feed(case.rows), case).greedy) >= 0))
 
     def _budget(self):
         """Bonferroni: a tenth for the same-key mismatch counts (when they are tested), the rest
         split evenly over every (statistics row, look, test)."""
-        looks = len(self.profile.looks)
-        counted = self.input == "logits" and not self.pipeline.greedy
+        looks = len(self.looks)
+        counted = (self.input == "logits" and not self.pipeline.greedy
+                   and not any(0 < s.chance < 1 for s in self.pipeline.steps))
         self.alpha_coupling = self.alpha / 10 if counted else 0.0
         rows = sum(c.rows.shape[0] for c in self.stat_cases)
         self.alpha_stat = (self.alpha - self.alpha_coupling) / max(1, rows * looks * len(stats.TESTS))
@@ -150,24 +165,34 @@ class Context:
             "(the binomial scan divides its share again by the number of tokens it scans). "
             "Support, contract and white-box failures are definitive (no false alarms).")
 
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The statistics' looks: with random steps each draw is a call of its own (calls.draw), so
+        the profile's smaller `random_looks`."""
+        random = any(0 < s.chance < 1 for s in self.pipeline.steps)
+        return self.profile.random_looks if random else self.profile.looks
+
     def key(self) -> int:
         return int(self.keys.integers(0, 2**31 - 1))
 
     def feed(self, rows: np.ndarray) -> np.ndarray:
         return log_softmax(rows) if self.input == "logprobs" else rows
 
-    def spec(self, x, case: Case | None = None, pipeline: Pipeline | None = None) -> Target:
+    def spec(self, x, case: Case | None = None, pipeline: Pipeline | None = None, history=None) -> Target:
+        """The target of x, with the case's histories (or `history`, one per row of x)."""
         exact = case is not None and case.exact and self.sampler.dtype == "float64"
-        return target(x, pipeline or self.pipeline, tol=Tolerance(0.0, 0.0) if exact else None)
+        if history is None and case is not None and case.histories:
+            history = case.history()
+        return target(x, pipeline or self.pipeline, tol=Tolerance(0.0, 0.0) if exact else None, history=history)
 
     def tick(self, text: str):
         if self.progress:
             self.progress(text)
 
 
-def targets_or_none(ctx: Context, x, case=None, pipeline=None) -> Target | None:
+def targets_or_none(ctx: Context, x, case=None, pipeline=None, history=None) -> Target | None:
     """The spec's target, or None where the spec has none (a rejected parameter, a bad row)."""
     try:
-        return ctx.spec(x, case, pipeline)
+        return ctx.spec(x, case, pipeline, history)
     except (InvalidParameter, InvalidLogits):
         return None

@@ -4,10 +4,12 @@ NaN row; a row the engine itself rejects; with a factory, greedy, top_k = 1 and 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import common
+from spec.presets import ENGINE_NAMES, canonical
 from spec.target import target
 from spec.transforms import REGISTRY, VOCAB_SIZE
 from spec.validator.adapters import ARRAYS, as_sampler, installed
@@ -28,7 +30,7 @@ def contract(ctx: Context) -> Capabilities:
     shapes = "one row"
     if batch is not None:
         fed = ctx.feed(batch.rows)
-        ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, batch.name)
+        ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, batch.name, history=batch.history())
         shapes += f" and a batch of {fed.shape[0]}"
     caps = Capabilities(reproducible=_reproducible(ctx, single, key, first))
     if caps.reproducible:
@@ -51,7 +53,7 @@ def _first_call(ctx: Context, case: Case, key: int):
     from its module, the other installed array types are tried before the raise is a finding."""
     fed = ctx.feed(case.rows)
     try:
-        return ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name)
+        return ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name, history=case.history())
     except Finding as found:
         if found.failure.check != Check.RAISES.value or not ctx.sampler.guessed:
             raise
@@ -59,7 +61,7 @@ def _first_call(ctx: Context, case: Case, key: int):
         for array in (a for a in ARRAYS if a != tried and installed(a)):
             ctx.sampler.retype(array)
             try:
-                out = ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name)
+                out = ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name, history=case.history())
             except Finding:
                 continue
             ctx.report.notes.append(f"the sampler raised with {tried} arrays and works with {array} arrays: "
@@ -74,13 +76,13 @@ def _first_call(ctx: Context, case: Case, key: int):
 def _reproducible(ctx: Context, case: Case, key: int, first) -> bool:
     if ctx.sampler.key is None:
         return False
-    big = ctx.feed(max((c for c in ctx.cases if c.rows.shape[1] <= 8192 and not c.batch),
-                       key=lambda c: c.rows.shape[1]).rows)
+    widest = max((c for c in ctx.cases if c.rows.shape[1] <= 8192 and not c.batch), key=lambda c: c.rows.shape[1])
+    big, seen = ctx.feed(widest.rows), widest.history(64)
     tiled = np.tile(big, (64, 1))
-    a = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility")
-    b = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility")
+    a = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility", history=seen)
+    b = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility", history=seen)
     fed = ctx.feed(case.rows)
-    again = ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name)
+    again = ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name, history=case.history())
     return bool(np.array_equal(a, b) and np.array_equal(first, again))
 
 
@@ -125,31 +127,38 @@ def _rejected_row(ctx: Context):
 def _variant_list(preset_params: dict) -> list[tuple[str, dict, bool]]:
     """(label, change, is a no-op) for every registered transform: its greedy value and its no-op."""
     def text(value):
-        return value if isinstance(value, str) else f"{value:g}"
+        return value if isinstance(value, str) else "{}" if isinstance(value, dict) else f"{value:g}"
 
     out = []
     for cls in REGISTRY.values():
         if cls.greedy_at is not None:
             out.append((f"{cls.name} = {text(cls.greedy_at)}", {cls.name: cls.greedy_at}, False))
         if cls.name not in preset_params and cls.name != "temperature":
-            out.append((f"{cls.name} = {text(cls.noop)}", {cls.name: cls.noop}, True))
+            noop = {} if cls.kind is dict else cls.noop  # the engines take a bias as a mapping
+            out.append((f"{cls.name} = {text(noop)}", {cls.name: noop}, True))
     return out
 
 
 def variants(ctx: Context, caps: Capabilities):
-    """Greedy, top_k = 1 and the no-op parameters, built by the factory: deterministic targets
-    must give the greedy token; a no-op must give the same tokens as without it (same keys)."""
+    """Greedy, top_k = 1 and the no-op parameters the preset has, built by the factory (with the
+    run's engine-only parameters): deterministic targets must give the greedy token; a no-op must
+    give the same tokens as without it (same keys; with random steps such as XTC, whose coins a
+    no-op may consume differently, its draws are checked against the support instead)."""
     fam = ctx.family
     base = {k: v for k, v in fam.params.items() if v is not None}
     probes = [c for c in ctx.cases if c.probe and not c.batch]
+    has = ENGINE_NAMES[canonical(fam.preset)]
+    random = any(0 < s.chance < 1 for s in ctx.pipeline.steps)
     tried = []
     for label, change, noop in _variant_list(base):
+        if not set(change) <= set(has):
+            continue
         pipes, why = {}, ""
         for c in probes:
             params = {k: (c.rows.shape[1] if v == VOCAB_SIZE else v) for k, v in {**base, **change}.items()}
             try:
-                pipes[c.name] = (params, common(fam.preset, **params))
-                target(ctx.feed(c.rows), pipes[c.name][1])
+                pipes[c.name] = (params, fam.pipeline(**params))
+                target(ctx.feed(c.rows), pipes[c.name][1], history=c.history())
             except (InvalidParameter, InvalidLogits) as e:
                 why = str(e)
                 break
@@ -165,10 +174,10 @@ def variants(ctx: Context, caps: Capabilities):
                      f"the factory raised {type(e).__name__} for {params}: {e}", {"case": c.name})
             variant.dtype, variant.batched = ctx.sampler.dtype, ctx.sampler.batched
             x = variant.to_array(ctx.feed(c.rows))
-            t, base_t = target(x, pipe), target(x, ctx.pipeline)
+            t, base_t = target(x, pipe, history=c.history()), target(x, ctx.pipeline, history=c.history())
             same = np.array_equal(t.support, base_t.support) and np.allclose(t.probs, base_t.probs)
-            if t.greedy >= 0 or not (noop and same):
-                ctx.calls.draw(Case(f"{c.name}, {label}", c.rows), 64, variant, pipe)
+            if t.greedy >= 0 or not (noop and same) or random:
+                ctx.calls.draw(replace(c, name=f"{c.name}, {label}"), 64, variant, pipe, independent=False)
             elif caps.reproducible:
                 _same_tokens(ctx, c, variant, label)
         tried.append(label)
@@ -179,8 +188,9 @@ def variants(ctx: Context, caps: Capabilities):
 def _same_tokens(ctx: Context, case: Case, variant, label: str):
     fed = np.tile(ctx.feed(case.rows), (256, 1))
     key = ctx.key()
-    a = ctx.calls.call(ctx.sampler.to_array(fed), 256, fed.shape[1], key, case.name)
-    b = ctx.calls.call(variant.to_array(fed), 256, fed.shape[1], key, case.name, variant)
+    seen = case.history(256)
+    a = ctx.calls.call(ctx.sampler.to_array(fed), 256, fed.shape[1], key, case.name, history=seen)
+    b = ctx.calls.call(variant.to_array(fed), 256, fed.shape[1], key, case.name, variant, history=seen)
     t = ctx.spec(ctx.sampler.to_array(fed[:1]), case)
     differ = (a != b) & ~t.boundary[0, a] & ~t.boundary[0, b]
     if differ.any():

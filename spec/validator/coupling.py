@@ -11,7 +11,7 @@ import numpy as np
 from spec.exactness import greedy_logprobs_exact
 from spec.invariants import BY_ID
 from spec.target import EPS, Target, logsumexp
-from spec.transforms import Pipeline, Temperature
+from spec.transforms import Pipeline, RepetitionPenalty, Temperature
 from spec.validator import stats
 from spec.validator.cases import Case
 from spec.validator.context import Context, fail
@@ -23,12 +23,23 @@ RELATIONS = ("shift", "logits-vs-logprobs")
 
 def coupling(ctx: Context):
     """Only for samplers fed logits: a shifted row of log-probabilities is no longer
-    log-probabilities, and a sampler documented to take them may rely on the normalisation."""
+    log-probabilities, and a sampler documented to take them may rely on the normalisation. Not
+    with random steps (XTC): a correct sampler may spend its randomness on the coin differently
+    for the two rows; and with a repetition penalty, only on rows with an empty history (the
+    penalty is not shift-invariant: `penalty-shift`)."""
     if ctx.input == "logprobs":
         ctx.report.skipped.append("same-key coupling: the sampler takes log-probabilities, so shifted rows are "
                                   "outside its contract")
         return
+    if any(0 < s.chance < 1 for s in ctx.pipeline.steps):
+        ctx.report.skipped.append("same-key coupling: the pipeline has random steps (XTC), whose coin a correct "
+                                  "sampler may draw from its key in any way; the mixture is tested by the statistics")
+        return
     single = [c for c in ctx.cases if not c.batch and c.rows.shape[1] <= 8192 and not c.exact]
+    if any(isinstance(s, RepetitionPenalty) for s in ctx.pipeline.steps) and any(c.seen for c in single):
+        single = [c for c in single if not c.seen]
+        ctx.report.skipped.append("same-key coupling on rows with a token history: the repetition penalty is not "
+                                  "shift-invariant (penalty-shift), so a shifted row has another target")
     tests = len(RELATIONS) * len(single)
     for name in RELATIONS:
         relate = (lambda v: v - 37.0) if name == "shift" else (lambda v: _float_logprobs(ctx, v))
@@ -58,14 +69,15 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
         return  # a boundary token may flip, and with it the whole renormalised distribution
     n = ctx.profile.coupling_draws
     reps = max(1, min(n, (2**20) // fed_a.shape[1]))
+    seen = case.history(reps)
     a, b, keys = [], [], []
     while len(a) * reps < n:
         key = ctx.key()
         keys.append(key)
         a.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_a, (reps, 1))), reps, fed_a.shape[1], key,
-                                case.name))
+                                case.name, history=seen))
         b.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_b, (reps, 1))), reps, fed_a.shape[1], key,
-                                f"{case.name}, {relation}"))
+                                f"{case.name}, {relation}", history=seen))
     a, b = np.concatenate(a), np.concatenate(b)
     ctx.report.draws += 2 * a.size
     va, vb = ctx.sampler.as_numpy(xa)[0], ctx.sampler.as_numpy(xb)[0]

@@ -51,7 +51,8 @@ def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: in
         if ctx.sampler.batched:
             inv += " (batch-rows: each row of a batch is sampled as if it were alone)"
     info = {"case": case.name, "pipeline": str(pipeline), "input": ctx.input, "key": key,
-            "batch": f"{reps} copies of the case", "row": case.rows[row]}
+            "batch": f"{reps} copies of the case", "row": case.rows[row],
+            **({"history": case.histories[row]} if case.seen else {})}
     ce = None
     if shrinkable and sampler is ctx.sampler and pipeline is ctx.pipeline:
         ce = _shrink_outside(ctx, case, row, key, reps)
@@ -70,14 +71,15 @@ def _shrink_outside(ctx: Context, case, row: int, key: int, reps: int):
     # A batch case shrinks as a batch (its rows together); an exact-sum case is not shrunk:
     # smaller rows would lose the exact sums it is about.
     start = case.rows if case.batch else case.rows[row:row + 1]
-    small = start if case.exact else shrink(start, outside)
+    small = start if case.exact or case.seen else shrink(start, outside)
     got = _outside(ctx, small, keys, reps, case)
     if got is None:
         return None
     b, token_out = got
     ts = ctx.spec(ctx.sampler.to_array(ctx.feed(small)), case)
     which = f" for row {b}" if len(small) > 1 else ""
-    how = "the case itself (exact sums)" if case.exact else "delta debugging"
+    how = ("the case itself (exact sums)" if case.exact else "the case itself (it has a token history)" if case.seen
+           else "delta debugging")
     return counterexample(f"fixed-key oracle (keys {keys[:2]}...), {how}", small,
                           probs_text(np.atleast_2d(ts.probs)[b], np.atleast_2d(ts.allowed)[b]) + which,
                           f"returned token {token_out}{which}")
@@ -94,7 +96,7 @@ def _outside(ctx: Context, rows, keys, reps, case):
     x = ctx.sampler.to_array(np.tile(fed, (reps, 1)))
     allowed = np.atleast_2d(t.allowed)
     for key in keys:
-        ids = ctx.calls.quiet(x, reps * b, v, key)
+        ids = ctx.calls.quiet(x, reps * b, v, key, history=case.history(reps))
         if ids is None:
             continue
         ids = ids.reshape(reps, b)
@@ -105,21 +107,37 @@ def _outside(ctx: Context, rows, keys, reps, case):
     return None
 
 
-def white_box_failure(ctx: Context, rows, where: str, shrunk: bool = False):
-    from spec.validator.white_box import keep_mismatch, kept
+def white_box_failure(ctx: Context, rows, where: str, shrunk: bool = False, history=None):
+    """A keep-set that differs from the spec's support (from every mixture component's, with
+    random steps), shrunk by delta debugging unless Hypothesis did or the row has a token history
+    (removing tokens would renumber the history)."""
+    from spec.validator.white_box import keep_mismatch
 
-    if not shrunk:
+    seen = bool(history) and any(h.prompt or h.output for h in history)
+    if not shrunk and not seen:
         _start_shrinking(ctx)
         rows = shrink(rows, lambda r: _in_budget(ctx) and keep_mismatch(ctx, r) is not None)
-    keep, t = kept(ctx, rows)
-    keep, support = keep[0], np.atleast_2d(t.support)[0]
-    _, token = keep_mismatch(ctx, rows)
+    got = None
+    for _ in range(8):  # a random filter (XTC) may match a component on one call and not on another
+        got = keep_mismatch(ctx, rows, history=history)
+        if got is not None:
+            break
+    if got is None:
+        fail(Check.KEEP_SET, "keep-set = spec support (spec.target)", (),
+             "the filter's keep-set matched no mixture component on one call, and matched one on 8 later calls",
+             {"case": where, "pipeline": str(ctx.pipeline), "row": rows[0]})
+    _, token, t, keep = got
+    support = np.atleast_2d(t.support)[0]
     what = "keeps" if keep[token] else "drops"
+    mixture = (" (and every other mixture component: the keep-set matches none)"
+               if any(0 < s.chance < 1 for s in ctx.pipeline.steps) else "")
+    how = ("white-box oracle, " + ("Hypothesis shrinking" if shrunk else "the case itself (it has a token history)"
+                                   if seen else "delta debugging"))
     fail(Check.KEEP_SET, "keep-set = spec support (spec.target)", (),
-         f"the filter {what} token {token}, which the spec {'drops' if keep[token] else 'keeps'}",
-         {"case": where, "pipeline": str(ctx.pipeline), "row": rows[0]},
-         counterexample=counterexample("white-box oracle, " + ("Hypothesis shrinking" if shrunk else "delta debugging"),
-                                       rows, f"keeps {np.flatnonzero(support).tolist()[:40]}",
+         f"the filter {what} token {token}, which the spec {'drops' if keep[token] else 'keeps'}{mixture}",
+         {"case": where, "pipeline": str(ctx.pipeline), "row": rows[0],
+          **({"history": history[0]} if seen else {})},
+         counterexample=counterexample(how, rows, f"keeps {np.flatnonzero(support).tolist()[:40]}",
                                        f"keeps {np.flatnonzero(keep).tolist()[:40]}"))
 
 
@@ -127,6 +145,8 @@ def shrink_missing(ctx: Context, case, row: int, token: int):
     """Delta-debug the row down while the sampler never returns `token` in m fixed-key draws
     although the spec gives it probability p in the smaller row (m such that a correct sampler
     does this with probability < 1e-9): a fixed-key, not a statistical, oracle."""
+    if case.seen or any(0 < s.chance < 1 for s in ctx.pipeline.steps):
+        return None  # removing tokens would renumber the history; one coin per call makes tiled draws dependent
     _start_shrinking(ctx)
     keys = [ctx.key() for _ in range(4)]
 
@@ -168,6 +188,8 @@ def shrink_coupling(ctx: Context, case, relate, keys: list, reps: int):
     from spec.validator import stats
     from spec.validator.coupling import mismatch_rate
 
+    if case.seen:  # removing tokens would renumber the history
+        return None
     _start_shrinking(ctx)
 
     def mismatches(rows):

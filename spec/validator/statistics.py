@@ -31,7 +31,7 @@ def statistics(ctx: Context, caps: Capabilities):
         probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
         counts = np.zeros(case.rows.shape, dtype=np.int64)
         done = 0
-        for look in ctx.profile.looks:
+        for look in ctx.looks:
             ctx.tick(f"statistics: {case.name} ({look:,} draws)")
             counts += ctx.calls.draw(case, look - done, caps=caps)
             done = look
@@ -52,10 +52,12 @@ def statistics(ctx: Context, caps: Capabilities):
         ctx.report.power = [f"a token outside the spec's support: each is a definitive failure "
                             f"({ctx.report.draws:,} draws were checked); no statistics could run"]
         return
-    looked = ", ".join(f"{n:,}" for n in ctx.profile.looks)
+    looked = ", ".join(f"{n:,}" for n in ctx.looks)
     cases = len({name for name, _, _ in tested})
     ctx.report.checks.append(f"statistics: {cases} cases ({len(tested)} rows), looks at {looked} draws, tests: "
-                             f"{', '.join(t.__name__ for t in stats.TESTS)}")
+                             f"{', '.join(t.__name__ for t in stats.TESTS)}"
+                             + (" (random steps: one copy of a case per call, since an engine may toss one coin "
+                                "per call; the exact mixture is the target)" if ctx.looks != ctx.profile.looks else ""))
     power(ctx, caps, tested)
 
 
@@ -73,7 +75,8 @@ def _failure(ctx: Context, caps: Capabilities, case, row: int, result: stats.Tes
          f"{result.detail}{where}; p = {result.pvalue:.3g} < {ctx.alpha_stat:.3g}"
          + (f"; token {missing[0]} (spec p = {probs[missing[0]]:.4g}) was never drawn" if missing else ""),
          {"case": case.name, "pipeline": str(ctx.pipeline), "input": ctx.input,
-          "generator": f"spec.validator.cases(seed={ctx.seed})", "row": case.rows[row]},
+          "generator": f"spec.validator.cases(seed={ctx.seed})", "row": case.rows[row],
+          **({"history": case.histories[row]} if case.seen else {})},
          statistics={"test": result.name, "p-value": result.pvalue, "alpha used": ctx.alpha_stat,
                      "draws": n, "statistic": result.statistic},
          observed=[{"token": int(i), "rank": rank(probs, int(i)), "spec_p": float(probs[i]),
@@ -95,7 +98,7 @@ def power(ctx: Context, caps: Capabilities, tested):
         f"a temperature-like deviation with total variation >= {stats.ks_detectable(n, alpha_t):.3f}, "
         "with probability >= 0.99 (rank KS)",
     ]
-    if caps.reproducible and not ctx.pipeline.greedy and ctx.input == "logits":
+    if caps.reproducible and ctx.alpha_coupling > 0:
         ctx.report.power.append("a shift or log-probability dependence that changes more same-key draws "
                                 "than rounding allows (see the coupling check)")
     if ctx.sampler.filter is not None:

@@ -13,7 +13,8 @@ def structure(ctx: Context, caps: Capabilities):
     p = ctx.profile
     for case in ctx.cases:
         ctx.tick(f"structure: {case.name}")
-        ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws, caps=caps)
+        ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws, caps=caps,
+                       independent=False)  # support checks: tiled copies need not be independent
     batch = [c for c in ctx.cases if c.batch]
     ctx.report.checks.append(f"structure: every draw in the spec's support, {len(ctx.cases)} cases "
                              f"({p.structure_draws:,} draws each, {p.full_vocab_draws} at V = {VOCAB:,})")

@@ -14,9 +14,25 @@ import re
 from collections.abc import Callable
 
 from spec.errors import InvalidParameter
-from spec.transforms import (COMMON, REGISTRY, XTC, EpsilonCutoff, EtaCutoff, FrequencyPenalty, LogitBias, MinP,
-                             Pipeline, PresencePenalty, RepetitionPenalty, Temperature, TopK, TopNSigma, TopP,
-                             TypicalP, registered)
+from spec.transforms import (
+    COMMON,
+    REGISTRY,
+    XTC,
+    EpsilonCutoff,
+    EtaCutoff,
+    FrequencyPenalty,
+    LogitBias,
+    MinP,
+    Pipeline,
+    PresencePenalty,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopNSigma,
+    TopP,
+    TypicalP,
+    registered,
+)
 
 # The engine release each preset models by default (read from the installed package where there
 # is one; importlib.metadata was used once to write these, nothing is imported at run time).
@@ -301,11 +317,11 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
     steps = [_bias("logit_bias", logit_bias)]
     for cls, name, value, size_name, size, ok, allowed in (
             (RepetitionPenalty, "repetition_penalty", repetition_penalty, "repetition_context_size",
-             repetition_context_size, lambda r: _finite(r) and r >= 0, "a finite number >= 0 (0 and 1 disable)"),
+    repetition_context_size, lambda r: _finite(r) and r >= 0, "a finite number >= 0 (0 and 1 disable)"),
             (PresencePenalty, "presence_penalty", presence_penalty, "presence_context_size", presence_context_size,
-             _finite, "a finite number (0 disables)"),
+    _finite, "a finite number (0 disables)"),
             (FrequencyPenalty, "frequency_penalty", frequency_penalty, "frequency_context_size",
-             frequency_context_size, _finite, "a finite number (0 disables)")):
+    frequency_context_size, _finite, "a finite number (0 disables)")):
         size = _check(size_name, size, int, lambda n: n >= 0, "an integer >= 0 (0: the whole history)")
         if value is not None and _check(name, value, float, ok, allowed) != 0:
             steps.append(_penalty(cls, name, value, 1.0 if cls is RepetitionPenalty else 0.0, "all",
@@ -476,8 +492,9 @@ def canonical(name: str) -> str:
 
 def engine_params(preset: str, explicit: bool = False, **common) -> dict:
     """Common parameters (the registry's names: temperature, top_k, top_p, min_p, logit_bias,
-    repetition_penalty, ...; None = not given) in the engine's own names. explicit=False leaves the ones not given to the engine's defaults (as a user calling
-    the engine would); explicit=True switches them off, and sets temperature 1 if not given."""
+    repetition_penalty, ...; None = not given) in the engine's own names. explicit=False leaves
+    the ones not given to the engine's defaults (as a user calling the engine would);
+    explicit=True switches them off, and sets temperature 1 if not given."""
     preset = canonical(preset)
     unknown = set(common) - set(COMMON)
     if unknown:

@@ -150,8 +150,8 @@ def _row(z: np.ndarray, pipeline: Pipeline, tol: Tolerance, history=None):
         return (*_branch(z, steps, pipeline.greedy, tol, history), ())
     parts = []
     for acts in itertools.product((False, True), repeat=len(random)):
-        weight = math.prod(steps[i].chance if a else 1 - steps[i].chance for i, a in zip(random, acts))
-        off = {i for i, a in zip(random, acts) if not a}
+        weight = math.prod(steps[i].chance if a else 1 - steps[i].chance for i, a in zip(random, acts, strict=True))
+        off = {i for i, a in zip(random, acts, strict=True) if not a}
         branch = tuple(s for i, s in enumerate(steps) if i not in off)
         parts.append((weight, _branch(z, branch, pipeline.greedy, tol, history)))
     probs = sum(w * p[0] for w, p in parts)
@@ -192,7 +192,7 @@ def target(logits, pipeline: Pipeline, tol: Tolerance | None = None, history=Non
     rows, dtype, single = as_rows(logits)
     seen_by_row = histories(history, rows.shape[0], single)
     out = []
-    for row, seen in zip(rows, seen_by_row):
+    for row, seen in zip(rows, seen_by_row, strict=True):
         finite = row[np.isfinite(row)]
         row_tol = tol or Tolerance.for_input(dtype, float(np.abs(finite).max()), row.size)
         out.append((*_row(row, pipeline, row_tol, seen), row_tol))

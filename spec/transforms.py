@@ -374,7 +374,8 @@ class LogitBias(Transform):
             return
         ids = np.array([k for k, _ in self.bias])
         if ids.max() >= row.z.size:
-            raise InvalidParameter("logit_bias", int(ids.max()), f"token ids in [0, {row.z.size}) (the row's vocabulary)")
+            raise InvalidParameter("logit_bias", int(ids.max()),
+                                   f"token ids in [0, {row.z.size}) (the row's vocabulary)")
         values = np.array([v for _, v in self.bias])
         _change(row, ids, lambda z: z + values)
         banned = ids[values == -math.inf]

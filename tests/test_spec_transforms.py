@@ -12,8 +12,21 @@ from hypothesis import strategies as st
 
 import spec
 from spec import presets, transforms
-from spec.transforms import (XTC, EpsilonCutoff, EtaCutoff, FrequencyPenalty, History, LogitBias, Pipeline,
-                             PresencePenalty, RepetitionPenalty, Temperature, TopNSigma, TopP, TypicalP)
+from spec.transforms import (
+    XTC,
+    EpsilonCutoff,
+    EtaCutoff,
+    FrequencyPenalty,
+    History,
+    LogitBias,
+    Pipeline,
+    PresencePenalty,
+    RepetitionPenalty,
+    Temperature,
+    TopNSigma,
+    TopP,
+    TypicalP,
+)
 
 
 def probs_of(z, *steps, history=None):
@@ -242,7 +255,8 @@ def test_presets_encode_each_engine_s_history_conventions():
     assert presets.mlx_lm(temp=1.0, repetition_penalty=0).steps == (Temperature(1.0),)  # 0 is not built
     llama = presets.llama_cpp(penalty_repeat=1.1, penalty_last_n=-1)
     assert llama.steps[0].window is None
-    assert not any(isinstance(s, RepetitionPenalty) for s in presets.llama_cpp(penalty_repeat=1.1, penalty_last_n=0).steps)
+    off = presets.llama_cpp(penalty_repeat=1.1, penalty_last_n=0)
+    assert not any(isinstance(s, RepetitionPenalty) for s in off.steps)
 
 
 def test_greedy_keeps_the_steps_that_can_move_the_argmax():

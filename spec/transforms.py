@@ -700,8 +700,10 @@ class XTC(Transform):
                                    f"token ids in [0, {row.z.size}) (the row's vocabulary)")
         probs = softmax(np.where(row.keep, row.z, -np.inf))
         over = row.keep & ((probs > self.threshold) if self.above == ">" else (probs >= self.threshold))
+        # Near the threshold: rounding may put them on either side. At threshold 0, the tokens whose
+        # probability underflows in float32 (an engine's p = 0, not above 0) are the near ones.
         near = row.keep & (_log_gap(probs, self.threshold) < _slack(row)) if self.threshold > 0 \
-            else np.zeros_like(row.keep)
+            else row.keep & (probs < np.finfo(np.float32).tiny)
         if over.sum() < 2:  # does not act, unless rounding moves a near token over the threshold
             if (over | near).sum() >= 2:
                 row.boundary |= over | near

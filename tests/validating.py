@@ -4,9 +4,9 @@ Every run of a correct sampler in the tests uses alpha = ALPHA_RUN, and there ar
 runs, so they fail a correct sampler by chance with probability below 4e-7 (Bonferroni over the
 runs; the suite's whole budget is in conftest.py). The count, slow tests included: test_validate.py 27
 (the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits processors at 4, impl at
-those 4, 3 seeds x 3 samplers, the Hugging Face processors), test_zoo_transforms.py 11, the
+those 4, 3 seeds x 3 samplers, the Hugging Face processors), test_zoo_transforms.py 12, the
 test_validator_*.py files about 28 (defects 10, history 4, contract 3, statistics 3, white-box 3,
-fingerprint 2, cli 2, and a few more): about 66 in all.
+fingerprint 2, cli 2, and a few more): about 67 in all.
 """
 
 import subprocess

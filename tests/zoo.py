@@ -421,6 +421,8 @@ HF_TYPICAL = presets.hf(top_k=0, typical_p=0.5)
 HF_EPSILON = presets.hf(top_k=0, epsilon_cutoff=0.05)
 HF_ETA = presets.hf(top_k=0, eta_cutoff=0.05)
 LLAMA_SIGMA = presets.llama_cpp(temp=1.0, top_k=0, top_p=1.0, min_p=0.0, top_n_sigma=1.0)
+LLAMA_SIGMA_BANNED = presets.llama_cpp(temp=1.0, top_k=0, top_p=1.0, min_p=0.0, top_n_sigma=1.0,
+                                       logit_bias={3: -np.inf})  # a banned token leaves a -inf logit
 MLX_XTC = presets.mlx_lm(temp=1.0, xtc_probability=0.5)  # threshold: mlx-lm 0.32.2's default, 0.1
 MLX_XTC_ALWAYS = presets.mlx_lm(temp=1.0, xtc_probability=1.0, xtc_threshold=0.1)
 
@@ -434,6 +436,20 @@ def scored(name: str, pipeline: spec.Pipeline, fn: Callable) -> Sampler:
 
 def _penalized(name, pipeline, rule, counts="all", window=None):
     return scored(name, pipeline, lambda z, h: penalize(z, h, rule, counts, window))
+
+
+def _banned(z):
+    return np.where(np.arange(z.shape[1]) == 3, -np.inf, z)  # logit_bias {3: -inf}
+
+
+def _sigma_over_every_candidate(z):
+    """llama.cpp's top-n-sigma at ggml-org/llama.cpp@6f7f63ee: mean and standard deviation over
+    every candidate, -inf ones included, so one banned token makes them NaN, `logit < max - n * NaN`
+    is false for every token, and nothing is filtered (later masters skip -inf logits)."""
+    z = _banned(z)
+    with np.errstate(invalid="ignore"):
+        std = np.sqrt(((z - z.mean(-1, keepdims=True)) ** 2).mean(-1, keepdims=True))
+        return np.where(z < z.max(-1, keepdims=True) - 1.0 * std, -np.inf, z)
 
 
 def _biased(z):
@@ -452,6 +468,8 @@ CORRECT_TRANSFORMS = [
     scored("numpy epsilon cutoff", HF_EPSILON, lambda z: masked(z, epsilon_keep(z, 0.05))),
     scored("numpy eta cutoff", HF_ETA, lambda z: masked(z, eta_keep(z, 0.05))),
     scored("numpy top-n-sigma", LLAMA_SIGMA, lambda z: masked(z, top_n_sigma_keep(z, 1.0))),
+    scored("numpy top-n-sigma after a banned token", LLAMA_SIGMA_BANNED,
+           lambda z: masked(_banned(z), top_n_sigma_keep(_banned(z), 1.0))),
     Sampler("numpy XTC (exact mixture)", MLX_XTC, with_checks(lambda z: xtc_mixture(z, 0.5, 0.1))),
 ]
 
@@ -482,6 +500,9 @@ BUGGY_TRANSFORMS = [
     # vLLM applies logit_bias before the filters; applied after top-k, a boosted token the filter
     # already dropped stays dropped, and the token it should have displaced survives.
     scored("logit bias applied after the filters", VLLM_BIAS_TOP_K, lambda z: _biased(masked(z, top_k_keep(z, 2)))),
+    # llama.cpp's top-n-sigma before it skipped -inf logits: a banned token turns off the filter.
+    scored("top-n-sigma statistics over -inf logits (a banned token disables it)", LLAMA_SIGMA_BANNED,
+           _sigma_over_every_candidate),
     # A frequency penalty subtracted once per distinct token (presence) instead of once per occurrence.
     _penalized("frequency penalty applied once per distinct token", VLLM_FREQUENCY, presence(0.8), "output"),
 ]

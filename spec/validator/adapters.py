@@ -268,61 +268,132 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
 
 
 def hf(processors, name: str = "") -> Sampler:
-    """A Hugging Face `LogitsProcessorList` (processors and warpers) followed by
-    `torch.multinomial`, as `generate()` samples; the processors' output is the white-box view.
-    `input_ids` is each row's prompt + output (one row at a time: rows have histories of their own
-    length); processors that read no history see an empty one."""
+    """Hugging Face logits processors and warpers followed by softmax and `torch.multinomial`, as
+    `generate(do_sample=True)` samples (transformers 5.24.0, generation/utils.py `_sample`: the
+    logits cast to float32, `next_token_scores = logits_processor(input_ids, next_token_logits)`,
+    `probs = softmax(next_token_scores)`, `torch.multinomial(probs, num_samples=1)` from torch's
+    global random state, seeded before each call). The processors' output is the white-box view.
+
+    `processors`: a `LogitsProcessorList`, copied afresh for each call (generate() builds its list
+    once per call, and SequenceBiasLogitsProcessor fixes the vocabulary size at its first call), or
+    a function `input_ids -> LogitsProcessorList` that builds one. `input_ids` is each row's
+    prompt + output; rows with the same tokens are processed together, as one (n, L) batch, since
+    generate() runs one input_ids tensor of one length per batch."""
+    import copy
+
     import torch
 
+    pristine = copy.deepcopy(processors) if isinstance(processors, list) else None
+
     def filtered(scores, history=None):
-        out = []
+        scores = scores.to(torch.float32)
+        groups = {}
         for b in range(scores.shape[0]):
             seen = history[b] if history else History()
-            input_ids = torch.tensor([seen.prompt + seen.output], dtype=torch.long).reshape(1, -1)
-            row = scores[b:b + 1].clone()
-            for processor in processors:
-                row = processor(input_ids, row)
-            out.append(row)
-        return torch.cat(out)
+            groups.setdefault(seen.prompt + seen.output, []).append(b)
+        out = torch.empty_like(scores)
+        for tokens, rows in groups.items():
+            input_ids = torch.tensor([list(tokens)] * len(rows), dtype=torch.long).reshape(len(rows), len(tokens))
+            chain = copy.deepcopy(pristine) if pristine is not None else processors(input_ids)
+            out[rows] = chain(input_ids, scores[rows].clone())
+        return out
 
-    def keyed(scores, seed: int, history=None):
-        probs = torch.softmax(filtered(scores, history).float(), dim=-1)
-        return torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(seed))[:, 0]
+    def sample(scores, history=None):
+        probs = torch.nn.functional.softmax(filtered(scores, history), dim=-1)
+        return torch.multinomial(probs, num_samples=1).squeeze(1)
 
-    return Sampler(keyed, "torch", "seed", filtered, name=name or f"transformers processors {list(processors)}",
+    return Sampler(sample, "torch", "global", filtered, name=name or f"transformers processors {list(processors)}",
                    history=True, input="logits")
+
+
+HF_PARAMETERS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+                 "repetition_penalty", "sequence_bias")
+
+
+def hf_generation_config(**params):
+    """The GenerationConfig that `generate(do_sample=True, **params)` runs with on a model with no
+    generation defaults of its own (transformers 5.24.0, `_prepare_generation_config`: the global
+    defaults `GenerationConfig._get_default_generation_params()` fill what is unset, then the
+    keyword arguments are applied, an explicit None included, and the config is validated).
+    `sequence_bias` {token or (tokens,): bias} is passed as its documented [[ids], bias] list."""
+    from transformers import GenerationConfig
+
+    bias = params.get("sequence_bias")
+    if bias is not None:
+        params["sequence_bias"] = [[list(k) if isinstance(k, tuple | list) else [int(k)], float(v)]
+                                   for k, v in bias.items()]
+    config = GenerationConfig()
+    config.update(**GenerationConfig._get_default_generation_params(), defaults_only=True)
+    config.update(do_sample=True, **params)
+    return config
+
+
+def hf_logits_processor(config, input_ids):
+    """`GenerationMixin._get_logits_processor` for `config` and a decoder-only model, as generate()
+    calls it for `input_ids` (an all-ones attention mask: no padding, so the repetition penalty
+    counts the whole prompt; none for an empty input_ids, as with inputs_embeds alone)."""
+    import warnings
+    from types import SimpleNamespace
+
+    import torch
+    from transformers.generation import GenerationMixin
+
+    class _DecoderOnly(GenerationMixin):  # _get_logits_processor reads only config.is_encoder_decoder of the model
+        config = SimpleNamespace(is_encoder_decoder=False)
+
+    with warnings.catch_warnings():  # an empty input_ids (no history) warns that only new tokens are penalised
+        warnings.filterwarnings("ignore", message=".*repetition_penalty.*without `input_ids`")
+        return _DecoderOnly()._get_logits_processor(
+            config, input_ids_seq_length=input_ids.shape[1], encoder_input_ids=input_ids, device="cpu",
+            model_kwargs={"attention_mask": torch.ones_like(input_ids)} if input_ids.shape[1] else None)
 
 
 def hf_warpers(temperature: float = 1.0, top_k: int | None = 50, top_p: float | None = 1.0,
                min_p: float | None = None, min_tokens_to_keep: int = 1, typical_p: float | None = 1.0,
                epsilon_cutoff: float | None = 0.0, eta_cutoff: float | None = 0.0,
                repetition_penalty: float | None = 1.0, sequence_bias: dict | None = None) -> Sampler:
-    """The processors and warpers `generate(do_sample=True)` builds for these parameters (every
-    parameter of the hf preset), in its order (transformers 5.x, GenerationMixin._get_logits_processor:
-    sequence_bias, repetition_penalty, then temperature, top-k, top-p, min-p, typical, epsilon, eta),
-    as a Sampler: a factory for the `hf` preset."""
+    """What `generate(do_sample=True, ...)` samples with for these parameters (every parameter of the
+    hf preset): the processors that `GenerationMixin._get_logits_processor` selects from the
+    GenerationConfig (transformers 5.24.0: sequence_bias, repetition_penalty, then the warpers
+    temperature, top-k, top-p, min-p, typical, epsilon, eta), then `torch.multinomial` (see `hf`).
+    A factory for the `hf` preset.
+
+    generate() gives its warpers min_tokens_to_keep=1 when it samples without beams, and has no
+    parameter for it; another min_tokens_to_keep builds the same warpers in the same order by hand,
+    each given min_tokens_to_keep."""
+    given = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, typical_p=typical_p,
+                 epsilon_cutoff=epsilon_cutoff, eta_cutoff=eta_cutoff, repetition_penalty=repetition_penalty,
+                 sequence_bias=sequence_bias)
+    config = hf_generation_config(**given)
+    name = ("transformers generate(do_sample=True, " + ", ".join(f"{k}={v}" for k, v in given.items())
+            + (f", warpers' min_tokens_to_keep={min_tokens_to_keep}" if min_tokens_to_keep != 1 else "") + ")")
+    if min_tokens_to_keep == 1:
+        return hf(lambda input_ids: hf_logits_processor(config, input_ids), name=name)
+    return hf(_hf_by_hand(config, min_tokens_to_keep), name=name)
+
+
+def _hf_by_hand(config, min_tokens_to_keep: int):
+    """_get_logits_processor's choice and order for the parameters of the hf preset, each warper
+    given min_tokens_to_keep."""
     from transformers import generation as g
 
     processors = []
-    if sequence_bias:
-        processors.append(g.SequenceBiasLogitsProcessor(  # [[token ids], bias] pairs, its documented form
-            [[list(k) if isinstance(k, tuple | list) else [int(k)], float(v)] for k, v in sequence_bias.items()]))
-    if repetition_penalty is not None and repetition_penalty != 1.0:
-        processors.append(g.RepetitionPenaltyLogitsProcessor(repetition_penalty))
-    if temperature is not None and temperature != 1.0:
-        processors.append(g.TemperatureLogitsWarper(temperature))
-    if top_k is not None and top_k != 0:
-        processors.append(g.TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=min_tokens_to_keep))
-    if top_p is not None and top_p < 1.0:
-        processors.append(g.TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=min_tokens_to_keep))
-    if min_p is not None:
-        processors.append(g.MinPLogitsWarper(min_p=min_p, min_tokens_to_keep=min_tokens_to_keep))
-    if typical_p is not None and typical_p < 1.0:
-        processors.append(g.TypicalLogitsWarper(mass=typical_p, min_tokens_to_keep=min_tokens_to_keep))
-    if epsilon_cutoff is not None and 0.0 < epsilon_cutoff < 1.0:
-        processors.append(g.EpsilonLogitsWarper(epsilon=epsilon_cutoff, min_tokens_to_keep=min_tokens_to_keep))
-    if eta_cutoff is not None and 0.0 < eta_cutoff < 1.0:
-        processors.append(g.EtaLogitsWarper(epsilon=eta_cutoff, min_tokens_to_keep=min_tokens_to_keep))
-    return hf(g.LogitsProcessorList(processors), name=f"transformers processors(temperature={temperature}, "
-              f"top_k={top_k}, top_p={top_p}, min_p={min_p}, typical_p={typical_p}, epsilon_cutoff={epsilon_cutoff}, "
-              f"eta_cutoff={eta_cutoff}, repetition_penalty={repetition_penalty}, sequence_bias={sequence_bias})")
+    if config.sequence_bias is not None:
+        processors.append(g.SequenceBiasLogitsProcessor(sequence_bias=config.sequence_bias))
+    if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
+        processors.append(g.RepetitionPenaltyLogitsProcessor(config.repetition_penalty))
+    if config.temperature is not None and config.temperature != 1.0:
+        processors.append(g.TemperatureLogitsWarper(config.temperature))
+    if config.top_k is not None and config.top_k != 0:
+        processors.append(g.TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=min_tokens_to_keep))
+    if config.top_p is not None and config.top_p < 1.0:
+        processors.append(g.TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=min_tokens_to_keep))
+    if config.min_p is not None:
+        processors.append(g.MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=min_tokens_to_keep))
+    if config.typical_p is not None and config.typical_p < 1.0:
+        processors.append(g.TypicalLogitsWarper(mass=config.typical_p, min_tokens_to_keep=min_tokens_to_keep))
+    if config.epsilon_cutoff is not None and 0.0 < config.epsilon_cutoff < 1.0:
+        processors.append(g.EpsilonLogitsWarper(epsilon=config.epsilon_cutoff, min_tokens_to_keep=min_tokens_to_keep))
+    if config.eta_cutoff is not None and 0.0 < config.eta_cutoff < 1.0:
+        processors.append(g.EtaLogitsWarper(epsilon=config.eta_cutoff, min_tokens_to_keep=min_tokens_to_keep))
+    return g.LogitsProcessorList(processors)

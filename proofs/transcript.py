@@ -1,9 +1,12 @@
 """Human-readable transcripts: one Markdown file per theorem, one .smt2 file per Z3 query,
 index.md and summary.json. Everything above the "Run" block is deterministic, so two runs diff
-cleanly; times and versions live only in that block (and under "run" in summary.json)."""
+cleanly; times live only in that block (and under "run" in summary.json). The "Trusted base" block
+just before it names what every verdict assumes rather than checks, with the versions read at run
+time (the same on one machine; under "run" / "trusted_base" in summary.json)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import platform
 from dataclasses import dataclass
@@ -37,6 +40,75 @@ def versions() -> dict:
             "platform": platform.platform()}
 
 
+def _package(name: str) -> str | None:
+    """The installed version of a distribution, read now; None if it is not installed."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def trusted_base(cross_check: str | None = None) -> list[dict]:
+    """What a verdict assumes rather than checks: each component with its version, read at run time,
+    and the assumption. cross_check: the solver every .smt2 file was re-run with, when the caller
+    knows (None: the transcript says where to find whether it ran)."""
+    z3 = f"{z3_version()} (z3-solver {_package('z3-solver')})"
+    py = f"Python {platform.python_version()} ({platform.python_implementation()})"
+    cvc5 = _package("cvc5")
+    if cross_check == "cvc5":
+        cvc5_use = ("Every .smt2 file was re-run with cvc5 in this run; a query both solvers answer alike rests on "
+                    "two independent implementations (summary.json `cross_check` lists any disagreement).")
+    else:
+        cvc5_use = ("A second solver only with `python -m proofs.check --cross-check cvc5`, which re-runs every "
+                    ".smt2 file after the transcripts are written (whether it ran, and what it found, is in "
+                    "summary.json `cross_check`); otherwise every solver answer rests on z3 alone.")
+    base = [
+        ("z3 (SMT solver)", z3,
+         "Its `unsat` answers are taken as correct: the decision procedures for linear and nonlinear real "
+         "arithmetic, integers, arrays and uninterpreted functions, and quantifier instantiation. Nothing "
+         "re-checks an `unsat` (z3 emits no proof object here); a `sat` witness is re-checked in exact arithmetic."),
+        ("z3's floating-point theory (IEEE rounding model)", z3,
+         "The SMT-LIB FloatingPoint theory as z3 bit-blasts it (fp.sub, fp.add with RNE) is taken to be IEEE 754 "
+         "round-to-nearest-even in the formats the queries declare (proofs.floating.FORMATS: bfloat16 (8, 8), "
+         "float16 (5, 11), float32 (8, 24)). Witnesses are re-checked against numpy / mlx; the `unsat` answers "
+         "(fp-sub-monotone, the guard's lemmas) rest on this model, with the solver-free 16-bit enumeration "
+         "(--full) as a second opinion."),
+        ("cvc5 (second SMT solver)", f"cvc5 {cvc5}" if cvc5 else "not installed", cvc5_use),
+        ("SymPy (symbolic simplifier)", f"sympy {sympy.__version__}",
+         "A SymPy step holds when simplify / expand / cancel reduce the difference of the two sides to exactly 0, "
+         "and its assumption system (real, positive, `is_positive` of a sum) is taken as correct."),
+        ("Python's exact rationals (fractions.Fraction)", py,
+         "Exact rational arithmetic for every witness re-check, the exact rules (proofs.rules) and our "
+         "round-to-nearest-even (proofs.floating.round_to)."),
+        ("numpy (float16 / float32 re-checks)", f"numpy {_package('numpy')}",
+         "The float16 and float32 formats (finfo) and arithmetic that witnesses must survive in a round trip, and "
+         "the float sanity checks."),
+        ("mlx (bfloat16 re-checks)", f"mlx {_package('mlx')}" if _package("mlx") else "not installed",
+         "The bfloat16 format (finfo) and arithmetic, where numpy has none."),
+        *([("ml_dtypes", f"ml_dtypes {_package('ml_dtypes')}", "Installed; the proofs do not use it.")]
+          if _package("ml_dtypes") else []),
+        ("mpmath (sanity checks, logsumexp bracket)", f"mpmath {_package('mpmath')}",
+         "The 50-digit sanity checks (evidence, not proof), and the interval arithmetic (outward rounding, 120 "
+         "bits) that brackets logsumexp for the certified log-probability witnesses."),
+        ("premises asserted as axioms", "none (mathematics: proofs.encodings.induction, the exp laws in proofs.order)",
+         "Instances of the induction schema over the integers, and instances of the laws of exp (positive, "
+         "increasing, exp(a + b) = exp(a) exp(b)), are asserted, not derived: each is true by the principle of "
+         "induction or of exp, as argued where it is written. Each proof's premises query rules out "
+         "contradictory premises, not false ones."),
+        ("the encodings", "this repository",
+         "That each .smt2 file says what its claim says in words is reviewed, not checked. "
+         "tests/test_proofs_mutants.py shows the checker rejects deliberately wrong statements and encodings."),
+    ]
+    return [{"component": c, "version": v, "assumed": a} for c, v, a in base]
+
+
+def render_trusted_base(base: list[dict]) -> list[str]:
+    return ["## Trusted base", "",
+            "What every verdict here assumes rather than checks (versions read at run time):", "",
+            "| component | version | assumed, not checked |", "|---|---|---|",
+            *[f"| {b['component']} | {b['version']} | {b['assumed']} |" for b in base], ""]
+
+
 def render_steps(result: Result) -> list[str]:
     out, table = [], []
 
@@ -61,7 +133,7 @@ def render_steps(result: Result) -> list[str]:
     return out
 
 
-def render(result: Result, run: dict) -> str:
+def render(result: Result, run: dict, base: list[dict] | None = None) -> str:
     t = result.theorem
     lines = [
         f"# `{t.id}`: {t.title}", "",
@@ -81,6 +153,7 @@ def render(result: Result, run: dict) -> str:
     ]
     if result.counterexample:
         lines += ["## Counterexample", "", result.counterexample.strip(), ""]
+    lines += render_trusted_base(trusted_base() if base is None else base)
     lines += ["## Run (timing and versions; these vary between runs)", "",
               f"- total: {result.seconds:.2f} s",
               *[f"- {k}: {v}" for k, v in run.items()],
@@ -104,8 +177,9 @@ def summary(results: list[Result], run: dict) -> dict:
     }
 
 
-def write(out: Path, results: list[Result]) -> dict:
+def write(out: Path, results: list[Result], cross_check: str | None = None) -> dict:
     run = versions()
+    base = trusted_base(cross_check)
     out.mkdir(parents=True, exist_ok=True)
     for r in results:
         for s in r.steps:
@@ -113,15 +187,16 @@ def write(out: Path, results: list[Result]) -> dict:
                 path = out / query_path(r.theorem.id, s)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(s.query.script())
-        (out / f"{r.theorem.id}.md").write_text(render(r, run))
+        (out / f"{r.theorem.id}.md").write_text(render(r, run, base))
     index = ["# Proof transcripts", "",
              "| theorem | claim | expected | verdict | as expected |", "|---|---|---|---|---|"]
     index += [f"| [`{r.theorem.id}`]({r.theorem.id}.md) | {r.theorem.title} | {r.theorem.expected} | "
               f"{r.verdict} | {'yes' if r.ok else '**NO**'} |" for r in results]
-    index += ["", "## Run (timing and versions; these vary between runs)", "",
+    index += ["", *render_trusted_base(base)]
+    index += ["## Run (timing and versions; these vary between runs)", "",
               *[f"- {k}: {v}" for k, v in run.items()],
               *[f"- `{r.theorem.id}`: {r.seconds:.2f} s" for r in results], ""]
     (out / "index.md").write_text("\n".join(index))
-    data = summary(results, run)
+    data = summary(results, {**run, "trusted_base": base})
     (out / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
     return data

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from spec.errors import InvalidParameter
-from spec.numerics import Tolerance, rank_cut, softmax
+from spec.numerics import Tolerance, logsumexp, rank_cut, softmax
 
 HEAD = 1024  # top-p ranks this many most likely tokens first, and the whole row only when they do not settle the cut
 VOCAB_SIZE = "V"  # a parameter value meaning "the row's vocabulary size" (top_k = V keeps everything)
@@ -524,8 +524,11 @@ class TypicalP(Transform):
             return
         probs = softmax(np.where(row.keep, row.z, -np.inf))
         alive = np.flatnonzero(row.keep)
-        with np.errstate(divide="ignore"):
-            score = np.abs(-np.log(probs[alive]) - _entropy(probs))
+        # Surprise from the exact log-softmax, not log(p): a token 745 below the top has p = 0 in
+        # float64 but a finite surprise, and min_tokens_to_keep ranks such tokens by it (as
+        # Hugging Face's TypicalLogitsWarper does with log_softmax).
+        surprise = logsumexp(row.z[alive][None])[0, 0] - row.z[alive]
+        score = np.abs(surprise - _entropy(probs))
         order = np.lexsort((alive, score))  # most typical first, ties by index
         s, p = score[order], probs[alive][order]
         before = np.concatenate(([0.0], np.cumsum(p)[:-1]))

@@ -136,6 +136,7 @@ def test_white_box_with_random_steps_accepts_any_one_component(buggy):
 
 def test_hf_processors_conform_to_the_hf_preset():
     pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     params = dict(temperature=0.8, top_k=0, repetition_penalty=1.3, typical_p=0.9, sequence_bias={2: 1.5})
     report = spec.validate(adapters.hf_warpers(**params), presets.hf(**params), alpha=ALPHA_RUN)
     assert report.passed, str(report)

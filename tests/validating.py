@@ -6,7 +6,8 @@ runs; the suite's whole budget is in conftest.py). The count, slow tests include
 (the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits processors at 4, impl at
 those 4, 3 seeds x 3 samplers, the Hugging Face processors), test_zoo_transforms.py 12, the
 test_validator_*.py files about 28 (defects 10, history 4, contract 3, statistics 3, white-box 3,
-fingerprint 2, cli 2, and a few more): about 67 in all.
+fingerprint 2, cli 2, and a few more), test_hf_engine.py 7 (Hugging Face's generate() processors at
+7 configurations; with torch only): about 74 in all.
 """
 
 import subprocess

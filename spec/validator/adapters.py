@@ -302,12 +302,9 @@ def hf(processors, name: str = "") -> Sampler:
         probs = torch.nn.functional.softmax(filtered(scores, history), dim=-1)
         return torch.multinomial(probs, num_samples=1).squeeze(1)
 
-    return Sampler(sample, "torch", "global", filtered, name=name or f"transformers processors {list(processors)}",
+    shown = [type(p).__name__ for p in pristine] if pristine is not None else _name(processors)
+    return Sampler(sample, "torch", "global", filtered, name=name or f"transformers processors {shown}",
                    history=True, input="logits")
-
-
-HF_PARAMETERS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
-                 "repetition_penalty", "sequence_bias")
 
 
 def hf_generation_config(**params):

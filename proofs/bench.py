@@ -1,54 +1,121 @@
 """python -m proofs.bench: how the bounded argmax-shift proof scales with n, per encoding.
 
 For each encoding, n doubles from 16 until a proof takes longer than --limit seconds, then
-bisects between the last success and the first failure. Prints a table, writes results/ files.
-Every figure is "negated claim answered unsat" by z3 on SMT-LIB text written directly.
+bisects between the last success and the first failure (--at N runs the given sizes only). Prints a
+table, writes results/proofs-bench.json. Every figure is z3 on SMT-LIB text written directly, under
+a resource limit (--rlimit, z3 units, counted the same on a busy or an idle machine) and a wall-clock
+limit; a proof counts when the premises alone are sat (non-vacuity), every negated claim or lemma is
+unsat, and premises check plus proof took at most --limit seconds. The `rlimit` column is the units
+z3 used (its `(get-info :rlimit)`), summed over the queries of one proof; --rlimit bounds each
+(check-sat), so max-split's scoped step of n checks is bounded by (n + 1) * rlimit.
+
+Encodings: ite-chain, declarative, one-hot (proofs/encodings.py) in one query each; one-hot+lemma:
+max(z - c) = max(z) - c first, then the claim; one-hot+max-split (`encodings.max_split`): the same
+one-hot theorem, with the per-index facts y_i = max(y) iff z_i = max(z) checked one per scope.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from proofs.encodings import ENCODINGS, MAX_LEMMA
-from proofs.smt import Query, solve, z3_version
+from proofs.encodings import ENCODINGS, MAX_LEMMA, NO_FLATTEN, max_split, split_is_honest, split_script
+from proofs.smt import RLIMIT, z3_binary, z3_version
+
+SPLIT = "one-hot+max-split"
+ALL = [*ENCODINGS, "one-hot+lemma", SPLIT]
 
 
-def queries(encoding: str, n: int) -> list[Query]:
-    """The queries of one bounded proof; "one-hot+lemma" proves max(z - c) = max(z) - c first."""
+def _plain(decls: str, facts, goal: str) -> str:
+    return "\n".join([decls, *(f"(assert {p})" for p in facts), f"(assert (not {goal}))", "(check-sat)"])
+
+
+def plan(encoding: str, n: int, **mutant) -> tuple[str, list[tuple[str, str, list[str]]]]:
+    """(premises-alone script, [(step name, script, the answers it must give, in order)]).
+    Scripts are SMT-LIB without (set-logic); `mutant` goes to `max_split` (tests)."""
+    if encoding == SPLIT:
+        decls, premises, claim, steps = max_split(n, **mutant)
+        assert split_is_honest(premises, claim, steps), "a step uses a fact that is not yet proved"
+        pre = "\n".join([NO_FLATTEN, decls, *(f"(assert {p})" for p in premises), "(check-sat)"])
+        return pre, [(s.name, *split_script(decls, s)) for s in steps]
     base = "one-hot" if encoding == "one-hot+lemma" else encoding
     decls, premises, claim = ENCODINGS[base](n)
-    steps = [(MAX_LEMMA, premises), (claim, [*premises, MAX_LEMMA])] if base != encoding else [(claim, premises)]
-    return [Query(f"{encoding}-n{n}-{i}", f"bench {encoding} n={n}",
-                  "\n".join([decls, *(f"(assert {p})" for p in prem), f"(assert (not {goal}))"]),
-                  "unsat", "negation") for i, (goal, prem) in enumerate(steps)]
+    pre = "\n".join([decls, *(f"(assert {p})" for p in premises), "(check-sat)"])
+    if encoding == "one-hot+lemma":
+        return pre, [("max", _plain(decls, premises, MAX_LEMMA), ["unsat"]),
+                     ("claim", _plain(decls, [*premises, MAX_LEMMA], claim), ["unsat"])]
+    return pre, [("claim", _plain(decls, premises, claim), ["unsat"])]
 
 
-def attempt(encoding: str, n: int, limit: float) -> dict:
+def run_z3(script: str, timeout: float, rlimit: int) -> tuple[list[str], float, int]:
+    """Answers of every (check-sat) in order, wall seconds, resource units z3 used. A run killed by
+    the wall clock, or stopped by z3's own timeout, ends its answers with "timeout"."""
+    text = f"(set-logic ALL)\n{script}\n(get-info :rlimit)\n"
+    cmd = [z3_binary(), "-in", f"-T:{max(1, math.ceil(timeout))}", f"rlimit={int(rlimit)}"]
+    start = time.perf_counter()
+    try:
+        out = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=timeout + 2).stdout
+    except subprocess.TimeoutExpired:
+        return ["timeout"], time.perf_counter() - start, -1
+    seconds = time.perf_counter() - start
+    answers = [ln.strip() for ln in out.splitlines() if ln.strip() in ("sat", "unsat", "unknown", "timeout")]
+    used = re.search(r":rlimit (\d+)", out)
+    if not answers or (out.strip() and not used and "timeout" not in out):
+        answers.append("error: " + out.strip()[:300])
+    return answers, seconds, int(used.group(1)) if used else -1
+
+
+def attempt(encoding: str, n: int, limit: float, rlimit: int = RLIMIT, **mutant) -> dict:
     t0 = time.perf_counter()
-    qs = queries(encoding, n)
+    pre, steps = plan(encoding, n, **mutant)
     build = time.perf_counter() - t0
+    answers, pre_s, used = run_z3(pre, limit, rlimit)
+    row = {"encoding": encoding, "n": n, "proved": False, "answer": "",
+           "premises": answers[0], "build_s": round(build, 3), "premises_s": round(pre_s, 3),
+           "solve_s": 0.0, "rlimit": max(used, 0), "steps": []}
+    if answers != ["sat"]:
+        row["answer"] = f"premises {answers[0]}"
+        return row
     solve_s, status = 0.0, "unsat"
-    for q in qs:
-        answer = solve(q, max(limit - solve_s, 0.1))
-        solve_s += answer.seconds
-        if answer.status != "unsat":
-            status = answer.status
+    for name, script, expect in steps:
+        # rlimit bounds each (check-sat): a scoped step of k checks is bounded by k * rlimit in all
+        answers, seconds, used = run_z3(script, max(limit - pre_s - solve_s, 0.1), rlimit)
+        solve_s += seconds
+        row["rlimit"] += max(used, 0)
+        row["rlimit_known"] = row.get("rlimit_known", True) and used >= 0  # not known when z3 was stopped
+        bad = [a for a, e in zip(answers, expect, strict=False) if a != e]
+        row["steps"].append({"step": name, "checks": len(expect), "unsat": answers.count("unsat"),
+                             "seconds": round(seconds, 3), "rlimit": used})
+        if bad or len(answers) != len(expect):
+            status = (bad[0] if bad != ["unsat"] else f"{name}: facts unsat") if bad else \
+                f"{len(answers)} of {len(expect)} answers"
+            if status == "unknown" and used >= rlimit:
+                status = "resource limit"
             break
-    proved = status == "unsat" and build + solve_s <= limit
-    return {"encoding": encoding, "n": n, "proved": proved, "answer": status,
-            "build_s": round(build, 3), "solve_s": round(solve_s, 3)}
+    row.update(answer=status, solve_s=round(solve_s, 3),
+               proved=status == "unsat" and build + pre_s + solve_s <= limit)
+    return row
 
 
-def scale(encoding: str, limit: float, cap: int, log) -> tuple[list[dict], int]:
+def _show(row: dict, log) -> None:
+    print(f"  {row['encoding']:17} n={row['n']:5}  {'proved' if row['proved'] else row['answer']:8} "
+          f"build {row['build_s']:5.2f} s  premises {row['premises_s']:5.2f} s  proof {row['solve_s']:6.2f} s  "
+          f"rlimit {'' if row.get('rlimit_known', True) else '>'}{row['rlimit']:>11,}", file=log, flush=True)
+
+
+def scale(encoding: str, limit: float, cap: int, log, rlimit: int = RLIMIT) -> tuple[list[dict], int]:
     rows, best, n, fail = [], 0, 16, None
     while n <= cap:
-        row = attempt(encoding, n, limit)
+        row = attempt(encoding, n, limit, rlimit)
         rows.append(row)
-        print(f"  {encoding:14} n={n:5}  {'proved' if row['proved'] else row['answer']:8} "
-              f"build {row['build_s']:6.2f} s  solve {row['solve_s']:6.2f} s", file=log, flush=True)
+        _show(row, log)
         if not row["proved"]:
             fail = n
             break
@@ -57,10 +124,9 @@ def scale(encoding: str, limit: float, cap: int, log) -> tuple[list[dict], int]:
         mid = (best + fail) // 2
         if mid in (best, fail):
             break
-        row = attempt(encoding, mid, limit)
+        row = attempt(encoding, mid, limit, rlimit)
         rows.append(row)
-        print(f"  {encoding:14} n={mid:5}  {'proved' if row['proved'] else row['answer']:8} "
-              f"build {row['build_s']:6.2f} s  solve {row['solve_s']:6.2f} s", file=log, flush=True)
+        _show(row, log)
         best, fail = (mid, fail) if row["proved"] else (best, mid)
     return rows, best
 
@@ -69,22 +135,38 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m proofs.bench", description=__doc__.splitlines()[0])
     p.add_argument("--limit", type=float, default=10.0, help="seconds allowed per proof (default 10)")
     p.add_argument("--cap", type=int, default=4096, help="largest n tried (default 4096)")
-    p.add_argument("--encodings", nargs="+", default=[*ENCODINGS, "one-hot+lemma"],
-                   choices=[*ENCODINGS, "one-hot+lemma"])
+    p.add_argument("--at", type=int, nargs="+", help="run these n only (no doubling, no bisection)")
+    p.add_argument("--rlimit", type=float, default=RLIMIT, help=f"z3 resource units per query (default {RLIMIT:.0e})")
+    p.add_argument("--encodings", nargs="+", default=ALL, choices=ALL)
     p.add_argument("--out", type=Path, default=Path("results"))
     args = p.parse_args(argv)
-    import sys
+    load = os.getloadavg()[0]
+    print(f"z3: {z3_version()}; load average {load:.2f} on {os.cpu_count()} cores at start", flush=True)
     table, rows = [], []
     for encoding in args.encodings:
-        got, best = scale(encoding, args.limit, args.cap, sys.stdout)
+        if args.at:
+            got = [attempt(encoding, n, args.limit, int(args.rlimit)) for n in args.at]
+            for row in got:
+                _show(row, sys.stdout)
+            best = max([r["n"] for r in got if r["proved"]], default=0)
+        else:
+            got, best = scale(encoding, args.limit, args.cap, sys.stdout, int(args.rlimit))
         rows += got
-        table.append((encoding, best))
-    print(f"\nlargest n proved within {args.limit:g} s (z3 binary, SMT-LIB text written directly):")
-    for encoding, best in table:
-        print(f"  {encoding:14} {best}")
+        proved = [r for r in got if r["proved"] and r["n"] == best]
+        table.append((encoding, best, proved[-1] if proved else None))
+    what = "largest n proved" + (f" among {args.at}" if args.at else f" (n <= {args.cap})")
+    print(f"\n{what} within {args.limit:g} s (premises check + proof; z3 binary, SMT-LIB text written directly):")
+    for encoding, best, row in table:
+        cap = " (the cap)" if not args.at and best == args.cap else ""
+        fig = (f"  {row['build_s'] + row['premises_s'] + row['solve_s']:6.2f} s  rlimit {row['rlimit']:>11,}"
+               if row else "")
+        print(f"  {encoding:17} {best:5}{cap}{fig}")
+    load_end = os.getloadavg()[0]
+    print(f"load average {load_end:.2f} at the end (other jobs share the cores: wall-clock figures vary)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "proofs-bench.json").write_text(json.dumps(
-        {"limit_s": args.limit, "z3": z3_version(), "largest_n": dict(table), "runs": rows}, indent=2) + "\n")
+        {"limit_s": args.limit, "rlimit": int(args.rlimit), "z3": z3_version(), "load": [load, load_end],
+         "largest_n": {e: b for e, b, _ in table}, "runs": rows}, indent=2) + "\n")
     print(f"written: {args.out / 'proofs-bench.json'}")
     return 0
 

@@ -193,3 +193,41 @@ def test_a_resource_limit_is_not_proved_and_says_so(capsys, tmp_path):
     assert main(["--out", str(tmp_path), "--only", "argmax-shift", "--max-n", "16", "--rlimit", "1000"]) == 1
     out = capsys.readouterr().out
     assert "not proved" in out and "resource limit of 1,000 units; try --rlimit" in out
+
+
+def test_cross_check_counts_only_decided_answers_as_agreement(tmp_path, monkeypatch):
+    """cvc5's unknown, timeout or error is undecided, by kind and by theorem, never agreement (not
+    even when z3 did not decide either); an opposite decided answer is a disagreement."""
+    import io
+
+    from proofs import crosscheck
+    said = {  # query -> (z3's answer, cvc5's answer)
+        "smt2/a/1.smt2": ("unsat", "unsat"), "smt2/a/2.smt2": ("sat", "sat"),
+        "smt2/a/3.smt2": ("unsat", "sat"), "smt2/b/1.smt2": ("unsat", "unknown (INCOMPLETE)"),
+        "smt2/b/2.smt2": ("sat", "timeout"), "smt2/c/1.smt2": ("unsat", "error: Parse Error: unsupported"),
+        "smt2/c/2.smt2": ("unknown", "unknown (TIMEOUT)"),
+    }
+    steps = [{"query": q, "answer": z3} for q, (z3, _) in said.items()]
+    (tmp_path / "summary.json").write_text(json.dumps({"theorems": [{"steps": steps}]}))
+    for name in said:  # distinct texts: cvc5 runs on each
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    monkeypatch.setattr(crosscheck, "answer", lambda path, timeout: said[str(path.relative_to(tmp_path))][1])
+    log = io.StringIO()
+    result = crosscheck.run(tmp_path, 60, log)
+    assert result["agree"] == ["smt2/a/1.smt2", "smt2/a/2.smt2"] and result["disagree"] == ["smt2/a/3.smt2"]
+    assert result["undecided"] == ["smt2/b/1.smt2", "smt2/b/2.smt2", "smt2/c/1.smt2", "smt2/c/2.smt2"]
+    assert result["undecided_why"]["smt2/c/1.smt2"].startswith("error:")
+    text = log.getvalue()
+    assert "2 agree, 1 disagree, 4 undecided of 7 queries" in text
+    assert "NOT checked by cvc5 (not counted as agreement): 1 error, 1 timeout, 2 unknown; by theorem: b 2, c 2" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cvc5") is None, reason="cvc5 extra not installed")
+def test_cross_check_worker_reports_errors_as_errors(tmp_path):
+    from proofs.crosscheck import answer
+    good, bad = tmp_path / "good.smt2", tmp_path / "bad.smt2"
+    good.write_text("(set-logic ALL)\n(declare-const x Real)\n(assert (< x x))\n(check-sat)\n")
+    bad.write_text("(set-logic ALL)\n(declare-const x Real)\n(assert (frobnicate x))\n(check-sat)\n")
+    assert answer(good, 30) == "unsat"
+    assert answer(bad, 30).startswith("error: ")

@@ -1,8 +1,10 @@
-"""The commutation table (proofs.commutation): every ordered pair of transforms has a theorem, each
-reaches its verdict, every witness re-checks in exact arithmetic, and the table is symmetric."""
+"""The commutation table (proofs.commutation, with proofs.commute_smt, commute_proof and
+commute_exact): every ordered pair of transforms has a theorem, each reaches its verdict, every
+witness re-checks in exact arithmetic, and the table is symmetric."""
 
 import itertools
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from proofs import commutation as cm
 from proofs.catalogue import BY_ID, THEOREMS
 from proofs.check import run
+from proofs.commute_exact import exact_chain, np_chain, recheck
+from proofs.commute_proof import MAX_N, plan, rows_queries
 from proofs.core import COUNTEREXAMPLE, HOLDS, Context
 from proofs.smt import solve
 
@@ -70,7 +74,7 @@ def test_proofs_cover_every_row_length_and_prove_each_lemma_they_use(results, a,
             # the lemma query proves the very define-fun text that the rows query instantiates
             definition = re.search(rf"\(define-fun {re.escape(used)} .*?\n.*?\n.*?\n", step.query.body).group(0)
             assert definition in lemma.query.body
-    assert covered == set(range(1, cm.MAX_N + 1))
+    assert covered == set(range(1, MAX_N + 1))
 
 
 @pytest.mark.parametrize("a, b", [p for p in ORDERED if expected(*p) == "refuted"])
@@ -79,9 +83,9 @@ def test_every_witness_rechecks_in_exact_arithmetic(a, b):
     BY_ID[cm.theorem_id(a, b)].run(ctx)
     witness = ctx.witness[cm.canonical(a, b)]
     assert all(isinstance(q, int) or q.denominator == 1 for q in witness["q"])
-    ok, text = cm.recheck(*cm.canonical(a, b), witness)  # both ids report the canonical order
+    ok, text = recheck(*cm.canonical(a, b), witness)  # both ids report the canonical order
     assert ok and text in ctx.counterexample
-    first, second = cm.exact_chain((a, b), witness), cm.exact_chain((b, a), witness)
+    first, second = exact_chain((a, b), witness), exact_chain((b, a), witness)
     assert first != second
     for keep, dist in (first, second):  # a distribution over the kept entries, exactly
         assert keep and set(dist) == keep and sum(dist.values()) == 1
@@ -89,19 +93,19 @@ def test_every_witness_rechecks_in_exact_arithmetic(a, b):
 
 def test_witness_rechecked_by_hand():
     """One witness computed by hand: z = (log 1, log 2, log 3), T = 1/2, top-p with p = 3/5."""
-    w = {"q": [cm.Fraction(x) for x in (1, 2, 3)], "T": cm.Fraction(1, 2), "p": cm.Fraction(3, 5)}
+    w = {"q": [Fraction(x) for x in (1, 2, 3)], "T": Fraction(1, 2), "p": Fraction(3, 5)}
     # temperature first: weights 1, 4, 9 (sum 14); 9/14 > 3/5 is reached by token 2 alone
-    assert cm.exact_chain(("temperature", "top-p"), w) == (frozenset({2}), {2: 1})
+    assert exact_chain(("temperature", "top-p"), w) == (frozenset({2}), {2: 1})
     # top-p first: 3/6 < 3/5, so token 1 stays; then temperature over {1, 2}: 4/13, 9/13
-    assert cm.exact_chain(("top-p", "temperature"), w) == (
-        frozenset({1, 2}), {1: cm.Fraction(4, 13), 2: cm.Fraction(9, 13)})
+    assert exact_chain(("top-p", "temperature"), w) == (
+        frozenset({1, 2}), {1: Fraction(4, 13), 2: Fraction(9, 13)})
 
 
 @pytest.mark.parametrize("a, b", [("temperature", "bias"), ("top-k", "top-p"), ("min-p", "bias")])
 def test_the_proof_encoding_can_fail(a, b):
     """The proof encoding of a pair that does not commute is not unsat: z3 finds a model of the
     negated claim (with E free, so not itself a witness), so the proofs are not vacuous."""
-    neg = next(q for q, _ in cm.rows_queries(a, b, [cm.plan(a, b, 2)]) if q.name.endswith("negation"))
+    neg = next(q for q, _ in rows_queries(a, b, [plan(a, b, 2)]) if q.name.endswith("negation"))
     assert solve(neg, 60).status == "sat"
 
 
@@ -122,15 +126,15 @@ def test_sanity_implementation_agrees_with_the_exact_rules():
     """numpy float64 and the exact Fractions rules give the same keep-sets on rows without ties."""
     rng = np.random.default_rng(0)
     for _ in range(100):
-        q = [cm.Fraction(int(x)) for x in rng.choice(np.arange(1, 10), 3, replace=False)]
-        prm = {"q": q, "T": cm.Fraction(1, 2), "K": int(rng.integers(1, 4)), "t": cm.Fraction(1),
-               "p": cm.Fraction(int(rng.integers(1, 10)), 10), "m": cm.Fraction(int(rng.integers(1, 10)), 10),
-               "beta": [cm.Fraction(1)] * 3}
+        q = [Fraction(int(x)) for x in rng.choice(np.arange(1, 10), 3, replace=False)]
+        prm = {"q": q, "T": Fraction(1, 2), "K": int(rng.integers(1, 4)), "t": Fraction(1),
+               "p": Fraction(int(rng.integers(1, 10)), 10), "m": Fraction(int(rng.integers(1, 10)), 10),
+               "beta": [Fraction(1)] * 3}
         fprm = {"T": 0.5, "K": prm["K"], "p": float(prm["p"]), "m": float(prm["m"]), "c": 0.0, "b": np.zeros(3)}
         z = np.log(np.array([float(x) for x in q]))
         for a, b in ORDERED:
             robust: list = []
-            keep, _ = cm.exact_chain((a, b), prm, robust)
+            keep, _ = exact_chain((a, b), prm, robust)
             if all(robust):
-                kept, _ = cm.np_chain((a, b), z, fprm)
+                kept, _ = np_chain((a, b), z, fprm)
                 assert set(np.flatnonzero(kept)) == set(keep), (a, b, prm)

@@ -424,27 +424,34 @@ class RepetitionPenalty(Transform):
 
 
 @dataclass(frozen=True)
-class PresencePenalty(Transform):
-    """Subtract `penalty` once from each distinct token seen (OpenAI's presence penalty); additive,
-    so it commutes with a shift (`commute-bias-shift`). counts / window as RepetitionPenalty."""
+class _AdditivePenalty(Transform):
+    """What the presence and frequency penalties share: a finite `penalty` subtracted from the
+    tokens seen, so it commutes with a shift (`commute-bias-shift`); counts / window as
+    RepetitionPenalty."""
 
     penalty: float
     counts: str = "all"
     window: int | None = None
 
-    name: ClassVar[str] = "presence_penalty"
     param: ClassVar[str] = "penalty"
     kind: ClassVar[type] = float
     noop: ClassVar[object] = 0.0
     filters: ClassVar[bool] = False
     history: ClassVar[bool] = True
     theorems: ClassVar[tuple[str, ...]] = ("commute-bias-shift",)
-    impl: ClassVar[str] = "presence_penalty"
 
     def __post_init__(self):
-        if not math.isfinite(_number("presence_penalty", self.penalty, "a finite number")):
-            raise InvalidParameter("presence_penalty", self.penalty, "a finite number")
-        _penalty_fields(self, "presence_penalty")
+        if not math.isfinite(_number(self.name, self.penalty, "a finite number")):
+            raise InvalidParameter(self.name, self.penalty, "a finite number")
+        _penalty_fields(self, self.name)
+
+
+@dataclass(frozen=True)
+class PresencePenalty(_AdditivePenalty):
+    """Subtract `penalty` once from each distinct token seen (OpenAI's presence penalty)."""
+
+    name: ClassVar[str] = "presence_penalty"
+    impl: ClassVar[str] = "presence_penalty"
 
     def apply(self, row: Row, history=None) -> None:
         if self.penalty != 0:
@@ -453,27 +460,11 @@ class PresencePenalty(Transform):
 
 
 @dataclass(frozen=True)
-class FrequencyPenalty(Transform):
-    """Subtract `penalty` times the number of times each token was seen (OpenAI's frequency
-    penalty); additive (`commute-bias-shift`). counts / window as RepetitionPenalty."""
-
-    penalty: float
-    counts: str = "all"
-    window: int | None = None
+class FrequencyPenalty(_AdditivePenalty):
+    """Subtract `penalty` times the number of times each token was seen (OpenAI's frequency penalty)."""
 
     name: ClassVar[str] = "frequency_penalty"
-    param: ClassVar[str] = "penalty"
-    kind: ClassVar[type] = float
-    noop: ClassVar[object] = 0.0
-    filters: ClassVar[bool] = False
-    history: ClassVar[bool] = True
-    theorems: ClassVar[tuple[str, ...]] = ("commute-bias-shift",)
     impl: ClassVar[str] = "frequency_penalty"
-
-    def __post_init__(self):
-        if not math.isfinite(_number("frequency_penalty", self.penalty, "a finite number")):
-            raise InvalidParameter("frequency_penalty", self.penalty, "a finite number")
-        _penalty_fields(self, "frequency_penalty")
 
     def apply(self, row: Row, history=None) -> None:
         if self.penalty != 0:

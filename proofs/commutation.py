@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 
+from proofs import commute_interval
 from proofs.commute_exact import find_witness, np_disagree, random_case, recheck, witness_params
 from proofs.commute_proof import MAX_N, proof_queries
 from proofs.commute_smt import (  # noqa: F401 (chain_max, conj: proofs.samplers imports them from here)
@@ -50,14 +51,29 @@ from proofs.commute_smt import (  # noqa: F401 (chain_max, conj: proofs.samplers
 )
 from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, Context, Theorem
 
-TRANSFORMS = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "shift")
+TRANSFORMS = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "repetition", "typical", "epsilon",
+              "eta", "top-n-sigma", "xtc", "shift")
+# Pairs of these are decided in Fractions and z3 (proofs.commute_exact, commute_proof); a pair with any
+# other transform (its rule needs log, exp or sqrt) in interval arithmetic (proofs.commute_interval).
+EXACT = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "shift")
+
+# Pairs another theorem already decides (one theorem per claim): a transform commutes with a shift
+# iff it may see log-probabilities, since softmax(f(z - c)) = softmax(f(z) - c) = softmax(f(z)) is
+# exactly the shift theorem's claim.
+DECIDED_BY = {frozenset(pair): theorem for pair, theorem in [
+    (("repetition", "shift"), "penalty-shift"), (("typical", "shift"), "typical-shift"),
+    (("epsilon", "shift"), "epsilon-shift"), (("eta", "shift"), "eta-shift"), (("xtc", "shift"), "xtc-shift"),
+    (("top-n-sigma", "shift"), "top-n-sigma-shift"), (("top-n-sigma", "temperature"), "top-n-sigma-temperature"),
+]}
 
 # The verdicts the theorems reach (the tests check that they do).
 COMMUTE = frozenset(map(frozenset, [
     ("temperature", "top-k"), ("temperature", "top-k-exact"), ("temperature", "shift"),
     ("top-k", "top-k-exact"), ("top-k", "min-p"), ("top-k-exact", "min-p"),
     ("top-k", "shift"), ("top-k-exact", "shift"), ("top-p", "shift"), ("min-p", "shift"),
-    ("bias", "shift"),
+    ("bias", "shift"), ("repetition", "temperature"),
+    ("typical", "shift"), ("epsilon", "shift"), ("eta", "shift"), ("xtc", "shift"), ("top-n-sigma", "shift"),
+    ("top-n-sigma", "temperature"),
 ]))
 
 PARAMETERS = {
@@ -68,6 +84,7 @@ PARAMETERS = {
     "bias": "any real vector b that does not depend on z: a logit bias, or the presence and frequency penalties "
             "(b_i = -presence [token i seen] - frequency count_i, functions of the token history only)",
     "shift": "any real c",
+    **commute_interval.PARAMETERS,
 }
 
 
@@ -76,12 +93,17 @@ def commutes(a: str, b: str) -> bool:
 
 
 def theorem_id(a: str, b: str) -> str:
-    return f"commute-{a}-{b}"
+    """The theorem that decides the pair: its own `commute-a-b`, or the one in DECIDED_BY."""
+    return DECIDED_BY.get(frozenset((a, b)), f"commute-{a}-{b}")
+
+
+def exact(a: str, b: str) -> bool:
+    return a in EXACT and b in EXACT
 
 
 def pairs() -> list[tuple[str, str]]:
-    """Every unordered pair once, in table order."""
-    return list(itertools.combinations(TRANSFORMS, 2))
+    """Every unordered pair once, in table order, that has its own `commute-` theorem."""
+    return [p for p in itertools.combinations(TRANSFORMS, 2) if frozenset(p) not in DECIDED_BY]
 
 
 def canonical(a: str, b: str) -> tuple[str, str]:
@@ -154,8 +176,13 @@ LEMMA_NOTE = ("exp is an uninterpreted function E; the only facts about it are g
 
 def decide(a: str, b: str):
     def run(ctx: Context):
-        (prove if commutes(a, b) else refute)(ctx, a, b)
-        sanity(ctx, a, b)
+        if exact(a, b):
+            (prove if commutes(a, b) else refute)(ctx, a, b)
+            sanity(ctx, a, b)
+        elif commutes(a, b):  # the one commuting pair not decided elsewhere: repetition and temperature
+            commute_interval.repetition_temperature(ctx)
+        else:
+            commute_interval.refute(ctx, *canonical(a, b))
     return run
 
 
@@ -175,28 +202,58 @@ def theorem(a: str, b: str) -> Theorem:
               f"equation as {b} then {a} = {a} then {b}, so each unordered pair is decided once, in the order "
               f"{' then '.join(canonical(a, b))} (z3's answers are reused within a run).")
     equation = rf"{_tex(b)} \circ {_tex(a)} = {_tex(a)} \circ {_tex(b)}"
+    row = ("z is a real row of length n; entries may already be masked (-inf) by earlier steps, at least one "
+           "is kept")
+    meaning = (f"A sampler may apply {a} and {b} in either order: the same tokens stay and the target "
+               "distribution is the same." + (" " + MEANING[frozenset((a, b))] if frozenset((a, b)) in MEANING else ""))
+    differs = (f"The order of {a} and {b} matters: a spec has to fix it (or make it a parameter), and two engines "
+               "that order them differently sample from different distributions.")
+    if commutes(a, b) and not exact(a, b):  # the repetition penalty and temperature
+        return Theorem(
+            theorem_id(a, b), f"{a} then {b} = {b} then {a} (they commute)",
+            f"Applying {a} then {b} gives the same scores, hence the same distribution, as {b} then {a}, for "
+            "every row, every set of seen tokens and every parameter, in each engine's form of the penalty.",
+            rf"\forall z, \theta, T, S:\quad ({equation})(z)",
+            (row, f"repetition: {PARAMETERS['repetition']}", f"temperature: {PARAMETERS['temperature']}"),
+            "Z3 over the reals, one query per engine's form of the penalty (Hugging Face and mlx-lm share one): "
+            "for one entry x, seen or not, rep(x / T) = rep(x) / T. Both maps act entry by entry, so equal "
+            "entries are equal rows of any length, and neither filters, so the keep-sets and softmaxes are equal. "
+            "spec.target replays random rows in both orders as a sanity check. " + shared,
+            "proved", decide(a, b), meaning)
     if commutes(a, b):
         return Theorem(
             theorem_id(a, b), f"{a} then {b} = {b} then {a} (they commute)",
             f"Applying {a} then {b} keeps the same entries and gives the same distribution (softmax over the "
             f"kept entries) as {b} then {a}, for every row and every parameter.",
             rf"\forall z, \theta:\quad ({equation})(z)\ \text{{(same keep-set, same softmax over it)}}",
-            ("z is a real row of length n; entries may already be masked (-inf) by earlier steps, at least one "
-             "is kept", f"{a}: {PARAMETERS[a]}", f"{b}: {PARAMETERS[b]}",
+            (row, f"{a}: {PARAMETERS[a]}", f"{b}: {PARAMETERS[b]}",
              f"bounded: every n = 1..{MAX_N} (a copy of the row per n: one query for n < {MAX_N}, one for "
              f"n = {MAX_N}), every parameter symbolic", LEMMA_NOTE),
             f"Z3 over the reals, two queries (n = 1..{MAX_N - 1} with a copy of the row per n, and n = {MAX_N}): "
             "the literal definitions of both chains (probabilities p_i = E(z_i) / sum over the kept entries), "
             "true facts about exp, and instances of small lemmas over free variables (SMT-LIB define-fun macros, "
             "each proved in its own query first: an instance of a valid formula is valid). " + shared,
-            "proved", decide(a, b),
-            f"A sampler may apply {a} and {b} in either order: the same tokens stay and the target "
-            "distribution is the same." + (" " + MEANING[frozenset((a, b))] if frozenset((a, b)) in MEANING else ""))
+            "proved", decide(a, b), meaning)
+    claim = (f"Claim: applying {a} then {b} keeps the same entries and gives the same distribution as {b} then {a}, "
+             "for every row and every parameter. False: a witness where the keep-sets or the distributions differ.")
+    latex = rf"\text{{claim: }} \forall z, \theta:\ ({equation})(z)"
+    if not exact(a, b):
+        xtc = ("xtc" in (a, b)) * (" XTC is taken in the branch where it acts (probability 1); the branch where it "
+                                   "does not is the other transform alone in both orders, so the two mixtures differ "
+                                   "for every probability q > 0 too.")
+        return Theorem(
+            theorem_id(a, b), f"claim: {a} then {b} = {b} then {a} (false)", claim, latex,
+            (f"n = {commute_interval.N}, logits z_i = log q_i with integers 1 <= q_i <= 9",
+             f"{a}: {PARAMETERS[a]}", f"{b}: {PARAMETERS[b]}",
+             "parameters on the small grids of proofs.commute_interval.GRID (T = 1/2, bias factors 1..3)",
+             "every comparison the rules make decided by disjoint intervals, so the witness holds whatever an "
+             "engine's tie rule or its > versus >=" + xtc),
+            "Search: candidates with the smallest integers first, both orders evaluated with the rules of "
+            f"proofs.rules in mpmath interval arithmetic ({commute_interval.DIGITS} digits); the first whose orders "
+            "differ with every comparison decided is the witness (interval bounds are rigorous, so it is exact). "
+            "spec.target reproduces it in float64. " + shared, "refuted", decide(a, b), differs)
     return Theorem(
-        theorem_id(a, b), f"claim: {a} then {b} = {b} then {a} (false)",
-        f"Claim: applying {a} then {b} keeps the same entries and gives the same distribution as {b} then {a}, "
-        "for every row and every parameter. False: a witness where the keep-sets or the distributions differ.",
-        rf"\text{{claim: }} \forall z, \theta:\ ({equation})(z)",
+        theorem_id(a, b), f"claim: {a} then {b} = {b} then {a} (false)", claim, latex,
         (f"n = {SEARCH_N}, logits z_i = log q_i with integers 1 <= q_i <= 9", "T = 1/2 (softmax(z / T) is "
          "proportional to q_i^2), bias b_i = log beta_i with integers 1..9, shift c = -log t, t in 1..9",
          f"K in 1..{SEARCH_N}; p and m in {{1/5, 2/5, 3/5, 4/5, 1}}",
@@ -204,12 +261,11 @@ def theorem(a: str, b: str) -> Theorem:
         "Exact search: candidates with the smallest integers first, both chains evaluated in Python Fractions "
         "with the rules of proofs.rules; the first that differs is the witness. Z3 confirms it on the SMT "
         "encoding of both chains (the proofs' encoder, inputs pinned), and numpy float64 reproduces it from "
-        "the logits. " + shared, "refuted", decide(a, b),
-        f"The order of {a} and {b} matters: a spec has to fix it (or make it a parameter), and two engines "
-        "that order them differently sample from different distributions.")
+        "the logits. " + shared, "refuted", decide(a, b), differs)
 
 
-THEOREMS: tuple[Theorem, ...] = tuple(theorem(a, b) for a, b in itertools.permutations(TRANSFORMS, 2))
+THEOREMS: tuple[Theorem, ...] = tuple(theorem(a, b) for a, b in itertools.permutations(TRANSFORMS, 2)
+                                      if frozenset((a, b)) not in DECIDED_BY)
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -219,7 +275,8 @@ def matrix_markdown(results=None) -> str:
     "≠" does not (refuted), "?" any other verdict, "—" the diagonal. `results` maps theorem ids to
     verdicts (or is a list of proofs.transcript.Result); without it, the catalogue's expected verdicts."""
     if results is None:
-        verdicts = {t.id: t.expected for t in THEOREMS}
+        verdicts = {theorem_id(a, b): "proved" if commutes(a, b) else "refuted"
+                    for a, b in itertools.permutations(TRANSFORMS, 2)}
     elif isinstance(results, dict):
         verdicts = {k: getattr(v, "verdict", v) for k, v in results.items()}
     else:
@@ -238,3 +295,8 @@ def matrix_markdown(results=None) -> str:
 def ids_markdown() -> str:
     """Every theorem id of the table, for a README that names each theorem."""
     return ", ".join(f"`{t.id}`" for t in THEOREMS)
+
+
+def decided_by_markdown() -> str:
+    """The cells another theorem decides, for the README."""
+    return ", ".join(f"{' and '.join(sorted(pair))}: `{t}`" for pair, t in DECIDED_BY.items())

@@ -96,6 +96,7 @@ def _filter(row: Row, steps, history=None, branch: bool = True) -> Row:
     for i, step in enumerate(steps):
         registered(step)
         flagged = row.boundary.copy()
+        row.shift_ok = all(s.shift_invariant for s in steps[i + 1:])
         step.apply(row, history)
         if not step.filters:
             continue

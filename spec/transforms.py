@@ -58,6 +58,7 @@ class Row:
     keep: np.ndarray
     boundary: np.ndarray
     tol: Tolerance
+    shift_ok: bool = True  # every step still to come is shift-invariant, so a step may shift the scores
 
 
 class Transform:
@@ -116,8 +117,19 @@ class Temperature(Transform):
 
     def apply(self, row: Row, history=None) -> None:
         """Scaled after subtracting the row's maximum (a shift: the target is unchanged), so a tiny
-        t sends the other scores to -inf, their exact limit, and never makes inf - inf."""
+        t sends the other scores to -inf, their exact limit, and never makes inf - inf. Not when a
+        later step reads the scores themselves (a repetition penalty: `commute-repetition-temperature`
+        holds for z / t, not for (z - max) / t); then z / t must stay finite."""
         if self.t in (0, 1):
+            return
+        if not row.shift_ok:
+            with np.errstate(over="ignore"):
+                z = row.z / self.t
+            if np.isinf(z[np.isfinite(row.z)]).any():
+                raise InvalidParameter("temperature", self.t, "a t for which logits / t stays finite, since a "
+                                       "step after it (a repetition penalty) reads the scaled logits themselves")
+            row.z, row.unfiltered = z, row.unfiltered / self.t
+            row.tol = Tolerance(row.tol.logit / self.t, row.tol.mass)
             return
         with np.errstate(over="ignore"):
             row.z = (row.z - row.z[np.isfinite(row.z)].max()) / self.t

@@ -414,3 +414,12 @@ def test_bad_rows_are_rejected(name, row, message):
         mx.eval(impl.make_sampler(pipeline)(x, key=0, history=[[1], [2]]))
     with pytest.raises(spec.InvalidLogits, match=message):
         impl.filter(x, pipeline, history=[[1], [2]], key=0)
+
+
+def test_a_temperature_before_a_repetition_penalty_matches_the_spec():
+    """A custom order (`commute-repetition-temperature`): the penalty sees z / t, not a shifted row."""
+    z = np.array([2.0, 1.9, -1.0], dtype=np.float32)
+    pipeline = spec.Pipeline((spec.Temperature(0.5), spec.RepetitionPenalty(3.0), spec.TopK(1)))
+    kept = np.isfinite(np.array(impl.filter(mx.array(z), pipeline, history=[0])))
+    support = spec.target(z, pipeline, history=[0]).support
+    assert kept.tolist() == support.tolist() == [False, True, False]

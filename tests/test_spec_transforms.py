@@ -113,6 +113,20 @@ def test_the_repetition_penalty_is_not_shift_invariant_and_additive_ones_are():
         assert np.allclose(probs_of(z, step, history=[0, 0, 1]), probs_of(logprobs, step, history=[0, 0, 1]))
 
 
+def test_a_temperature_before_a_repetition_penalty_scales_the_logits_themselves():
+    """`commute-repetition-temperature`: temperature then the penalty = the penalty then temperature,
+    for z / t. The spec's temperature may subtract the row max only when every later step is
+    shift-invariant; here it must not, and a t that overflows z / t is an error, not a guess."""
+    z, history = np.array([2.0, 1.0, -0.5, 3.0]), [0, 2]
+    first = probs_of(z, Temperature(0.5), RepetitionPenalty(3.0), history=history)
+    assert np.allclose(first, probs_of(z, RepetitionPenalty(3.0), Temperature(0.5), history=history), atol=1e-15)
+    expected = softmax(np.where([1, 0, 1, 0], np.where(z > 0, z / 3.0, z * 3.0), z) / 0.5)
+    assert np.allclose(first, expected, atol=1e-15)
+    with pytest.raises(spec.InvalidParameter, match="temperature"):
+        probs_of(z, Temperature(1e-308), RepetitionPenalty(3.0), history=history)
+    assert probs_of(z, RepetitionPenalty(3.0), Temperature(1e-308), history=history)[3] == 1.0
+
+
 # --- typical-p, epsilon, eta, top-n-sigma ----------------------------------------------------------
 
 def hf_typical_keep(z, mass, min_keep=1):

@@ -12,6 +12,7 @@ from an engine preset in `spec.presets`; penalties read a token `History` per ro
 from spec import presets
 from spec.errors import InvalidLogits, InvalidParameter
 from spec.exactness import greedy_logprobs_exact
+from spec.generation import validate_generation
 from spec.target import Target, Tolerance, softmax, target
 from spec.transforms import (
     XTC,
@@ -35,4 +36,4 @@ from spec.validator import Report, validate
 __all__ = ["XTC", "EpsilonCutoff", "EtaCutoff", "FrequencyPenalty", "History", "InvalidLogits", "InvalidParameter",
            "LogitBias", "MinP", "Pipeline", "PresencePenalty", "RepetitionPenalty", "Report", "Target", "Temperature",
            "Tolerance", "TopK", "TopNSigma", "TopP", "TypicalP", "greedy_logprobs_exact", "presets", "softmax",
-           "target", "validate"]
+           "target", "validate", "validate_generation"]

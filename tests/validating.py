@@ -7,7 +7,9 @@ runs; the suite's whole budget is in conftest.py). The count, slow tests include
 those 4, 3 seeds x 3 samplers, the Hugging Face processors), test_zoo_transforms.py 12, the
 test_validator_*.py files about 28 (defects 10, history 4, contract 3, statistics 3, white-box 3,
 fingerprint 2, cli 2, and a few more), test_hf_engine.py 7 (Hugging Face's generate() processors at
-7 configurations; with torch only): about 74 in all.
+7 configurations; with torch only), test_conformance.py 6 (the mlx-lm grid, one run at 6 x ALPHA_RUN
+split over its rows), test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop):
+about 83 in all.
 """
 
 import subprocess

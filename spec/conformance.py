@@ -1,0 +1,143 @@
+"""`python -m spec.conformance`: does each installed engine sample what it says, for the settings
+people use? Every configuration of `spec.engines` is validated (`spec.validate`) against the
+engine's own preset, and the answers go into one table.
+
+    python -m spec.conformance [--engines mlx-lm,transformers] [--profile quick|default|thorough]
+                               [--alpha A] [--seed S] [--json FILE] [--markdown FILE]
+
+Exit status: 0 when every configuration that ran conforms, 1 when one does not, 2 on a usage error.
+The run's false-alarm rate is at most --alpha (default 1e-6), split evenly over the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from spec import presets
+from spec.engines import ENGINES, Config, Engine
+from spec.errors import InvalidParameter
+from spec.validator import validate
+
+
+@dataclass
+class Row:
+    engine: str
+    version: str
+    config: str
+    params: str
+    verdict: str  # conforms | DOES NOT CONFORM | skipped | error
+    check: str = ""  # the check that failed
+    counterexample: str = ""
+    fingerprint: str = ""
+    seconds: float = 0.0
+
+
+def _brief(failure) -> str:
+    ce = failure.counterexample
+    if ce:
+        return f"row {ce['row']}: spec {ce['spec']}; engine {ce['sampler']}"
+    return failure.message
+
+
+def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: int) -> Row:
+    """One configuration of one engine, validated against the engine's preset."""
+    row = Row(engine.name, engine.version(), config.label, config.shown(), "error")
+    start = time.perf_counter()
+    try:
+        sampler = engine.sampler(**config.params)
+        pipeline = presets.PRESETS[engine.preset](**config.params)
+        report = validate(sampler, pipeline, profile=profile, alpha=alpha, seed=seed)
+    except (InvalidParameter, TypeError, ValueError, RuntimeError) as e:  # the engine or the preset refused
+        row.check = f"{type(e).__name__}: {e}"
+        row.seconds = time.perf_counter() - start
+        return row
+    row.seconds = time.perf_counter() - start
+    row.verdict = "conforms" if report.passed else "DOES NOT CONFORM"
+    if report.failures:
+        row.check, row.counterexample = report.failures[0].check, _brief(report.failures[0])
+    row.fingerprint = report.fingerprint.get("summary", "")
+    return row
+
+
+def run(names=None, *, profile: str = "default", alpha: float = 1e-6, seed: int = 0, log=None) -> list[Row]:
+    """Every configuration of every named engine (default: all); engines not installed are rows
+    that say how to install them. `log(line)` hears each row as it starts and ends."""
+    log = log or (lambda line: None)
+    engines = [ENGINES[n] for n in (names or ENGINES)]
+    todo = [(e, c) for e in engines if e.installed() for c in e.configs]
+    share = alpha / max(1, len(todo))
+    rows = []
+    for e in engines:
+        if not e.installed():
+            rows.append(Row(e.name, e.version(), "(all)", "", "skipped", f"not installed: {e.install}"))
+            log(f"{e.name}: not installed ({e.install})")
+    for i, (e, c) in enumerate(todo, 1):
+        log(f"[{i}/{len(todo)}] {e.name}: {c.label} ...")
+        row = check(e, c, profile=profile, alpha=share, seed=seed)
+        log(f"[{i}/{len(todo)}] {e.name}: {c.label}: {row.verdict} in {row.seconds:.1f} s")
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[Row], header: str = "") -> str:
+    lines = [header] if header else []
+    lines += ["| engine | version | configuration | verdict | failed check | counterexample | fingerprint | time |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r.engine, r.version, f"{r.config} (`{r.params}`)" if r.params else r.config, r.verdict, r.check,
+                 r.counterexample, r.fingerprint, f"{r.seconds:.1f} s" if r.seconds else ""]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spec.conformance", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"comma-separated, from: {', '.join(ENGINES)} (default: all)")
+    parser.add_argument("--profile", default="default", choices=("quick", "default", "thorough"))
+    parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--markdown", metavar="FILE")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown or not names:
+        parser.error(f"unknown engine {', '.join(unknown) or '(none given)'}; choose from {', '.join(ENGINES)}")
+    if not 0 < args.alpha < 1:
+        parser.error(f"--alpha must be in (0, 1), not {args.alpha}")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, not {args.seed}")
+    for path in (args.json, args.markdown):
+        if path:
+            try:
+                open(path, "a").close()
+            except OSError as e:
+                parser.error(f"cannot write {path}: {e.strerror}")
+    start = time.perf_counter()
+    rows = run(names, profile=args.profile, alpha=args.alpha, seed=args.seed,
+               log=lambda line: print(line, file=sys.stderr, flush=True))
+    took = time.perf_counter() - start
+    header = (f"Conformance run of {datetime.date.today()}, profile {args.profile}, alpha {args.alpha:g} over "
+              f"{sum(r.verdict != 'skipped' for r in rows)} configurations, seed {args.seed}, "
+              f"{took:.0f} s ({platform.machine()}, Python {platform.python_version()}).")
+    table = markdown(rows, header)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"profile": args.profile, "alpha": args.alpha, "seed": args.seed, "seconds": took,
+                       "rows": [asdict(r) for r in rows]}, f, indent=2)
+    return 1 if any(r.verdict in ("DOES NOT CONFORM", "error") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""`spec.validate_generation`: check an engine's generation loop, not only its sampler.
+
+Bugs also live in the loop: the order it applies processors in, which tokens a penalty counts,
+the precision of the log-probabilities it samples from. Here the loop runs a small model for
+`steps` tokens, many times, and the first tokens it generates must follow the spec's exact joint
+distribution: token 1 from target(model(prompt), pipeline, history = prompt) and token 2 from
+target(model(prompt + [t1]), pipeline, history = prompt + [t1]), where the model's own logits come
+from the same model, computed here without the loop.
+
+The same tiers as `spec.validate`, on the loop:
+1. contract: each step yields a token id in [0, V) and a length-V vector of log-probabilities;
+2. white-box: those log-probabilities (what mlx-lm's generate_step yields: the processed logits
+   minus their logsumexp) equal the spec's processors applied to the model's logits, to
+   `TOLERANCE` nats, at every step of the runs checked (every distinct history once);
+3. structure: every generated sequence has spec probability > 0;
+4. statistics: the counts of the generated sequences against the exact joint (binomial scan,
+   merged Pearson, rank KS), the run's false-alarm rate at most `alpha`.
+A loop is `generate(prompt, seed) -> iterator of (token, logprobs)`: `mlx_lm_loop` builds mlx-lm's
+real one, `tiny_llama` a small random mlx-lm model (no download).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from spec.numerics import Tolerance, log_softmax
+from spec.target import target
+from spec.transforms import (
+    FrequencyPenalty,
+    History,
+    LogitBias,
+    Pipeline,
+    PresencePenalty,
+    RepetitionPenalty,
+    Row,
+)
+from spec.validator import stats
+from spec.validator.report import Failure, Report
+
+PROCESSORS = (LogitBias, RepetitionPenalty, PresencePenalty, FrequencyPenalty)  # what acts before log-softmax
+DRAWS = {"quick": 4_000, "default": 10_000, "thorough": 40_000}
+TOLERANCE = 1e-4  # nats: float32 logits through a KV cache vs one forward pass differ by about 1e-6
+
+Loop = Callable[[list, int], Iterator]
+
+
+def processed_logprobs(logits: np.ndarray, pipeline: Pipeline, history: History) -> np.ndarray:
+    """The spec's log-probabilities after the pipeline's leading processors (bias, penalties)."""
+    z = np.asarray(logits, dtype=np.float64)
+    row = Row(z.copy(), z.copy(), np.isfinite(z), np.zeros(z.size, dtype=bool), Tolerance(0.0, 0.0))
+    for step in pipeline.steps:
+        if not isinstance(step, PROCESSORS):
+            break
+        step.apply(row, history)
+    return log_softmax(np.where(row.keep, row.z, -np.inf))
+
+
+def exact_joint(next_logits: Callable, prompt: list, pipeline: Pipeline, steps: int) -> dict:
+    """{sequence: spec probability} for every sequence of `steps` tokens with probability > 0."""
+    out = {(): 1.0}
+    for _ in range(steps):
+        grown = {}
+        for seq, p in out.items():
+            t = target(next_logits(list(prompt) + list(seq)), pipeline, history=History(tuple(prompt), seq))
+            for token in np.flatnonzero(t.probs > 0):
+                grown[(*seq, int(token))] = p * float(t.probs[token])
+        out = grown
+    return out
+
+
+def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipeline: Pipeline, *, steps: int = 2,
+                        profile: str = "default", alpha: float = 1e-6, seed: int = 0, name: str = "") -> Report:
+    """Check that `loop` generates the spec's joint distribution of its first `steps` tokens.
+
+    loop(prompt, seed): the engine's generation loop, yielding (token, logprobs) per step, its
+    randomness fixed by `seed`. next_logits(tokens): the model's logits for the next position
+    (float, length V), computed without the loop. pipeline: what the engine says it samples (its
+    preset, processors included). Returns a `spec.validator.Report`."""
+    draws = DRAWS[profile]
+    report = Report(name or getattr(loop, "__name__", "generation loop"), str(pipeline), "logits", profile, alpha,
+                    seed)
+    start = time.perf_counter()
+    joint = exact_joint(next_logits, prompt, pipeline, steps)
+    seen_lp: dict = {}
+    counts: dict = {}
+    rng = np.random.SeedSequence(seed).generate_state(draws)
+    vocab = None
+
+    def fail(check, message, case, **extra):
+        report.failures.append(Failure(f"generation: {check}", extra.pop("invariant", check), (), message, case,
+                                       **extra))
+
+    report.checks.append(f"generation of {steps} tokens from prompt {list(prompt)}, {draws:,} runs")
+    for i in range(draws):
+        seq = []
+        for token, logprobs in itertools.islice(loop(list(prompt), int(rng[i])), steps):
+            lp = np.asarray(logprobs, dtype=np.float64).reshape(-1)
+            vocab = vocab or lp.size
+            token = int(np.asarray(token).reshape(-1)[0])
+            case = {"name": "generation", "prompt": list(prompt), "generated": list(seq), "seed": int(rng[i])}
+            if lp.size != vocab or not 0 <= token < vocab:
+                fail("contract", f"step {len(seq) + 1} yielded token {token} and {lp.size} log-probabilities "
+                     f"(vocabulary {vocab})", case)
+                return _done(report, start, i)
+            key = tuple(seq)
+            if key not in seen_lp:  # white-box, once per distinct history
+                seen_lp[key] = True
+                history = History(tuple(prompt), key)
+                spec_lp = processed_logprobs(next_logits(list(prompt) + seq), pipeline, history)
+                both = np.isfinite(spec_lp) & np.isfinite(lp)
+                gap = np.where(both, np.abs(spec_lp - lp), np.where(np.isfinite(spec_lp) == np.isfinite(lp), 0, np.inf))
+                if gap.max() > TOLERANCE:
+                    worst = int(np.argmax(gap))
+                    fail("white-box log-probabilities",
+                         f"step {len(seq) + 1}: the loop samples from log-probabilities {_fmt(lp[worst])} for token "
+                         f"{worst} where the spec's processors give {_fmt(spec_lp[worst])} (tolerance {TOLERANCE})",
+                         case, invariant="the loop's log-probabilities are log_softmax of the processed logits",
+                         counterexample={"how": "the first history where they differ", "row": list(prompt) + seq,
+                                         "spec": _fmt_row(spec_lp), "sampler": _fmt_row(lp)})
+                    return _done(report, start, i + 1)
+            seq.append(token)
+        if len(seq) < steps:
+            fail("contract", f"the loop stopped after {len(seq)} of {steps} tokens",
+                 {"name": "generation", "prompt": list(prompt), "seed": int(rng[i])})
+            return _done(report, start, i + 1)
+        if tuple(seq) not in joint:
+            fail("support", f"generated {seq}, which has spec probability 0",
+                 {"name": "generation", "prompt": list(prompt), "seed": int(rng[i])},
+                 invariant="every generated sequence is in the support of the exact joint",
+                 counterexample={"how": "a generated sequence", "row": list(prompt),
+                                 "spec": "probability 0", "sampler": str(seq)})
+            return _done(report, start, i + 1)
+        counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
+    report.checks.append(f"white-box: the loop's log-probabilities at {len(seen_lp)} histories, to {TOLERANCE} nats")
+    report.checks.append("structure: every generated sequence in the exact joint's support")
+    cells = sorted(joint)
+    probs = np.array([joint[c] for c in cells])
+    observed = np.array([counts.get(c, 0) for c in cells])
+    alpha_test = alpha / len(stats.TESTS)
+    for test in stats.TESTS:
+        result = test(observed, probs)
+        report.checks.append(f"statistics: {result.name} over {len(cells)} sequences, p = {result.pvalue:.3g}")
+        if result.pvalue < alpha_test:
+            fail("statistics", f"{result.name}: p = {result.pvalue:.3g} < {alpha_test:.3g}; {result.detail}",
+                 {"name": "generation", "prompt": list(prompt), "seed": seed},
+                 invariant="the generated sequences follow the exact joint distribution",
+                 statistics={"test": result.name, "p-value": result.pvalue, "alpha": alpha_test, "draws": draws})
+            break
+    report.alpha_split = f"alpha {alpha:g} split evenly over the {len(stats.TESTS)} tests (Bonferroni)"
+    report.power = [f"a sequence of spec probability >= {stats.missing_token(draws, alpha_test, len(cells)):.3g} "
+                    "never generated",
+                    f"a total-variation distance >= {stats.ks_detectable(draws, alpha_test):.3g} that moves mass "
+                    "along the spec's rank order (99% of the time)"]
+    return _done(report, start, draws)
+
+
+def _done(report: Report, start: float, runs: int) -> Report:
+    report.draws = runs
+    report.calls = runs
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _fmt(x: float) -> str:
+    return "-inf" if x == -math.inf else f"{x:.6g}"
+
+
+def _fmt_row(lp) -> str:
+    return "(" + ", ".join(_fmt(float(x)) for x in lp) + ")"
+
+
+# --- mlx-lm: its real generate_step, and a small random model -----------------------------------
+
+def tiny_llama(vocab: int = 16, seed: int = 2):
+    """A small randomly initialised mlx-lm llama model (mlx_lm.models.llama, no download): hidden
+    size 16, one layer, one head. Returns (model, next_logits)."""
+    import mlx.core as mx
+    from mlx_lm.models import llama
+
+    args = llama.ModelArgs(model_type="llama", hidden_size=16, num_hidden_layers=1, intermediate_size=32,
+                           num_attention_heads=1, rms_norm_eps=1e-5, vocab_size=vocab, num_key_value_heads=1)
+    mx.random.seed(seed)
+    model = llama.Model(args)
+    mx.eval(model.parameters())
+
+    def next_logits(tokens):
+        return np.array(model(mx.array(tokens)[None])[0, -1].astype(mx.float32), dtype=np.float64)
+    return model, next_logits
+
+
+def mlx_lm_loop(model, **params) -> Loop:
+    """mlx-lm's own `generate_step` with `make_sampler` and `make_logits_processors` built from
+    `params` (the mlx_lm preset's names), seeded through mlx's global random state."""
+    import mlx.core as mx
+    from mlx_lm.generate import generate_step
+    from mlx_lm.sample_utils import make_logits_processors, make_sampler
+
+    split = set(inspect.signature(make_sampler).parameters)
+    sampler = make_sampler(**{k: v for k, v in params.items() if k in split})
+    processors = make_logits_processors(**{k: v for k, v in params.items() if k not in split})
+
+    def generate(prompt, seed):
+        mx.random.seed(seed)
+        for token, logprobs in generate_step(mx.array(prompt), model, sampler=sampler, logits_processors=processors):
+            yield int(token), np.array(logprobs.astype(mx.float32))
+    generate.__name__ = f"mlx-lm generate_step ({', '.join(f'{k}={v}' for k, v in params.items())})"
+    return generate

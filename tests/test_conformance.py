@@ -1,0 +1,71 @@
+"""python -m spec.conformance: mlx-lm's grid conforms (CI runs it), an engine that is not installed
+is a skipped row with its install command, a broken engine is a failing row with its check and
+counterexample, and usage errors exit 2."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from spec import conformance, engines
+from spec.engines import Config, Engine
+from spec.validator import adapters
+from tests.validating import ALPHA_RUN, ROOT
+
+
+def test_the_mlx_lm_grid_conforms(tmp_path):
+    grid = engines.MLX_LM.configs
+    out = subprocess.run([sys.executable, "-m", "spec.conformance", "--engines", "mlx-lm", "--profile", "quick",
+                          "--alpha", str(ALPHA_RUN * len(grid)), "--json", str(tmp_path / "c.json"),
+                          "--markdown", str(tmp_path / "c.md")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert [r["config"] for r in rows] == [c.label for c in grid]
+    assert all(r["verdict"] == "conforms" and r["version"].startswith("mlx-lm 0.") for r in rows)
+    assert all(f"[{i}/{len(grid)}]" in out.stderr for i in range(1, len(grid) + 1))  # progress, per-row times
+    table = (tmp_path / "c.md").read_text()
+    assert table.count("| mlx-lm |") == len(grid) and "XTC" in table and "repetition" in table
+
+
+def test_an_engine_not_installed_is_a_skipped_row_with_its_install_command(monkeypatch):
+    ghost = Engine("ghost", "mlx_lm", "ghost-engine", ("no_such_module_here",), "pip install ghost",
+                   adapters.mlx_lm, (Config("defaults"),))
+    monkeypatch.setitem(conformance.ENGINES, "ghost", ghost)
+    rows = conformance.run(["ghost"])
+    assert [(r.verdict, r.check) for r in rows] == [("skipped", "not installed: pip install ghost")]
+    assert rows[0].version == "ghost-engine (not installed)"
+
+
+def _no_top_p(temp=0.0, top_p=0.0, **params):
+    """A broken engine: it ignores top_p."""
+    return adapters.mlx_lm(temp=temp, **params)
+
+
+def test_a_broken_engine_is_a_failing_row_with_its_check_and_counterexample(monkeypatch):
+    broken = replace(engines.MLX_LM, name="broken", sampler=_no_top_p,
+                     configs=(Config("temperature 0.7 + top-p 0.9", {"temp": 0.7, "top_p": 0.9}),))
+    monkeypatch.setitem(conformance.ENGINES, "broken", broken)
+    (row,) = conformance.run(["broken"], profile="quick", alpha=1e-6)
+    assert row.verdict == "DOES NOT CONFORM" and row.check and row.counterexample
+    assert "DOES NOT CONFORM" in conformance.markdown([row])
+
+
+def test_an_engine_that_rejects_its_configuration_is_an_error_row(monkeypatch):
+    picky = replace(engines.MLX_LM, name="picky", configs=(Config("top-k -1", {"temp": 1.0, "top_k": -1}),))
+    monkeypatch.setitem(conformance.ENGINES, "picky", picky)
+    (row,) = conformance.run(["picky"], profile="quick")
+    assert row.verdict == "error" and "top_k" in row.check
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engines", "nope"], "unknown engine nope"),
+    (["--alpha", "2"], "--alpha must be in (0, 1)"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--json", "/no/such/dir/x.json"], "cannot write /no/such/dir/x.json"),
+])
+def test_usage_errors_exit_2_with_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        conformance.main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

@@ -31,7 +31,7 @@ class Config:
 class Engine:
     name: str  # as people write it: "mlx-lm"
     preset: str  # the spec.presets entry that says what it must sample
-    distribution: str  # the package whose version every report records
+    distributions: tuple[str, ...]  # the packages whose versions every report records
     needs: tuple[str, ...]  # importable modules it needs
     install: str  # how to get it
     sampler: Callable[..., adapters.Sampler]  # params -> the engine's own sampler
@@ -41,10 +41,12 @@ class Engine:
         return all(importlib.util.find_spec(m) is not None for m in self.needs)
 
     def version(self) -> str:
-        try:
-            return f"{self.distribution} {importlib.metadata.version(self.distribution)}"
-        except importlib.metadata.PackageNotFoundError:
-            return f"{self.distribution} (not installed)"
+        def one(name):
+            try:
+                return f"{name} {importlib.metadata.version(name)}"
+            except importlib.metadata.PackageNotFoundError:
+                return f"{name} (not installed)"
+        return ", ".join(map(one, self.distributions))
 
 
 def _hf(**params) -> adapters.Sampler:
@@ -52,7 +54,7 @@ def _hf(**params) -> adapters.Sampler:
 
 
 MLX_LM = Engine(
-    "mlx-lm", "mlx_lm", "mlx-lm", ("mlx_lm",), 'pip install -e ".[test]" (mlx-lm is a test dependency)',
+    "mlx-lm", "mlx_lm", ("mlx-lm", "mlx"), ("mlx_lm",), 'pip install -e ".[test]" (mlx-lm is a test dependency)',
     adapters.mlx_lm, (
         Config("defaults (temp 0: greedy)"),
         Config("temperature 0.7 + top-p 0.9", {"temp": 0.7, "top_p": 0.9}),
@@ -64,7 +66,7 @@ MLX_LM = Engine(
     ))
 
 HF = Engine(
-    "transformers", "hf", "transformers", ("torch", "transformers"), 'pip install -e ".[test,hf]"', _hf, (
+    "transformers", "hf", ("transformers", "torch"), ("torch", "transformers"), 'pip install -e ".[test,hf]"', _hf, (
         Config("defaults (temperature 1, top-k 50)"),
         Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
         Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temperature": 0.8, "top_k": 40, "top_p": 0.95}),

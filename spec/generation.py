@@ -74,14 +74,28 @@ def exact_joint(next_logits: Callable, prompt: list, pipeline: Pipeline, steps: 
     return out
 
 
+def spec_logprobs(logits: np.ndarray, pipeline: Pipeline, history: History, yields: str):
+    """What the loop's yielded log-probabilities must be, and the tokens where they may differ
+    (boundary tokens, whose fate rounding decides)."""
+    if yields == "processed":
+        return processed_logprobs(logits, pipeline, history), np.zeros(len(logits), dtype=bool)
+    t = target(np.asarray(logits, dtype=np.float64), pipeline, history=history)
+    with np.errstate(divide="ignore"):
+        return np.log(t.probs), t.boundary
+
+
 def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipeline: Pipeline, *, steps: int = 2,
-                        profile: str = "default", alpha: float = 1e-6, seed: int = 0, name: str = "") -> Report:
+                        yields: str = "processed", profile: str = "default", alpha: float = 1e-6, seed: int = 0,
+                        name: str = "") -> Report:
     """Check that `loop` generates the spec's joint distribution of its first `steps` tokens.
 
     loop(prompt, seed): the engine's generation loop, yielding (token, logprobs) per step, its
     randomness fixed by `seed`. next_logits(tokens): the model's logits for the next position
     (float, length V), computed without the loop. pipeline: what the engine says it samples (its
-    preset, processors included). Returns a `spec.validator.Report`."""
+    preset, processors included). yields: what the loop's log-probabilities are: "processed"
+    (after the processors, before the sampler's filters: mlx-lm's generate_step) or "final" (the
+    distribution it draws from: Hugging Face's output scores, log-softmaxed).
+    Returns a `spec.validator.Report`."""
     draws = DRAWS[profile]
     report = Report(name or getattr(loop, "__name__", "generation loop"), str(pipeline), "logits", profile, alpha,
                     seed)
@@ -112,9 +126,12 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
             if key not in seen_lp:  # white-box, once per distinct history
                 seen_lp[key] = True
                 history = History(tuple(prompt), key)
-                spec_lp = processed_logprobs(next_logits(list(prompt) + seq), pipeline, history)
+                spec_lp, free = spec_logprobs(next_logits(list(prompt) + seq), pipeline, history, yields)
                 both = np.isfinite(spec_lp) & np.isfinite(lp)
-                gap = np.where(both, np.abs(spec_lp - lp), np.where(np.isfinite(spec_lp) == np.isfinite(lp), 0, np.inf))
+                with np.errstate(invalid="ignore"):  # -inf - -inf: both banned, a match
+                    gap = np.where(both, np.abs(spec_lp - lp),
+                                   np.where(np.isfinite(spec_lp) == np.isfinite(lp), 0, np.inf))
+                gap[free] = 0
                 if gap.max() > TOLERANCE:
                     worst = int(np.argmax(gap))
                     fail("white-box log-probabilities",
@@ -137,7 +154,8 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
                                  "spec": "probability 0", "sampler": str(seq)})
             return _done(report, start, i + 1)
         counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-    report.checks.append(f"white-box: the loop's log-probabilities at {len(seen_lp)} histories, to {TOLERANCE} nats")
+    report.checks.append(f"white-box: the loop's log-probabilities ({yields}) at {len(seen_lp)} histories, to "
+                         f"{TOLERANCE} nats")
     report.checks.append("structure: every generated sequence in the exact joint's support")
     cells = sorted(joint)
     probs = np.array([joint[c] for c in cells])
@@ -210,4 +228,41 @@ def mlx_lm_loop(model, **params) -> Loop:
         for token, logprobs in generate_step(mx.array(prompt), model, sampler=sampler, logits_processors=processors):
             yield int(token), np.array(logprobs.astype(mx.float32))
     generate.__name__ = f"mlx-lm generate_step ({', '.join(f'{k}={v}' for k, v in params.items())})"
+    return generate
+
+
+# --- Hugging Face: generate() on a small random LlamaForCausalLM (extra [hf]) ---------------------
+
+def tiny_hf_llama(vocab: int = 16, seed: int = 2):
+    """A small randomly initialised transformers LlamaForCausalLM (no download), float32 on the CPU:
+    hidden size 16, one layer, one head. Returns (model, next_logits)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=1, num_key_value_heads=1, bos_token_id=None, eos_token_id=None,
+                         pad_token_id=None)
+    model = LlamaForCausalLM(config).eval()
+
+    def next_logits(tokens):
+        with torch.no_grad():
+            return model(torch.tensor([tokens])).logits[0, -1].double().numpy()
+    return model, next_logits
+
+
+def hf_loop(model, steps: int = 2, **params) -> Loop:
+    """transformers' own `generate(do_sample=True, **params)` for `steps` new tokens, seeded with
+    torch.manual_seed; yields each token with the log-softmax of its output score (the processed,
+    warped scores it drew from: yields="final")."""
+    import torch
+
+    def generate(prompt, seed):
+        torch.manual_seed(seed)
+        ids = torch.tensor([prompt])
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=steps,
+                             min_new_tokens=steps, output_scores=True, return_dict_in_generate=True, **params)
+        for k, score in enumerate(out.scores):
+            yield int(out.sequences[0, len(prompt) + k]), torch.log_softmax(score[0].double(), -1).numpy()
+    generate.__name__ = f"transformers generate(do_sample=True, {', '.join(f'{k}={v}' for k, v in params.items())})"
     return generate

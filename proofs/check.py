@@ -126,7 +126,7 @@ def main(argv=None) -> int:
               f"{r.seconds:6.2f} s  {mark}{why_not(r, args)}", file=log, flush=True)
         if r.counterexample:
             print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
-    data = write(args.out, results)
+    data = write(args.out, results, args.cross_check)
     failed = [r.theorem.id for r in results if not r.ok]
     print(f"\n{'theorem':22} {'expected':9} {'verdict':11} seconds", file=log)
     for r in results:

@@ -305,19 +305,19 @@ def min_p_prob_space(ctx: Context):
     the premises hold only instances of its laws (positive, strictly increasing,
     exp(a + b) = exp(a) exp(b)), which exp satisfies at every point, so they are sound."""
     decls = "\n".join([
-        FIRST_MAX, arrays("z", "e", "E", "p"), "(declare-fun exp (Real) Real)",
+        FIRST_MAX, arrays("z", "e", "E", "p"), "(declare-fun Exp (Real) Real)",
         consts("Real", "S", "logm", "m"), consts("Int", "n", "i", "kz", "kp"),
         "(define-fun positive ((j Int)) Bool (=> (< j n) (> (select E j) 0.0)))"])
     zmax = "(select z kz)"
     premises = [
-        "(>= n 1)", "(and (<= 0 i) (< i n))", "(= m (exp logm))",
-        below("(and (= (select e j) (exp (select z j))) (> (select e j) 0.0))", "j"),
+        "(>= n 1)", "(and (<= 0 i) (< i n))", "(= m (Exp logm))",
+        below("(and (= (select e j) (Exp (select z j))) (> (select e j) 0.0))", "j"),
         below("(= (select p j) (/ (select e j) S))", "j"), "(first-max z n kz)", "(first-max p n kp)",
         # exp is strictly increasing: at the row's entries, and at z_i against max(z) + log m
         "(forall ((a Int) (b Int)) (=> (and (<= 0 a) (< a n) (<= 0 b) (< b n) (< (select z a) (select z b))) "
         "(< (select e a) (select e b))))",
-        f"(= (< (select z i) (+ {zmax} logm)) (< (select e i) (exp (+ {zmax} logm))))",
-        f"(= (exp (+ {zmax} logm)) (* (exp {zmax}) (exp logm)))"]  # exp(a + b) = exp(a) exp(b)
+        f"(= (< (select z i) (+ {zmax} logm)) (< (select e i) (Exp (+ {zmax} logm))))",
+        f"(= (Exp (+ {zmax} logm)) (* (Exp {zmax}) (Exp logm)))"]  # exp(a + b) = exp(a) exp(b)
     total = [*accumulate("E", lambda j: f"(select e {j})"), "(= S (select E (- n 1)))"]
     rule, _ = induction("positive", 0, "j")
     witness = ("(= n 1)", "(= i 0)", "(= kz 0)", "(= kp 0)", "(= logm 0.0)", "(= m 1.0)", "(= S 1.0)",

@@ -22,6 +22,7 @@ INF = float("inf")
 class Config:
     label: str  # what people call it
     params: dict = field(default_factory=dict)  # the engine's parameter names and values
+    known: str = ""  # a documented engine deviation this configuration shows (the row is expected to fail)
 
     def shown(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items()) or "(defaults)"
@@ -88,4 +89,28 @@ VLLM = Engine(
             "temperature": 0.8, "repetition_penalty": 1.1, "presence_penalty": 0.5, "logit_bias": {1: 2.0, 5: -100.0}}),
     ))
 
-ENGINES = {e.name: e for e in (MLX_LM, HF, VLLM)}
+LLAMA_FLAGS = ("-DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF "
+               "-DLLAMA_CURL=OFF -DGGML_OPENMP=OFF")
+LLAMA_CPP = Engine(
+    "llama-cpp", "llama_cpp", ("llama-cpp-python",), ("llama_cpp",),
+    f'CMAKE_ARGS="{LLAMA_FLAGS}" pip install -e ".[test,llama-cpp]" (builds llama.cpp: 8 min 21 s on 2 cores here)',
+    adapters.llama_cpp, (
+        Config("defaults (temp 0.8, top-k 40, top-p 0.95, min-p 0.05)"),
+        Config("temperature 0 (greedy)", {"temp": 0.0}),
+        Config("temperature 0.7 + top-p 0.9", {"temp": 0.7, "top_p": 0.9}),
+        Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temp": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.0}),
+        Config("min-p 0.05", {"temp": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.05}),
+        Config("repetition 1.1 + presence 0.5 + logit bias", {
+            "penalty_repeat": 1.1, "penalty_present": 0.5, "logit_bias": {1: 2.0, 5: -INF}}),
+        Config("XTC 0.5 (threshold 0.1)", {"xtc_probability": 0.5, "xtc_threshold": 0.1}),
+        Config("typical-p 0.9", {"typ_p": 0.9}),
+        Config("top-n-sigma 1.5 + typical-p 0.9", {"top_n_sigma": 1.5, "typ_p": 0.9},
+               known="top-n-sigma sets dropped logits to -inf without shrinking the candidate array, so typical-p "
+                     "(src/llama-sampler.cpp llama_sampler_typical_apply) takes 0 * log 0 = NaN into the entropy and "
+                     "ranks tokens by NaN scores: it keeps tokens the spec drops"),
+        Config("top-n-sigma 1.5 alone", {"top_n_sigma": 1.5, "top_k": 0, "top_p": 1.0, "min_p": 0.0},
+               known="the standard deviation is accumulated in float (llama_sampler_top_n_sigma_apply): logits more "
+                     "than about 1.8e19 apart overflow it to inf, and the filter keeps every token"),
+    ))
+
+ENGINES = {e.name: e for e in (MLX_LM, HF, VLLM, LLAMA_CPP)}

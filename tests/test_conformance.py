@@ -69,3 +69,18 @@ def test_usage_errors_exit_2_with_one_line(capsys, args, message):
     with pytest.raises(SystemExit) as exit_:
         conformance.main(args)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_documented_deviation_must_still_fail(monkeypatch):
+    """A row marked `known` passes the run only while the engine still deviates: once it conforms,
+    the table is stale and the run says so (exit 1)."""
+    fixed = replace(engines.MLX_LM, name="fixed", configs=(
+        Config("greedy", {"temp": 0.0}, known="a deviation that was fixed"),))
+    monkeypatch.setitem(conformance.ENGINES, "fixed", fixed)
+    (row,) = conformance.run(["fixed"], profile="quick")
+    assert row.verdict == "conforms (a known deviation no longer shows)"
+    broken = replace(engines.MLX_LM, name="broken", sampler=_no_top_p, configs=(
+        Config("top-p", {"temp": 0.7, "top_p": 0.9}, known="ignores top_p"),))
+    monkeypatch.setitem(conformance.ENGINES, "broken", broken)
+    (row,) = conformance.run(["broken"], profile="quick")
+    assert row.verdict == "known deviation" and "known: ignores top_p" in row.check and row.counterexample

@@ -2,15 +2,18 @@
 
 Every run of a correct sampler in the tests uses alpha = ALPHA_RUN, and there are fewer than 150 such
 runs (with every engine extra installed), so they fail a correct sampler by chance with probability
-below 4e-7 (Bonferroni over the runs; the suite's whole budget is in conftest.py). The count, slow tests included: test_validate.py 27
-(the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits processors at 4, impl at
-those 4, 3 seeds x 3 samplers, the Hugging Face processors), test_zoo_transforms.py 12, the
-test_validator_*.py files about 28 (defects 10, history 4, contract 3, statistics 3, white-box 3,
-fingerprint 2, cli 2, and a few more), test_hf_engine.py 7 (Hugging Face's generate() processors at
-7 configurations; with torch only), test_conformance.py 6 (the mlx-lm grid, one run at 6 x ALPHA_RUN
-split over its rows), test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop); with the engine
-extras, test_hf_engine.py 9 more (generate() twice, the transformers grid of 7), test_vllm_engine.py 6
-(the vLLM grid), test_llama_cpp_engine.py 8 (the llama.cpp grid): about 114 in all.
+below 4e-7 (Bonferroni over the runs; the suite's whole budget is in conftest.py). The count, slow
+tests included:
+- test_validate.py 27: the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits
+  processors at 4, impl at those 4, 3 seeds x 3 samplers, the Hugging Face processors;
+- test_zoo_transforms.py 12; the test_validator_*.py files about 28 (defects 10, history 4,
+  contract 3, statistics 3, white-box 3, fingerprint 2, cli 2, and a few more);
+- test_conformance.py 6 (the mlx-lm grid: one run at 6 x ALPHA_RUN, split over its rows);
+- test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop);
+- with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the
+  generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_llama_cpp_engine.py 8
+  (their grids, the known deviations not counted):
+about 114 in all.
 """
 
 import subprocess

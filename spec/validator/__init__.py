@@ -12,7 +12,8 @@ failure; each tier is a module of this package:
    row of a batch in its own; with a key, `coupling`: the same key gives the same token after a
    shift and for log-probabilities, up to what rounding allows (the floating-point theorems).
 4. `statistics`: goodness of fit (`stats`) to the exact target (with XTC, the exact mixture),
-   the run's false-alarm rate at most `alpha`.
+   the run's false-alarm rate at most `alpha`; `independence`: the rows of one call are
+   independent draws (a shared coin or random number fails even when every marginal is right).
 Failures are shrunk with deterministic, fixed-key oracles (`oracles`); a `fingerprint` says which
 engine presets the sampler's draws are consistent with. `python -m spec.validate` is the CLI.
 """
@@ -29,12 +30,13 @@ from spec.validator.context import PROFILES, Context, Family, Finding
 from spec.validator.contract import contract
 from spec.validator.coupling import mismatch_rate
 from spec.validator.fingerprint import fingerprint
+from spec.validator.independence import independence
 from spec.validator.report import Check, Failure, Report
 from spec.validator.statistics import statistics
 from spec.validator.structure import structure
 from spec.validator.white_box import white_box
 
-TIERS = (white_box, structure, statistics)  # after `contract`, which finds the Capabilities they take
+TIERS = (white_box, structure, statistics, independence)  # after `contract`, which finds the Capabilities
 
 __all__ = ["PROFILES", "Case", "Check", "Failure", "Family", "Report", "cases", "mismatch_rate", "validate"]
 

@@ -155,7 +155,8 @@ class Context:
         counted = (self.input == "logits" and not self.pipeline.greedy
                    and not any(0 < s.chance < 1 for s in self.pipeline.steps))
         self.alpha_coupling = self.alpha / 10 if counted else 0.0
-        rows = sum(c.rows.shape[0] for c in self.stat_cases)
+        from spec.validator.independence import applies
+        rows = sum(c.rows.shape[0] for c in self.stat_cases) + applies(self)  # + the joint of batch independence
         self.alpha_stat = (self.alpha - self.alpha_coupling) / max(1, rows * looks * len(stats.TESTS))
         self.report.alpha_split = "no statistical decisions: every check is definitive" if not rows else (
             f"total {self.alpha:g} for the whole run, split by Bonferroni: "

@@ -165,10 +165,18 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
         result = test(observed, probs)
         report.checks.append(f"statistics: {result.name} over {len(cells)} sequences, p = {result.pvalue:.3g}")
         if result.pvalue < alpha_test:
-            fail("statistics", f"{result.name}: p = {result.pvalue:.3g} < {alpha_test:.3g}; {result.detail}",
+            expected = draws * probs
+            worst = int(np.argmax(np.abs(observed - expected) / np.sqrt(np.maximum(expected, 1))))
+            seq = cells[worst]
+            fail("statistics", f"{result.name}: p = {result.pvalue:.3g} < {alpha_test:.3g}; the sequence {list(seq)} "
+                 f"was generated {int(observed[worst])} times in {draws:,} runs, {expected[worst]:.1f} expected "
+                 f"(spec p = {probs[worst]:.4g})",
                  {"name": "generation", "prompt": list(prompt), "seed": seed},
                  invariant="the generated sequences follow the exact joint distribution",
-                 statistics={"test": result.name, "p-value": result.pvalue, "alpha": alpha_test, "draws": draws})
+                 statistics={"test": result.name, "p-value": result.pvalue, "alpha": alpha_test, "draws": draws},
+                 counterexample={"how": "the most deviating sequence of the joint", "row": list(prompt),
+                                 "spec": f"P({list(seq)}) = {probs[worst]:.4g}",
+                                 "sampler": f"observed {observed[worst] / draws:.4g} over {draws:,} runs"})
             break
     report.alpha_split = f"alpha {alpha:g} split evenly over the {len(stats.TESTS)} tests (Bonferroni)"
     report.power = [f"a sequence of spec probability >= {stats.missing_token(draws, alpha_test, len(cells)):.3g} "
@@ -265,4 +273,28 @@ def hf_loop(model, steps: int = 2, **params) -> Loop:
         for k, score in enumerate(out.scores):
             yield int(out.sequences[0, len(prompt) + k]), torch.log_softmax(score[0].double(), -1).numpy()
     generate.__name__ = f"transformers generate(do_sample=True, {', '.join(f'{k}={v}' for k, v in params.items())})"
+    return generate
+
+
+def mlx_lm_speculative_loop(model, draft_model, num_draft_tokens: int = 2, **params) -> Loop:
+    """mlx-lm's own `speculative_generate_step` (mlx_lm/generate.py, 0.32.2): the draft model
+    proposes `num_draft_tokens`, the target samples every verified position in one sampler call
+    and keeps the drafts while its own sample equals them. Same sampler and processors as
+    `mlx_lm_loop`; yields the processed log-probabilities of each position."""
+    import mlx.core as mx
+    from mlx_lm.generate import speculative_generate_step
+    from mlx_lm.sample_utils import make_logits_processors, make_sampler
+
+    split = set(inspect.signature(make_sampler).parameters)
+    sampler = make_sampler(**{k: v for k, v in params.items() if k in split})
+    processors = make_logits_processors(**{k: v for k, v in params.items() if k not in split})
+
+    def generate(prompt, seed):
+        mx.random.seed(seed)
+        for token, logprobs, _ in speculative_generate_step(mx.array(prompt), model, draft_model, sampler=sampler,
+                                                            logits_processors=processors or None,
+                                                            num_draft_tokens=num_draft_tokens):
+            yield int(token), np.array(logprobs.astype(mx.float32))
+    generate.__name__ = (f"mlx-lm speculative_generate_step (num_draft_tokens={num_draft_tokens}, "
+                         f"{', '.join(f'{k}={v}' for k, v in params.items())})")
     return generate

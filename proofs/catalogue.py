@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proofs import commutation, floating, order, refutations, samplers, sanity, symbolic
+from proofs import commutation, floating, order, refutations, samplers, sanity, speculative, symbolic
 from proofs.core import Theorem
 from proofs.samplers import MAX_N
 
@@ -304,6 +304,59 @@ THEOREMS: tuple[Theorem, ...] = (
         "proved", both(samplers.top_n_sigma_temperature, sanity.top_n_sigma_temperature),
         "Temperature and top-n-sigma may be applied in either order: the same tokens stay and the target "
         "distribution is the same."),
+    Theorem(
+        "speculative-rejection", "speculative sampling's rejection step samples exactly from the target",
+        "A draft token x ~ q accepted with probability min(1, p(x)/q(x)), and otherwise replaced by a token from "
+        "max(0, p - q) normalised, is distributed exactly as p.",
+        r"q(x)\min\!\big(1, \tfrac{p(x)}{q(x)}\big) + \Big(1 - \sum_y \min(p(y), q(y))\Big)"
+        r"\frac{\max(0, p(x) - q(x))}{\sum_y \max(0, p(y) - q(y))} = p(x)",
+        ("p and q are probability vectors on the same n tokens (entries >= 0, each summing to 1); q(x) = 0 "
+         "tokens are never proposed", "when max(0, p - q) has mass 0, p = q and nothing is resampled",
+         f"bounded: every n = 1..{speculative.MAX_N}, p and q symbolic; the per-token identity for all reals",
+         "p and q are the distributions actually sampled from: the target's and the draft's logits after the "
+         "same processors and sampling transforms, normalised"),
+        f"Z3 over the reals (nonlinear: the ratios and the normalisation), one query per n = 1..{speculative.MAX_N}, "
+        "and one for the per-token identity q min(1, p/q) + max(0, p - q) = p; a sanity check in Fractions on "
+        "random rational p and q up to 12 tokens", "proved", speculative.rejection,
+        "A speculative verifier keeps the target's distribution if it compares normalised probabilities of the "
+        "distributions it really samples from: apply the same temperature, filters and penalties to the draft "
+        "as to the target before computing q, or the ratio is of the wrong distributions."),
+    Theorem(
+        "speculative-logits", "claim: the verifier may take its ratio from unnormalised logits (false)",
+        "Claim: accepting with min(1, exp(z_p(x) - z_q(x))) for raw logits z_p, z_q, else resampling from "
+        "max(0, p - q), is distributed as p. False: exp(z_p - z_q) = (p/q)(Z_p/Z_q) is off by the ratio of the "
+        "normalisers.",
+        r"\text{claim: } \min\!\big(1, e^{z_p(x) - z_q(x)}\big) \text{ in place of } "
+        r"\min\!\big(1, \tfrac{p(x)}{q(x)}\big) \text{ keeps } p",
+        ("two tokens, p = softmax(z_p), q = softmax(z_q), rational probabilities",),
+        "Exact witness in Fractions: the verifier's output distribution computed from its definition, and the "
+        "same verifier with the normalised ratio, which gives p", "refuted", speculative.logits,
+        "Log-probabilities (z - logsumexp z) are fine here, logits are not: the acceptance ratio needs "
+        "normalised probabilities, so a verifier fed raw logits must normalise them first."),
+    Theorem(
+        "speculative-token-match", "accepting drafts while the target's own sample matches them keeps the joint",
+        "mlx-lm's scheme: the target samples every verified position and the drafts are kept while its sample "
+        "equals them, then its sample at the first mismatch is emitted. When the target's draws at the positions "
+        "are independent, the emitted pair (a, b) has probability p1(a) p2(b | a), as plain generation.",
+        r"P(a, b) = p_1(a)\, p_2(b \mid a)\quad\text{for every draft}",
+        ("two positions; p1 and p2(. | a) probability vectors on n tokens",
+         "the target's draws at the two positions are independent (separate random numbers)",
+         f"bounded: every n = 1..{speculative.MATCH_N} tokens and every first draft token"),
+        f"Z3 over the reals, one query per n = 1..{speculative.MATCH_N} and draft token: the probability of each "
+        "emitted pair written from the scheme's definition", "proved", speculative.token_match,
+        "Token matching keeps the target's distribution only if each position draws its own randomness: a "
+        "sampler that shares a coin or a random number across the positions of one call breaks it "
+        "(`speculative-shared-coin`)."),
+    Theorem(
+        "speculative-shared-coin", "claim: token matching keeps the joint even when positions share a coin (false)",
+        "Claim: the token-match scheme emits pairs with probability p1(a) p2(b | a) even when the target's draws "
+        "at the two positions share one random coin (as mlx-lm's XTC does within one sampler call). False.",
+        r"\text{claim: } P(a, b) = p_1(a)\, p_2(b \mid a) \text{ with one coin for both positions}",
+        ("two tokens, two positions, one coin with probability 1/2 choosing the distribution at both",),
+        "Exact witness in Fractions: the joint of the emitted pair against the product of its marginals",
+        "refuted", speculative.shared_coin,
+        "Every marginal is right and the joint is not: a validator has to look at joints (batch independence, "
+        "spec.validate_generation over two tokens), not only at marginals."),
     *commutation.THEOREMS,
 )
 

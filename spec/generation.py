@@ -93,8 +93,9 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
     randomness fixed by `seed`. next_logits(tokens): the model's logits for the next position
     (float, length V), computed without the loop. pipeline: what the engine says it samples (its
     preset, processors included). yields: what the loop's log-probabilities are: "processed"
-    (after the processors, before the sampler's filters: mlx-lm's generate_step) or "final" (the
-    distribution it draws from: Hugging Face's output scores, log-softmaxed).
+    (after the processors, before the sampler's filters: mlx-lm's generate_step), "final" (the
+    distribution it draws from: Hugging Face's output scores, log-softmaxed) or "none" (no
+    white-box: the loop's own log-probabilities are not evidence, as in `speculative_loop`).
     Returns a `spec.validator.Report`."""
     draws = DRAWS[profile]
     report = Report(name or getattr(loop, "__name__", "generation loop"), str(pipeline), "logits", profile, alpha,
@@ -104,7 +105,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
     seen_lp: dict = {}
     counts: dict = {}
     rng = np.random.SeedSequence(seed).generate_state(draws)
-    vocab = None
+    vocab = len(next_logits(list(prompt)))
 
     def fail(check, message, case, **extra):
         report.failures.append(Failure(f"generation: {check}", extra.pop("invariant", check), (), message, case,
@@ -114,8 +115,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
     for i in range(draws):
         seq = []
         for token, logprobs in itertools.islice(loop(list(prompt), int(rng[i])), steps):
-            lp = np.asarray(logprobs, dtype=np.float64).reshape(-1)
-            vocab = vocab or lp.size
+            lp = np.asarray(logprobs, dtype=np.float64).reshape(-1) if yields != "none" else np.zeros(vocab)
             token = int(np.asarray(token).reshape(-1)[0])
             case = {"name": "generation", "prompt": list(prompt), "generated": list(seq), "seed": int(rng[i])}
             if lp.size != vocab or not 0 <= token < vocab:
@@ -123,7 +123,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
                      f"(vocabulary {vocab})", case)
                 return _done(report, start, i)
             key = tuple(seq)
-            if key not in seen_lp:  # white-box, once per distinct history
+            if yields != "none" and key not in seen_lp:  # white-box, once per distinct history
                 seen_lp[key] = True
                 history = History(tuple(prompt), key)
                 spec_lp, free = spec_logprobs(next_logits(list(prompt) + seq), pipeline, history, yields)
@@ -154,8 +154,9 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
                                  "spec": "probability 0", "sampler": str(seq)})
             return _done(report, start, i + 1)
         counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
-    report.checks.append(f"white-box: the loop's log-probabilities ({yields}) at {len(seen_lp)} histories, to "
-                         f"{TOLERANCE} nats")
+    if yields != "none":
+        report.checks.append(f"white-box: the loop's log-probabilities ({yields}) at {len(seen_lp)} histories, "
+                             f"to {TOLERANCE} nats")
     report.checks.append("structure: every generated sequence in the exact joint's support")
     cells = sorted(joint)
     probs = np.array([joint[c] for c in cells])
@@ -297,4 +298,60 @@ def mlx_lm_speculative_loop(model, draft_model, num_draft_tokens: int = 2, **par
             yield int(token), np.array(logprobs.astype(mx.float32))
     generate.__name__ = (f"mlx-lm speculative_generate_step (num_draft_tokens={num_draft_tokens}, "
                          f"{', '.join(f'{k}={v}' for k, v in params.items())})")
+    return generate
+
+
+# --- a speculative loop around any verifier (numpy), and an exact one ------------------------------
+
+def rejection_verify(ps, qs, drafts, rng, logits=None) -> list:
+    """Speculative sampling's verifier (Leviathan et al., arXiv:2211.17192), exact: draft i is kept
+    with probability min(1, p_i(d)/q_i(d)); the first one rejected is replaced by a token from
+    max(0, p_i - q_i) normalised, and if all are kept a bonus token comes from p_k. ps: k + 1
+    target distributions, qs: the k + 1 draft distributions the drafts were drawn from (the last
+    unused here), drafts: k token ids; rng: numpy Generator. Returns the emitted tokens."""
+    out = []
+    for i, d in enumerate(drafts):
+        if rng.random() * qs[i][d] < ps[i][d]:  # u < p/q, q(d) > 0 since d was drawn from q
+            out.append(d)
+            continue
+        residual = np.maximum(ps[i] - qs[i], 0.0)
+        out.append(int(rng.choice(residual.size, p=residual / residual.sum())))
+        return out
+    out.append(int(rng.choice(ps[-1].size, p=ps[-1])))
+    return out
+
+
+def speculative_loop(verify, target_logits: Callable, draft_logits: Callable, pipeline: Pipeline,
+                     draft_pipeline: Pipeline | None = None, k: int = 2, draft_seen: str = "sampled") -> Loop:
+    """A speculative generation loop around `verify(ps, qs, drafts, rng, logits)`: the draft
+    samples k tokens from target(draft logits, draft_pipeline), the target's distributions at the
+    k + 1 positions come from target(target logits, pipeline), and the verifier decides what is
+    emitted. draft_seen="raw" hands the verifier the draft's plain softmax instead of the
+    distribution the drafts were drawn from (a bug shape). logits: (target logits, draft logits)
+    per position, for verifiers that read them. Yields (token, None): use yields="none"."""
+    import functools
+
+    draft_pipeline = draft_pipeline or pipeline
+    target_at = functools.lru_cache(maxsize=None)(lambda tokens: np.asarray(target_logits(list(tokens)), float))
+    draft_at = functools.lru_cache(maxsize=None)(lambda tokens: np.asarray(draft_logits(list(tokens)), float))
+
+    def generate(prompt, seed):
+        rng = np.random.default_rng(seed)
+        tokens = list(prompt)
+        while True:
+            drafts, qs, seen, zq = [], [], [], []
+            for _ in range(k + 1):
+                z = draft_at(tuple(tokens + drafts))
+                q = target(z, draft_pipeline).probs
+                qs.append(q)
+                seen.append(q if draft_seen == "sampled" else np.exp(log_softmax(z)))
+                zq.append(z)
+                if len(drafts) < k:
+                    drafts.append(int(rng.choice(q.size, p=q)))
+            zp = [target_at(tuple(tokens + drafts[:i])) for i in range(k + 1)]
+            ps = [target(z, pipeline).probs for z in zp]
+            for token in verify(ps, seen, drafts, rng, (zp, zq)):
+                yield token, None
+                tokens.append(token)
+    generate.__name__ = f"speculative loop around {getattr(verify, '__name__', 'a verifier')} (k = {k})"
     return generate

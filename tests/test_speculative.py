@@ -59,3 +59,43 @@ def test_speculative_penalties_ignore_the_prompt_but_its_last_token(model):
     assert failure.check == "generation: white-box log-probabilities" and "step 1" in failure.message
     assert report.draws == 1
     assert check(mlx_lm_loop(m, **params), next_logits, params).passed  # plain generation counts the prompt
+
+
+# --- the verifier zoo: spec.generation.speculative_loop around each verifier --------------------
+
+FLAT = presets.reference(temperature=2.0)  # 64 sequences of two tokens have mass: every bug shape shows
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    (_, target), (_, draft) = tiny_llama(vocab=8, seed=2), tiny_llama(vocab=8, seed=3)
+    return target, draft
+
+
+def verify_check(loop, target):
+    return validate_generation(loop, target, PROMPT, FLAT, yields="none", profile="quick", alpha=ALPHA_RUN)
+
+
+def test_an_exact_rejection_verifier_passes(two_models):
+    from spec.generation import rejection_verify, speculative_loop
+    target, draft = two_models
+    report = verify_check(speculative_loop(rejection_verify, target, draft, FLAT), target)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("bug, options", [
+    ("resample_from_p", {}), ("ratio_from_logits", {}), ("bonus_from_q", {"k": 1}), ("shared_uniform", {}),
+    ("draft_seen_raw", {"draft_seen": "raw", "draft_pipeline": presets.reference(temperature=0.5, top_p=0.8)}),
+])
+def test_each_verifier_bug_is_caught(two_models, bug, options):
+    """Resampling from p, the ratio from raw logits, the bonus token from q, one uniform for every
+    position, and a verifier handed the draft's plain softmax while the drafts were drawn after
+    temperature and top-p."""
+    from spec.generation import rejection_verify, speculative_loop
+    from tests import zoo_speculative
+    target, draft = two_models
+    verify = rejection_verify if bug == "draft_seen_raw" else getattr(zoo_speculative, bug)
+    report = verify_check(speculative_loop(verify, target, draft, FLAT, **options), target)
+    assert not report.passed
+    assert report.failures[0].check in ("generation: statistics", "generation: support")
+    assert report.failures[0].counterexample

@@ -8,7 +8,8 @@ engine's own preset, and the answers go into one table.
 Exit status: 0 when every configuration that ran conforms (a configuration that shows a documented
 engine deviation, `spec.engines.Config.known`, must still fail, with its counterexample), 1 when one
 does not, 2 on a usage error.
-The run's false-alarm rate is at most --alpha (default 1e-6), split evenly over the rows.
+The run's false-alarm rate is at most --alpha (default 1e-6), split evenly over the rows. Rows
+marked with a loop check the engine's generation loop end to end (`spec.validate_generation`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from dataclasses import asdict, dataclass
 from spec import presets
 from spec.engines import ENGINES, Config, Engine
 from spec.errors import InvalidParameter
+from spec.generation import validate_generation
 from spec.validator import validate
 
+PROMPT = [1, 2, 3]  # the generation loops' prompt on the small model
 
 @dataclass
 class Row:
@@ -52,9 +55,12 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
     row = Row(engine.name, engine.version(), config.label, config.shown(), "error")
     start = time.perf_counter()
     try:
-        sampler = engine.sampler(**config.params)
         pipeline = presets.PRESETS[engine.preset](**config.params)
-        report = validate(sampler, pipeline, profile=profile, alpha=alpha, seed=seed)
+        if config.loop:  # a generation loop, end to end, on a small random model
+            loop, next_logits = engine.generation(config.loop, **config.params)
+            report = validate_generation(loop, next_logits, PROMPT, pipeline, profile=profile, alpha=alpha, seed=seed)
+        else:
+            report = validate(engine.sampler(**config.params), pipeline, profile=profile, alpha=alpha, seed=seed)
     except (InvalidParameter, TypeError, ValueError, RuntimeError) as e:  # the engine or the preset refused
         row.check = f"{type(e).__name__}: {e}"
         row.seconds = time.perf_counter() - start

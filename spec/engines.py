@@ -23,6 +23,7 @@ class Config:
     label: str  # what people call it
     params: dict = field(default_factory=dict)  # the engine's parameter names and values
     known: str = ""  # a documented engine deviation this configuration shows (the row is expected to fail)
+    loop: str = ""  # "": the engine's sampler; else one of its generation loops (Engine.generation), end to end
 
     def shown(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items()) or "(defaults)"
@@ -37,6 +38,7 @@ class Engine:
     install: str  # how to get it
     sampler: Callable[..., adapters.Sampler]  # params -> the engine's own sampler
     configs: tuple[Config, ...]
+    generation: Callable | None = None  # (loop name, params) -> (loop, next_logits), for spec.validate_generation
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.needs)
@@ -54,6 +56,16 @@ def _hf(**params) -> adapters.Sampler:
     return adapters.hf_warpers(**params)
 
 
+def _mlx_lm_generation(loop: str, **params):
+    """mlx-lm's generate_step, or speculative_generate_step with the model as its own draft, on the
+    small random llama of spec.generation (vocabulary 8)."""
+    from spec import generation
+    model, next_logits = generation.tiny_llama(vocab=8)
+    if loop == "speculative":
+        return generation.mlx_lm_speculative_loop(model, model, **params), next_logits
+    return generation.mlx_lm_loop(model, **params), next_logits
+
+
 MLX_LM = Engine(
     "mlx-lm", "mlx_lm", ("mlx-lm", "mlx"), ("mlx_lm",), 'pip install -e ".[test]" (mlx-lm is a test dependency)',
     adapters.mlx_lm, (
@@ -67,7 +79,19 @@ MLX_LM = Engine(
                known="mlx_lm/sample_utils.py apply_xtc tosses one coin per call for the whole batch "
                      "(`mx.random.uniform(0, 1) > xtc_probability`): each row's marginal is right, but the rows of "
                      "one call are not independent draws"),
-    ))
+        Config("generate_step: temperature 0.8 + top-p 0.9 + repetition 1.3 + logit bias",
+               {"temp": 0.8, "top_p": 0.9, "repetition_penalty": 1.3, "logit_bias": {4: 1.5}}, loop="generate"),
+        Config("speculative_generate_step: temperature 0.8 + top-p 0.9", {"temp": 0.8, "top_p": 0.9},
+               loop="speculative"),
+        Config("speculative_generate_step: XTC 0.5 (threshold 0.1)",
+               {"temp": 1.0, "xtc_probability": 0.5, "xtc_threshold": 0.1}, loop="speculative",
+               known="the target samples every verified position in one sampler call and apply_xtc tosses one coin "
+                     "per call, so consecutive accepted tokens share it (`speculative-shared-coin`)"),
+        Config("speculative_generate_step: repetition 1.2", {"temp": 0.8, "repetition_penalty": 1.2},
+               loop="speculative",
+               known="its processors' token list starts at the unprefilled tail of the prompt (`prev_tokens = None`), "
+                     "so the penalty ignores every prompt token but the last"),
+    ), _mlx_lm_generation)
 
 HF = Engine(
     "transformers", "hf", ("transformers", "torch"), ("torch", "transformers"), 'pip install -e ".[test,hf]"', _hf, (

@@ -27,6 +27,9 @@ def test_the_mlx_lm_grid_conforms_but_for_its_shared_xtc_coin(tmp_path):
     assert all(r["version"].startswith("mlx-lm 0.") for r in rows)
     xtc = next(r for r in rows if r["verdict"] == "known deviation")  # one XTC coin per call
     assert "XTC" in xtc["config"] and xtc["check"].startswith("statistics: batch independence")
+    speculative = [r for r in rows if r["config"].startswith("speculative_generate_step")]  # end to end
+    assert [r["check"].split(" (known")[0] for r in speculative] == [
+        "", "generation: statistics", "generation: white-box log-probabilities"]
     assert all(f"[{i}/{len(grid)}]" in out.stderr for i in range(1, len(grid) + 1))  # progress, per-row times
     table = (tmp_path / "c.md").read_text()
     assert table.count("| mlx-lm |") == len(grid) and "XTC" in table and "repetition" in table

@@ -1,17 +1,22 @@
-"""--cross-check cvc5: re-run every emitted .smt2 file with cvc5 (an optional extra) and compare
-its answer with the status the file records. An opposite answer is a failure; cvc5 answering
-`unknown`, running out of time or failing on a file (an error: a parse error, an unsupported
-logic) is reported as undecided, by kind and by theorem: it confirms nothing, refutes nothing,
-and is never counted as agreement. cvc5 is compared with z3's answer, not with the file's
-expected status: for the control theorem the two differ on purpose.
+"""--cross-check cvc5 | bitwuzla: re-run the emitted .smt2 files with a second solver (an optional
+extra) and compare its answer with z3's. cvc5 re-runs every file; Bitwuzla (bit-vectors, floating
+point, arrays, uninterpreted functions, quantifiers: no integers or reals) re-runs the files without
+an Int or Real sort, which are the floating-point queries, and reports every other file as
+undecided, "unsupported by bitwuzla (reals/integers)". An opposite answer is a failure; the solver
+answering `unknown`, running out of time, failing on a file (an error: a parse error, an
+unsupported logic or format) or not supporting it is reported as undecided, by kind and by
+theorem: it confirms nothing, refutes nothing, and is never counted as agreement. The second
+solver is compared with z3's answer, not with the file's expected status: for the control theorem
+the two differ on purpose.
 
-Also a worker: `python -m proofs.crosscheck FILE` prints cvc5's answer for one file, so each file
-runs in its own process under a hard wall-clock limit.
+Also a worker: `python -m proofs.crosscheck FILE TIMEOUT [SOLVER]` prints the solver's answer for
+one file, so each file runs in its own process under a hard wall-clock limit.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -28,20 +33,39 @@ class Usage(Exception):
     """
 
 
-def require():
+SOLVERS = ("cvc5", "bitwuzla")  # each the name of its package and of its extra in pyproject.toml
+
+
+def require(solver: str = "cvc5"):
     try:
-        import cvc5  # noqa: F401
+        __import__(solver)
     except ImportError:
-        raise Usage("--cross-check cvc5 needs the cvc5 package: pip install 'sampler-proofs[cvc5]'") from None
+        raise Usage(f"--cross-check {solver} needs the {solver} package: "
+                    f"pip install 'sampler-proofs[{solver}]'") from None
 
 
 DECIDED = ("sat", "unsat")
+UNSUPPORTED = "unsupported by bitwuzla (reals/integers)"
+# An Int or Real sort (a declaration, an array index, a function signature), outside comments: a whole
+# SMT-LIB symbol, so neither `Real` in `is-Real` nor a real literal such as 0.5 inside to_fp counts.
+SYMBOL_CHARS = r"[\w~!@$%^&*+=<>.?/-]"
+INT_OR_REAL = re.compile(rf"(?<!{SYMBOL_CHARS})(Int|Real)(?!{SYMBOL_CHARS})")
 
 
-def answer(path: Path, timeout: float) -> str:
-    """cvc5's answer: sat, unsat, `unknown (REASON)`, timeout, or `error: ...`."""
+def bitwuzla_supports(text: str) -> bool:
+    """Whether Bitwuzla's logics cover a file: bit-vectors, floating point, arrays, uninterpreted
+    functions and quantifiers over them, but no Int or Real sort."""
+    code = "\n".join(line.split(";", 1)[0] for line in text.splitlines())
+    return not INT_OR_REAL.search(code)
+
+
+def answer(path: Path, timeout: float, solver: str = "cvc5") -> str:
+    """The solver's answer: sat, unsat, `unknown (REASON)`, timeout, `error: ...`, or (Bitwuzla on a
+    file with integers or reals, not run) UNSUPPORTED."""
+    if solver == "bitwuzla" and not bitwuzla_supports(path.read_text()):
+        return UNSUPPORTED
     try:
-        run = subprocess.run([sys.executable, "-m", "proofs.crosscheck", str(path), str(timeout)],
+        run = subprocess.run([sys.executable, "-m", "proofs.crosscheck", str(path), str(timeout), solver],
                              capture_output=True, text=True, timeout=timeout + 5)
     except subprocess.TimeoutExpired:
         return "timeout"
@@ -52,46 +76,46 @@ def answer(path: Path, timeout: float) -> str:
 
 
 def kind(got: str) -> str:
-    """The kind of an undecided answer: unknown, timeout or error."""
+    """The kind of an undecided answer: unknown, timeout, error or unsupported."""
     return got.split()[0].rstrip(":")
 
 
-def run(out: Path, timeout: float, log) -> dict:
-    """Compare cvc5 with z3 on every query of the run recorded in out/summary.json. Only an answer
-    both solvers decided (sat or unsat) counts: equal is agreement, opposite a disagreement; every
-    other answer is undecided (cvc5's answer kept in `undecided_why`)."""
+def run(out: Path, timeout: float, log, solver: str = "cvc5") -> dict:
+    """Compare `solver` with z3 on every query of the run recorded in out/summary.json. Only an
+    answer both solvers decided (sat or unsat) counts: equal is agreement, opposite a disagreement;
+    every other answer is undecided (the solver's answer kept in `undecided_why`)."""
     start = time.perf_counter()
-    result = {"agree": [], "disagree": [], "undecided": [], "undecided_why": {}}
+    result = {"solver": solver, "agree": [], "disagree": [], "undecided": [], "undecided_why": {}}
     summary = json.loads((out / "summary.json").read_text())
     queries = [(s["query"], s["answer"]) for t in summary["theorems"] for s in t["steps"] if "query" in s]
-    answers = {}  # file text -> cvc5's answer: both ordered ids of a commuting pair write the same files
+    answers = {}  # file text -> the solver's answer: both ordered ids of a commuting pair write the same files
     for name, z3_said in queries:
         text = (out / name).read_text()
         if text not in answers:
-            answers[text] = answer(out / name, timeout)
+            answers[text] = answer(out / name, timeout, solver)
         got = answers[text]
         if got in DECIDED and z3_said in DECIDED:
             bucket = "agree" if got == z3_said else "disagree"
-        else:  # cvc5 (or z3) did not decide: nothing to compare
+        else:  # the solver (or z3) did not decide: nothing to compare
             bucket = "undecided"
             result["undecided_why"][name] = got
         result[bucket].append(name)
-        if bucket != "agree":
-            print(f"cvc5 {bucket}: {name}: z3 said {z3_said}, cvc5 says {got}", file=log, flush=True)
+        if bucket != "agree" and got != UNSUPPORTED:  # the unsupported only by theorem, below (hundreds)
+            print(f"{solver} {bucket}: {name}: z3 said {z3_said}, {solver} says {got}", file=log, flush=True)
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(f"cvc5 cross-check ({timeout:g} s per query, {len(answers)} distinct files, "
+    print(f"{solver} cross-check ({timeout:g} s per query, {len(answers)} distinct files, "
           f"{result['seconds']:.0f} s in all): {len(result['agree'])} agree, {len(result['disagree'])} disagree, "
           f"{len(result['undecided'])} undecided of {len(queries)} queries", file=log)
     if result["undecided"]:
         kinds = Counter(kind(got) for got in result["undecided_why"].values())
         theorems = Counter(Path(name).parent.name for name in result["undecided"])
-        print(f"  undecided = NOT checked by cvc5 (not counted as agreement): "
+        print(f"  undecided = NOT checked by {solver} (not counted as agreement): "
               f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; by theorem: "
               f"{', '.join(f'{t} {n}' for t, n in theorems.items())}", file=log)
     return result
 
 
-def _worker(path: str, timeout: float):
+def _cvc5(path: str, timeout: float):
     import cvc5
     solver = cvc5.Solver()
     solver.setOption("tlimit-per", str(int(timeout * 1000)))
@@ -112,5 +136,24 @@ def _worker(path: str, timeout: float):
             print(output.strip())
 
 
+STATUS = re.compile(r"\(set-info\s+:status\s+\w+\s*\)")
+
+
+def _bitwuzla(path: str, timeout: float):
+    import bitwuzla
+    options = bitwuzla.Options()
+    options.set(bitwuzla.Option.TIME_LIMIT_PER, int(timeout * 1000))  # per check-sat: then `unknown`
+    terms = bitwuzla.TermManager()
+    parser = bitwuzla.Parser(terms, options)  # prints each check-sat's answer to stdout
+    # The caller compares with z3: drop the file's expected status, which Bitwuzla would turn into an
+    # error whenever its answer differs (the control theorem's expected status differs on purpose).
+    text = STATUS.sub("", Path(path).read_text())
+    try:
+        parser.parse(text, parse_file=False)
+    except bitwuzla.BitwuzlaException as e:  # e.g. a format its build rejects (bfloat16): on one line
+        sys.exit(" ".join(str(e).split()))
+
+
 if __name__ == "__main__":
-    _worker(sys.argv[1], float(sys.argv[2]))
+    worker = {"cvc5": _cvc5, "bitwuzla": _bitwuzla}[sys.argv[3] if len(sys.argv) > 3 else "cvc5"]
+    worker(sys.argv[1], float(sys.argv[2]))

@@ -50,7 +50,7 @@ def _package(name: str) -> str | None:
 
 def trusted_base(cross_check: str | None = None) -> list[dict]:
     """What a verdict assumes rather than checks: each component with its version, read at run time,
-    and the assumption. cross_check: the solver every .smt2 file was re-run with, when the caller
+    and the assumption. cross_check: the second solver the .smt2 files were re-run with, when the caller
     knows (None: the transcript says where to find whether it ran)."""
     z3 = f"{z3_version()} (z3-solver {_package('z3-solver')})"
     py = f"Python {platform.python_version()} ({platform.python_implementation()})"
@@ -62,6 +62,18 @@ def trusted_base(cross_check: str | None = None) -> list[dict]:
         cvc5_use = ("A second solver only with `python -m proofs.check --cross-check cvc5`, which re-runs every "
                     ".smt2 file after the transcripts are written (whether it ran, and what it found, is in "
                     "summary.json `cross_check`); otherwise every solver answer rests on z3 alone.")
+    bitwuzla = []
+    if cross_check == "bitwuzla":
+        cvc5_use = "Not run: this run's second solver was Bitwuzla (below); `--cross-check cvc5` re-runs every file."
+        version = _package("bitwuzla")
+        bitwuzla = [("Bitwuzla (second SMT solver, floating-point queries only)",
+                     f"bitwuzla {version}" if version else "not installed",
+                     "Only the floating-point .smt2 files (no Int or Real sort) were re-run with Bitwuzla in this "
+                     "run, in the formats its build accepts (bitwuzla 0.10.0's PyPI wheel rejects bfloat16: those "
+                     "files are undecided); a query both solvers answer alike rests on two independent "
+                     "implementations of the IEEE rounding model. Every query over reals or integers, and every "
+                     "floating-point query Bitwuzla did not decide, rests on z3 alone (summary.json `cross_check` "
+                     "lists each undecided query and any disagreement).")]
     base = [
         ("z3 (SMT solver)", z3,
          "Its `unsat` answers are taken as correct: the decision procedures for linear and nonlinear real "
@@ -74,6 +86,7 @@ def trusted_base(cross_check: str | None = None) -> list[dict]:
          "(fp-sub-monotone, the guard's lemmas) rest on this model, with the solver-free 16-bit enumeration "
          "(--full) as a second opinion."),
         ("cvc5 (second SMT solver)", f"cvc5 {cvc5}" if cvc5 else "not installed", cvc5_use),
+        *bitwuzla,
         ("SymPy (symbolic simplifier)", f"sympy {sympy.__version__}",
          "A SymPy step holds when simplify / expand / cancel reduce the difference of the two sides to exactly 0, "
          "and its assumption system (real, positive, `is_positive` of a sum) is taken as correct."),

@@ -144,18 +144,19 @@ def test_timeout_and_max_n_must_be_finite_and_in_range(tmp_path, capsys, no_theo
 
 
 @pytest.mark.filterwarnings("ignore:'proofs.check' found in sys.modules:RuntimeWarning")
-def test_missing_cvc5_is_a_usage_error_when_run_as_main(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("solver", ["cvc5", "bitwuzla"])
+def test_missing_solver_is_a_usage_error_when_run_as_main(tmp_path, capsys, monkeypatch, solver):
     # `python -m proofs.check` runs check.py as __main__ (a second copy of the module): the error
-    # crosscheck raises must still be the class that copy catches. cvc5 is installed here, so hide
-    # it (a None entry in sys.modules makes `import cvc5` fail).
-    monkeypatch.setitem(sys.modules, "cvc5", None)
-    monkeypatch.setattr(sys, "argv", ["proofs.check", "--out", str(tmp_path), "--cross-check", "cvc5"])
+    # crosscheck raises must still be the class that copy catches. The solver may be installed, so
+    # hide it (a None entry in sys.modules makes `import cvc5` fail).
+    monkeypatch.setitem(sys.modules, solver, None)
+    monkeypatch.setattr(sys, "argv", ["proofs.check", "--out", str(tmp_path), "--cross-check", solver])
     with pytest.raises(SystemExit) as exit:
         runpy.run_module("proofs.check", run_name="__main__")
     out, err = capsys.readouterr()
     assert exit.value.code == 2, err
     assert err.startswith("proofs.check: error: ") and len(err.splitlines()) == 1, err
-    assert "cvc5" in err and out == ""
+    assert f"pip install 'sampler-proofs[{solver}]'" in err and out == ""
 
 
 @pytest.mark.parametrize("args", [["stray\nword"], ["--frobnicate=a\nb"], ["--list", "x\u2028y"]])
@@ -212,9 +213,10 @@ def test_cross_check_counts_only_decided_answers_as_agreement(tmp_path, monkeypa
     for name in said:  # distinct texts: cvc5 runs on each
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(name)
-    monkeypatch.setattr(crosscheck, "answer", lambda path, timeout: said[str(path.relative_to(tmp_path))][1])
+    monkeypatch.setattr(crosscheck, "answer", lambda path, timeout, solver: said[str(path.relative_to(tmp_path))][1])
     log = io.StringIO()
     result = crosscheck.run(tmp_path, 60, log)
+    assert result["solver"] == "cvc5"
     assert result["agree"] == ["smt2/a/1.smt2", "smt2/a/2.smt2"] and result["disagree"] == ["smt2/a/3.smt2"]
     assert result["undecided"] == ["smt2/b/1.smt2", "smt2/b/2.smt2", "smt2/c/1.smt2", "smt2/c/2.smt2"]
     assert result["undecided_why"]["smt2/c/1.smt2"].startswith("error:")
@@ -231,3 +233,55 @@ def test_cross_check_worker_reports_errors_as_errors(tmp_path):
     bad.write_text("(set-logic ALL)\n(declare-const x Real)\n(assert (frobnicate x))\n(check-sat)\n")
     assert answer(good, 30) == "unsat"
     assert answer(bad, 30).startswith("error: ")
+
+
+@pytest.mark.slow
+def test_cross_check_with_bitwuzla(tmp_path):
+    """Bitwuzla re-runs the floating-point queries: it agrees with z3 on every float16 one and
+    contradicts none (bfloat16 may be undecided: its PyPI wheel rejects that format)."""
+    pytest.importorskip("bitwuzla")
+    run = check("--out", str(tmp_path), "--only", "fp-sub-monotone", "fp-sub-strict", "--cross-check", "bitwuzla")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "bitwuzla cross-check" in run.stdout and "0 disagree" in run.stdout
+    result = json.loads((tmp_path / "summary.json").read_text())["cross_check"]
+    assert result["solver"] == "bitwuzla" and result["disagree"] == []
+    float16 = [q for q in result["agree"] + result["undecided"] if ".float16." in q]
+    assert len(float16) == 4 and set(float16) <= set(result["agree"])  # 3 fp-sub-monotone, 1 fp-sub-strict
+    for name in result["undecided"]:  # only bfloat16, with Bitwuzla's own error message
+        assert ".bfloat16." in name and result["undecided_why"][name].startswith("error: "), name
+
+
+FLOAT16 = "(set-logic ALL)\n(declare-const x (_ FloatingPoint 5 11))\n"
+
+
+def test_bitwuzla_reports_reals_and_integers_as_unsupported(tmp_path):
+    """A file with a Real or Int sort is undecided, "unsupported by bitwuzla (reals/integers)", never
+    agreement; a floating-point file is re-run (a real literal in to_fp or a comment naming Real is
+    no Real sort), and the file's expected status does not stand in for Bitwuzla's answer."""
+    pytest.importorskip("bitwuzla")
+    import io
+
+    from proofs import crosscheck
+    files = {  # query -> (z3's answer, text)
+        "smt2/r/real.smt2": ("unsat", "(set-logic ALL)\n(declare-const x Real)\n(assert (< x x))\n(check-sat)\n"),
+        "smt2/r/int.smt2": ("sat", "(set-logic ALL)\n(declare-fun f (Int) Int)\n(assert (= (f 0) 1))\n(check-sat)\n"),
+        "smt2/f/lt.smt2": ("unsat", "; no Real sort here\n" + FLOAT16 + "(assert (fp.lt x x))\n(check-sat)\n"),
+        "smt2/f/half.smt2": ("sat", "(set-info :status unsat)\n" + FLOAT16
+                             + "(assert (= x ((_ to_fp 5 11) RNE (/ 1.0 2.0))))\n(check-sat)\n"),
+    }
+    steps = [{"query": q, "answer": z3} for q, (z3, _) in files.items()]
+    (tmp_path / "summary.json").write_text(json.dumps({"theorems": [{"steps": steps}]}))
+    for name, (_, text) in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    log = io.StringIO()
+    result = crosscheck.run(tmp_path, 30, log, "bitwuzla")
+    assert result["solver"] == "bitwuzla" and result["disagree"] == []
+    assert result["agree"] == ["smt2/f/lt.smt2", "smt2/f/half.smt2"]
+    assert result["undecided"] == ["smt2/r/real.smt2", "smt2/r/int.smt2"]
+    assert set(result["undecided_why"].values()) == {"unsupported by bitwuzla (reals/integers)"}
+    assert "2 agree, 0 disagree, 2 undecided of 4 queries" in log.getvalue()
+    assert "NOT checked by bitwuzla (not counted as agreement): 2 unsupported; by theorem: r 2" in log.getvalue()
+    bad = tmp_path / "bad.smt2"
+    bad.write_text(FLOAT16 + "(assert (frobnicate x))\n(check-sat)\n")
+    assert crosscheck.answer(bad, 30, "bitwuzla").startswith("error: ")

@@ -1,4 +1,5 @@
-"""Speculative decoding, end to end (spec.validate_generation): mlx-lm's speculative_generate_step
+"""Speculative decoding, end to end (spec.validate_generation). The mlx-lm loops themselves run in the
+conformance grid (tests/test_conformance.py checks their rows): mlx-lm's speculative_generate_step
 must generate plain generation's exact joint of the first two tokens. With XTC it does not: the
 target samples every verified position in one sampler call, and mlx-lm's XTC tosses one coin per
 call, so consecutive accepted tokens share it (the same model as its own draft, vocabulary 8, prompt
@@ -8,57 +9,18 @@ generation without it, pass.
 A second finding: speculative_generate_step starts its processors' token list from the part of the
 prompt it has not prefilled (`prev_tokens = None`, then only the last prompt token is added), so a
 repetition penalty ignores every prompt token but the last, where generate_step counts the whole
-prompt: the white-box tier catches it on the first token."""
+prompt: the white-box tier catches it on the first token.
+
+Here: a speculative loop around any verifier (spec.generation.speculative_loop), an exact verifier
+that passes, and the verifier zoo, each bug caught."""
 
 import pytest
 
 from spec import presets
-from spec.generation import mlx_lm_loop, mlx_lm_speculative_loop, tiny_llama, validate_generation
+from spec.generation import tiny_llama, validate_generation
 from tests.validating import ALPHA_RUN
 
 PROMPT = [1, 2, 3]
-XTC = dict(temp=1.0, xtc_probability=0.5, xtc_threshold=0.1)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return tiny_llama(vocab=8)
-
-
-def check(loop, next_logits, params):
-    return validate_generation(loop, next_logits, PROMPT, presets.mlx_lm(**params), profile="quick", alpha=ALPHA_RUN)
-
-
-def test_speculative_generation_with_xtc_departs_from_plain_generation(model):
-    m, next_logits = model
-    report = check(mlx_lm_speculative_loop(m, m, **XTC), next_logits, XTC)
-    assert not report.passed
-    failure = report.failures[0]
-    assert failure.check == "generation: statistics" and "[3, 3]" in failure.message, str(report)
-    assert failure.counterexample["spec"] == "P([3, 3]) = 0.1251"
-
-
-def test_plain_generation_with_xtc_passes(model):
-    m, next_logits = model
-    report = check(mlx_lm_loop(m, **XTC), next_logits, XTC)
-    assert report.passed, str(report)
-
-
-def test_speculative_generation_without_xtc_passes(model):
-    m, next_logits = model
-    params = dict(temp=0.8, top_p=0.9)
-    report = check(mlx_lm_speculative_loop(m, m, **params), next_logits, params)
-    assert report.passed, str(report)
-
-
-def test_speculative_penalties_ignore_the_prompt_but_its_last_token(model):
-    m, next_logits = model
-    params = dict(temp=0.8, top_p=0.9, repetition_penalty=1.2)
-    report = check(mlx_lm_speculative_loop(m, m, **params), next_logits, params)
-    failure = report.failures[0]
-    assert failure.check == "generation: white-box log-probabilities" and "step 1" in failure.message
-    assert report.draws == 1
-    assert check(mlx_lm_loop(m, **params), next_logits, params).passed  # plain generation counts the prompt
 
 
 # --- the verifier zoo: spec.generation.speculative_loop around each verifier --------------------

@@ -8,13 +8,14 @@ tests included:
   processors at 4, impl at those 4, 3 seeds x 3 samplers, the Hugging Face processors;
 - test_zoo_transforms.py 12; the test_validator_*.py files about 28 (defects 10, history 4,
   contract 3, statistics 3, white-box 3, fingerprint 2, cli 2, and a few more);
-- test_conformance.py 6 (the mlx-lm grid: one run at 6 x ALPHA_RUN, split over its rows);
-- test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop); test_speculative.py 4 (plain
-  generation with XTC, speculative without XTC, plain generation with a penalty, the exact verifier);
+- test_conformance.py 6 (the mlx-lm grid's rows that must pass; the run gets 10 x ALPHA_RUN, split over
+  its 10 rows);
+- test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop); test_speculative.py 1 (the exact
+  verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
 - with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the
   generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_llama_cpp_engine.py 8
   (their grids, the known deviations not counted):
-about 118 in all.
+about 115 in all.
 """
 
 import subprocess

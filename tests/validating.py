@@ -13,9 +13,9 @@ tests included:
 - test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop); test_speculative.py 1 (the exact
   verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
 - with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the
-  generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_llama_cpp_engine.py 8
-  (their grids, the known deviations not counted):
-about 115 in all.
+  generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_vllm_speculative.py 2,
+  test_llama_cpp_engine.py 8 (their grids, the known deviations not counted):
+about 117 in all.
 """
 
 import subprocess

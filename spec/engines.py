@@ -8,7 +8,6 @@ code) and the spec's preset for that engine (`spec.presets`), which says what it
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,12 +43,7 @@ class Engine:
         return all(importlib.util.find_spec(m) is not None for m in self.needs)
 
     def version(self) -> str:
-        def one(name):
-            try:
-                return f"{name} {importlib.metadata.version(name)}"
-            except importlib.metadata.PackageNotFoundError:
-                return f"{name} (not installed)"
-        return ", ".join(map(one, self.distributions))
+        return ", ".join(map(adapters.version, self.distributions))
 
 
 def _hf(**params) -> adapters.Sampler:

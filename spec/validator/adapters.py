@@ -156,7 +156,7 @@ def version(distribution: str) -> str:
     try:
         return f"{distribution} {importlib.metadata.version(distribution)}"
     except importlib.metadata.PackageNotFoundError:
-        return f"{distribution} (version unknown)"
+        return f"{distribution} (not installed)"
 
 
 def _name(fn) -> str:

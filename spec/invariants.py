@@ -61,6 +61,8 @@ INVARIANTS = (
               "same token for z and for any per-row shift of z (so draws can be compared one by one).",
               ("gumbel-coupling",)),
     Invariant("batch-rows", "Each row of a batch is sampled as if it were alone.", ()),
+    Invariant("batch-same-key", "With the same random key, a row's token does not change when another row of the "
+              "batch changes: each row's filters and random numbers are its own.", ()),
     Invariant("permutation", "On a row without ties, permuting the tokens permutes the target.", ()),
     Invariant("temperature-to-zero", "As the temperature goes to 0 the target concentrates on the greedy "
               "(first-index argmax) token, the token greedy decoding returns.", ("temperature-shift",)),

@@ -100,6 +100,7 @@ class Context:
     stat_cases: list[Case] = field(default_factory=list)
     alpha_coupling: float = 0.0
     alpha_stat: float = 0.0
+    alpha_batch_key: float = 0.0
     shrink_deadline: float = math.inf  # time.monotonic() after which shrinking stops
     keys: np.random.Generator = None
     calls: object = None  # spec.validator.calls.Calls, attached by validate()
@@ -155,13 +156,18 @@ class Context:
         counted = (self.input == "logits" and not self.pipeline.greedy
                    and not any(0 < s.chance < 1 for s in self.pipeline.steps))
         self.alpha_coupling = self.alpha / 10 if counted else 0.0
-        from spec.validator.independence import applies
+        from spec.validator.independence import applies, same_key_applies
+        # Set aside before the contract finds whether the sampler is reproducible: unused, it only
+        # makes the run more conservative.
+        self.alpha_batch_key = self.alpha / 100 if same_key_applies(self) else 0.0
         rows = sum(c.rows.shape[0] for c in self.stat_cases) + applies(self)  # + the joint of batch independence
-        self.alpha_stat = (self.alpha - self.alpha_coupling) / max(1, rows * looks * len(stats.TESTS))
+        rest = self.alpha - self.alpha_coupling - self.alpha_batch_key
+        self.alpha_stat = rest / max(1, rows * looks * len(stats.TESTS))
         self.report.alpha_split = "no statistical decisions: every check is definitive" if not rows else (
             f"total {self.alpha:g} for the whole run, split by Bonferroni: "
             + (f"{self.alpha_coupling:g} for the same-key mismatch counts, " if counted else "")
-            + f"{self.alpha - self.alpha_coupling:g} for the statistics: "
+            + (f"{self.alpha_batch_key:g} for the batch same-key mismatch count, " if self.alpha_batch_key else "")
+            + f"{rest:g} for the statistics: "
             f"{rows} rows x {looks} looks x {len(stats.TESTS)} tests = {self.alpha_stat:.3g} each "
             "(the binomial scan divides its share again by the number of tokens it scans). "
             "Support, contract and white-box failures are definitive (no false alarms).")

@@ -8,23 +8,42 @@ the profile's random-step looks (400 and 1,600 calls in the quick profile, 500 a
 default: a shared coin or random number moves the joint by tenths, not thousandths); a
 rejection is a failure whose counterexample is that 2-row batch and its most deviating pair. The
 tests count in the run's alpha budget (Context._budget) like one more statistics row.
+
+For a reproducible sampler, `same_key` adds the coupling half: under one key the batches
+[r, r], [r, s] and [s, r] must give r the same token wherever it sits, so a mask, threshold or
+maximum taken over the batch instead of per row (mlx-lm #1575's XTC `.min()` without an axis) is
+caught even on rows whose joint looks right (two copies of one row share every such statistic).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from spec.invariants import BY_ID
 from spec.validator import stats
 from spec.validator.cases import Case, fit
 from spec.validator.context import Capabilities, Context, fail
+from spec.validator.report import Check
 
 # A row where XTC at the common thresholds acts (every token is above 0.1 and 0.15 is the least
 # likely), top-k / top-p / min-p leave two or more tokens, and no comparison sits on a threshold.
 ROW = np.log([0.55, 0.3, 0.15])
+# The same-key check's pair: GEOMETRIC has a token near every threshold a filter may set
+# (masses 0.25 x 0.75^i), PEAKED its top token at the other end and a top mass of 0.85, so a
+# filter statistic (a mask, a k-th value, a maximum, a cumulative mass) taken over the batch
+# instead of per row moves some of GEOMETRIC's tokens in or out.
+GEOMETRIC = np.log(0.75 ** np.arange(16) / (0.75 ** np.arange(16)).sum())
+PEAKED = np.log(np.r_[np.full(15, 0.01), 0.85])
 
 
 def applies(ctx: Context) -> bool:
     return ctx.sampler.batched and not ctx.pipeline.greedy
+
+
+def same_key_applies(ctx: Context) -> bool:
+    """Batched and without random steps: a correct sampler may spend its key on XTC's coins in
+    any order (e.g. only for rows where XTC acts), which moves the other rows' draws."""
+    return applies(ctx) and not any(0 < s.chance < 1 for s in ctx.pipeline.steps)
 
 
 def case(ctx: Context) -> Case:
@@ -61,6 +80,62 @@ def independence(ctx: Context, caps: Capabilities):
                 _failure(ctx, pair, result, counts, joint, v)
     ctx.report.checks.append(f"statistics: batch independence, the joint of two copies of one row in a batch of 2 "
                              f"against the product of their targets, {done:,} calls")
+    if caps.reproducible and same_key_applies(ctx):
+        same_key(ctx)
+    elif same_key_applies(ctx):
+        ctx.report.skipped.append("batch same-key: the sampler is not reproducible (no fixed keys)")
+    else:
+        ctx.report.skipped.append("batch same-key: the pipeline has random steps (XTC), whose coins a correct "
+                                  "sampler may draw in any order")
+
+
+def same_key(ctx: Context):
+    """Under each key: [r, r], [r, s], [s, r]. Row 0 of [r, s] and row 1 of [s, r] must be the
+    token r got in [r, r] at that position. r is bitwise the same row in all three calls, so only
+    rounding in work shared across the batch could move it: the tolerance is
+    coupling.mismatch_rate with no input error, at the share Context._budget sets aside."""
+    from spec.validator.coupling import mismatch_rate
+
+    inv = BY_ID["batch-same-key"]
+    rows = fit(np.stack([GEOMETRIC, PEAKED]), ctx.pipeline)
+    r, s = ctx.feed(rows[:1])[0], ctx.feed(rows[1:])[0]
+    batches = {"[r, r]": np.stack([r, r]), "[r, s]": np.stack([r, s]), "[s, r]": np.stack([s, r])}
+    arrays = {name: ctx.sampler.to_array(b) for name, b in batches.items()}
+    fed = ctx.sampler.as_numpy(arrays["[r, r]"])
+    t = ctx.spec(arrays["[r, r]"])
+    n, v = max(64, ctx.profile.coupling_draws // 4), fed.shape[1]
+    ctx.tick(f"batch same-key ({n} keys)")
+    mismatches = []
+    for _ in range(n):
+        key = ctx.key()
+        ids = {name: ctx.calls.call(x, 2, v, key, f"batch same-key {name}") for name, x in arrays.items()}
+        ctx.report.draws += 6
+        for other, pos in (("[r, s]", 0), ("[s, r]", 1)):
+            if ids[other][pos] != ids["[r, r]"][pos]:
+                mismatches.append((key, other, pos, int(ids["[r, r]"][pos]), int(ids[other][pos])))
+    rate, _ = mismatch_rate(t, fed[0], fed[0], ctx.sampler.dtype, ctx.pipeline)
+    limit = stats.binomial_upper(2 * n, rate, ctx.alpha_batch_key)
+    if len(mismatches) > limit:
+        key, other, pos, alone, moved = mismatches[0]
+        text = lambda x: "[" + ", ".join(f"{a:.6g}" for a in x) + "]"  # noqa: E731
+        fail(Check.BATCH_SAME_KEY, f"{inv.id}: {inv.statement}", inv.theorems,
+             f"with the same key, row r drew a different token when its batch-mate changed in {len(mismatches)} "
+             f"of {2 * n} comparisons (rounding explains at most {limit}); first: key {key}, r at position {pos} "
+             f"drew {alone} in [r, r] and {moved} in {other}. Either a filter is computed over the batch instead "
+             f"of per row, or the key's random numbers are handed to rows in an order that depends on their "
+             f"content (the draws then change with the batch even if their distribution is right)",
+             {"case": "batch same-key", "pipeline": str(ctx.pipeline), "input": ctx.input, "key": key,
+              "row": rows[0]},
+             statistics={"test": "binomial upper bound", "mismatches": len(mismatches), "comparisons": 2 * n,
+                         "alpha used": ctx.alpha_batch_key},
+             counterexample={"how": f"the same key ({key}) for the batches [r, r] and {other}",
+                             "row": f"r = {text(rows[0])}, s = {text(rows[1])}",
+                             "values": [list(map(float, rows[0])), list(map(float, rows[1]))],
+                             "spec": f"r's token does not depend on its batch-mate (P = {t.probs[pos][alone]:.4g} "
+                                     f"and {t.probs[pos][moved]:.4g} under r's target)",
+                             "sampler": f"token {alone} beside r, token {moved} beside s"})
+    ctx.report.checks.append(f"structure: batch same-key, a row's token under one key does not depend on its "
+                             f"batch-mate ({n} keys x 3 batches of 2)")
 
 
 def _failure(ctx: Context, pair: Case, result, counts, joint, v: int):

@@ -29,6 +29,7 @@ class Check(StrEnum):
     GREEDY_SHIFT = "structure: greedy shift"
     GREEDY_LOGPROBS = "structure: greedy logits-vs-logprobs"
     STATISTICS = "statistics"
+    BATCH_SAME_KEY = "structure: batch same-key"
 
 
 @dataclass

@@ -11,14 +11,18 @@ Design, in one screen:
   the argmax instead, which NaN always wins).
 - Filters keep the spec's rules (keep iff the mass strictly above is < p, z >= max + log m, the
   k largest) without full sorts where they can: top-k gathers its k candidates once and every
-  later step works on those; top-p looks for its crossing among the 1024 largest values and sorts
-  the whole row only when the crossing is not there.
+  later step works on those; top-p looks for its crossing among the 1024 largest values (then,
+  on the CPU, among 16,384 and 65,536) and sorts the whole row only when the crossing is not
+  there. On the CPU, top-p and greedy work on zero-copy numpy views: numpy's sort, exp and
+  argmax are vectorised there and mlx's are not.
 - The draw is Gumbel-max, argmax(s + g): exactly shift-invariant (`gumbel-coupling`: the same key
   gives the same token for logits and log-probabilities) and it needs no exp and no
   normalisation. The noise of token i is a counter-based hash of (row key, i), so it depends on
   the token id alone: batch shape, candidate gathering and fast paths never change a token's
-  noise, and a batch equals row-by-row calls with the same keys. The noise is bounded, so only
-  tokens near the top score can win, and only those race (`_pruned_race`).
+  noise, and a batch equals row-by-row calls with the same keys. Only tokens that can win race
+  (`pruned_race`): on a confident row those within the noise's range of the top score, on a
+  flat row those whose noise bounds, read from the hash bits without a log, reach the best
+  lower bound (about e^2 tokens).
 - Every transform is one small pure rule named by its registry entry's `impl`:
   rule(x, ids, unfiltered, step, call) -> (x, ids, unfiltered), where `call` carries what a rule
   may read besides the scores: the vocabulary size, one `spec.History` per row and one key per
@@ -59,6 +63,7 @@ from spec.transforms import (
 )
 
 HEAD = 1024  # top-p looks for its crossing among this many largest values first
+WINDOWS = (16_384, 65_536)  # then (on the CPU) among this many, before it sorts the whole row
 _FLOATS = (mx.float16, mx.bfloat16, mx.float32)
 
 
@@ -137,38 +142,97 @@ def _race(scores: mx.array, ids: mx.array, keys: mx.array) -> mx.array:
 
 
 CANDIDATES = 8192
+LN2 = math.log(2.0)
 
 
-def _pruned_race(scores: mx.array, top: mx.array, keys: mx.array):
-    """The same winner as the race over the whole row, computed on the tokens that can win.
+def _exponent(y: mx.array) -> mx.array:
+    """floor(log2 y) for positive normal float32 y, read from its exponent bits (no log)."""
+    return ((y.view(mx.int32) >> 23) - 127).astype(mx.float32)
 
-    The winner scores at least top + G_LOW, and token i at most s_i + G_HIGH, so tokens with
-    s_i < top - (G_HIGH - G_LOW) never win (1e-6 relative slack covers float32 rounding). They are
-    compacted into CANDIDATES slots by a prefix sum; noise is per token id, so the winner is the
-    very token the full race picks. Returns (token, overflow): overflow rows need the full race."""
-    rows, vocab = scores.shape
-    alive = scores >= top - (G_HIGH - G_LOW) - 1e-6 * mx.abs(top) - 1e-3
-    slot = mx.cumsum(alive.astype(mx.int32), -1) - 1
-    slot = mx.where(alive & (slot < CANDIDATES), slot, CANDIDATES)  # CANDIDATES: a discard slot
-    ids = mx.broadcast_to(mx.arange(vocab, dtype=mx.uint32), scores.shape)
-    table = mx.put_along_axis(mx.zeros((rows, CANDIDATES + 1), dtype=mx.uint32), slot.astype(mx.uint32), ids, -1)
+
+def noise_bounds(keys: mx.array, ids: mx.array) -> tuple[mx.array, mx.array]:
+    """Bounds lo <= g <= hi on each token's Gumbel noise g = -log(-log u), from its hash bits and
+    exponent arithmetic only (mlx's log costs about 7 ns per value on the CPU).
+
+    -log u lies in [1 - u, (1 - u) / u], so g lies in [log u - log(1 - u), -log(1 - u)]; with
+    2^e <= y < 2^(e+1) read from y's exponent bits, hi = -e(1 - u) ln 2 and
+    lo = (e(u) - e(1 - u) - 1) ln 2. u and 1 - u are exact (multiples of 2^-24 in (0, 1)); 1e-3
+    covers the rounding of g itself."""
+    u = uniform_from_bits(_bits(keys, ids))
+    tail = _exponent(1.0 - u)
+    return (_exponent(u) - tail - 1.0) * LN2 - 1e-3, -tail * LN2 + 1e-3
+
+
+def _near_top(scores: mx.array, top: mx.array) -> mx.array:
+    """Tokens that can win on their score alone: the winner scores at least top + G_LOW and token
+    i at most s_i + G_HIGH (1e-6 relative slack covers float32 rounding). Enough on a confident
+    row, where few tokens lie within G_HIGH - G_LOW = 19.45 of the top."""
+    return scores >= top - (G_HIGH - G_LOW) - 1e-6 * mx.abs(top) - 1e-3
+
+
+def _can_win(scores: mx.array, top: mx.array, keys: mx.array, ids: mx.array) -> mx.array:
+    """Tokens that can win given their noise bounds (`noise_bounds`): the winner scores at least
+    L = max_i (s_i + lo_i) and token i at most s_i + hi_i; about e^2 tokens on any row, flat
+    ones included, for a pass over the hash bits instead of two logs per token."""
+    lo, hi = noise_bounds(keys, ids)
+    return scores + hi >= mx.max(scores + lo, -1, keepdims=True) - 1e-6 * (mx.abs(top) + G_HIGH) - 1e-3
+
+
+def _compact(alive: mx.array) -> tuple[mx.array, mx.array] | None:
+    """The ids of each row's alive tokens in index order, padded to the longest row, and which
+    slots are used; None when a row has more than CANDIDATES (the full race is cheaper then). On
+    the CPU numpy's flatnonzero on a zero-copy view; elsewhere a prefix sum into slots."""
+    rows, vocab = alive.shape
+    if mx.default_device() == mx.cpu:
+        mask = np.asarray(alive)
+        counts = mask.sum(-1)
+        if counts.max() > CANDIDATES:
+            return None
+        width = max(1, int(counts.max()))
+        ids = np.zeros((rows, width), dtype=np.uint32)
+        for r in range(rows):
+            ids[r, : counts[r]] = np.flatnonzero(mask[r])
+        return mx.array(ids), mx.array(np.arange(width)[None] < counts[:, None])
     count = mx.sum(alive, -1, keepdims=True)
-    ids = table[:, :CANDIDATES]
-    used = mx.arange(CANDIDATES)[None] < count
+    if mx.any(count > CANDIDATES).item():
+        return None
+    slot = mx.cumsum(alive.astype(mx.int32), -1) - 1
+    slot = mx.where(alive, slot, CANDIDATES).astype(mx.uint32)  # CANDIDATES: a discard slot
+    every = mx.broadcast_to(mx.arange(vocab, dtype=mx.uint32), alive.shape)
+    table = mx.put_along_axis(mx.zeros((rows, CANDIDATES + 1), dtype=mx.uint32), slot, every, -1)
+    return table[:, :CANDIDATES], mx.arange(CANDIDATES)[None] < count
+
+
+_near = mx.compile(_near_top)
+_bounded = mx.compile(lambda scores, top, keys: _can_win(
+    scores, top, keys, mx.broadcast_to(mx.arange(scores.shape[-1], dtype=mx.uint32), scores.shape)))
+
+
+def pruned_race(scores: mx.array, keys: mx.array, top: mx.array | None = None,
+                near: mx.array | None = None) -> mx.array:
+    """The full race's winner on whole rows, raced only among the tokens that can win: those
+    `_near_top` keeps where few enough (confident rows), else those `_can_win` keeps. Their noise
+    depends on the token id alone and compaction keeps index order, so the winner is the very
+    token (the first maximum) the full race picks; the full race runs only if a row keeps more
+    than CANDIDATES. top: the row max; near: the `_near_top` mask (computed when not given)."""
+    top = mx.max(scores, -1, keepdims=True) if top is None else top
+    near = _near(scores, top) if near is None else near
+    wide = mx.any(mx.sum(near, -1) > CANDIDATES).item()
+    found = _compact(_bounded(scores, top, keys) if wide else near)
+    if found is None:
+        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
+    ids, used = found
     cand = mx.where(used, mx.take_along_axis(scores, ids, -1), -mx.inf)
-    token = mx.take_along_axis(ids, _race(cand, ids, keys)[:, None], -1)[:, 0]
-    return token, count[:, 0] > CANDIDATES
+    return mx.take_along_axis(ids, _race(cand, ids, keys)[:, None], -1)[:, 0]
 
 
 def gumbel_max(scores: mx.array, keys: mx.array, ids: mx.array | None = None) -> mx.array:
     """Token drawn with probability softmax(scores) per row; `ids` maps columns to token ids."""
     if ids is not None:
         return mx.take_along_axis(ids, _race(scores, ids, keys)[:, None], -1)[:, 0]
-    all_ids = mx.arange(scores.shape[-1], dtype=mx.uint32)[None]
     if scores.shape[-1] <= CANDIDATES:
-        return _race(scores, all_ids, keys)
-    token, overflow = _pruned_race(scores, mx.max(scores, -1, keepdims=True), keys)
-    return _race(scores, all_ids, keys) if mx.any(overflow).item() else token
+        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
+    return pruned_race(scores, keys)
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -235,13 +299,19 @@ def _min_p(x, step: MinP):
     return mx.where(keep, x, -mx.inf)
 
 
-def _top_p(x, ids, lse, step: TopP):
+def _top_p(x, ids, basis, step: TopP):
     """Keep iff the mass strictly above is < p, as a threshold on values: tokens are ranked by
     value, the last one whose mass above is < p sets the threshold, every token >= it stays.
-    `lse` normalises the masses (over the survivors, or over the original row). On a whole row,
+    The masses are normalised over `basis` (the survivors, or the original row). On a whole row,
     the 1024 largest values are gathered first; when they settle the crossing (their mass
     strictly above their smallest value reaches p, so no other token can be kept) the result
-    lives on those 1024 columns, else the whole row is sorted."""
+    lives on those 1024 columns, else the whole row is sorted. On the CPU the same steps run on
+    numpy views (`_top_p_numpy`)."""
+    return (_top_p_numpy if mx.default_device() == mx.cpu else _top_p_mlx)(x, ids, basis, step)
+
+
+def _top_p_mlx(x, ids, basis, step: TopP):
+    lse = mx.logsumexp(basis, -1, keepdims=True)
     n = x.shape[-1]
     m = min(HEAD, n)
     if ids is None and m < n:
@@ -261,6 +331,40 @@ def _top_p(x, ids, lse, step: TopP):
     count = mx.clip(count, min(step.min_tokens_to_keep, n), values.shape[-1])
     threshold = mx.take_along_axis(values, count - 1, -1)
     return mx.where(x >= threshold, x, -mx.inf), ids
+
+
+def _top_p_numpy(x, ids, basis, step: TopP):
+    """_top_p's steps on zero-copy numpy views: on this CPU numpy's sort, exp and sum are
+    vectorised (3.7 ms against mlx's 13.8 ms for a sort at V = 151,936; 0.07 ms against 1.9 ms
+    for an exp), which is what keeps a flat row's nucleus of 50,000 tokens cheap. float32
+    throughout, as on the device; the logsumexp sums pairwise (more accurate than a running sum)."""
+    xv, bv = np.asarray(x), np.asarray(basis)
+    top = bv.max(-1, keepdims=True)
+    with np.errstate(divide="ignore"):  # masked entries: exp(-inf) = 0
+        lse = top + np.log(np.exp(bv - top).sum(-1, keepdims=True))
+    n = xv.shape[-1]
+
+    def settled(values):  # the mass strictly above the window's smallest value reaches p
+        return (np.where(values > values[:, -1:], np.exp(values - lse), 0).sum(-1) >= step.p).all()
+
+    values = None
+    if ids is None and HEAD < n:
+        head = np.sort(np.argpartition(xv, n - HEAD, axis=-1)[:, n - HEAD:], axis=-1)
+        head_x = np.take_along_axis(xv, head, -1)
+        values = np.sort(head_x, axis=-1)[:, ::-1]
+        if settled(values):
+            xv, ids = head_x, mx.array(head.astype(np.uint32))
+        else:  # larger windows of values only (the result stays on the whole row), then the sort
+            values = next((w for w in (np.sort(np.partition(xv, n - k, axis=-1)[:, n - k:], axis=-1)[:, ::-1]
+                                       for k in WINDOWS if k < n) if settled(w)), None)
+    if values is None:
+        values = np.sort(xv, axis=-1)[:, ::-1]
+    probs = np.exp(values - lse)
+    above = np.cumsum(probs, -1) - probs
+    count = ((above < step.p) & np.isfinite(values)).sum(-1, keepdims=True)
+    count = np.clip(count, min(step.min_tokens_to_keep, n), values.shape[-1])
+    threshold = np.take_along_axis(values, count - 1, -1)
+    return mx.array(np.where(xv >= threshold, xv, -np.inf).astype(np.float32)), ids
 
 
 # --- the per-call context a rule may read ------------------------------------------------------
@@ -364,8 +468,7 @@ def min_p(x, ids, unfiltered, step: MinP, call: Call | None = None):
 
 
 def top_p(x, ids, unfiltered, step: TopP, call: Call | None = None):
-    lse = mx.logsumexp(x if step.mass == "renormalized" else unfiltered, -1, keepdims=True)
-    return (*_top_p(x, ids, lse, step), unfiltered)
+    return (*_top_p(x, ids, x if step.mass == "renormalized" else unfiltered, step), unfiltered)
 
 
 def logit_bias(x, ids, unfiltered, step: LogitBias, call: Call):
@@ -606,28 +709,20 @@ def make_sampler(pipeline: Pipeline):
     plain_greedy = pipeline.greedy and all(isinstance(s, Temperature) for s in pipeline.steps)
     random = _needs_keys(pipeline)
 
-    # When XTC acts it removes the peaks, and then most of an LLM row lies within the noise's
-    # range of the top: the pruned race overflows and the row is raced again in full. With one
-    # row that happens only when XTC acts; in a batch, when it acts in any row: a batch with XTC
-    # races in full at once.
-    xtc_in_batch = any(isinstance(s, XTC) for s in rest)
-
     @mx.compile
     def fused(x, keys):
-        """The fusable steps in one graph: the scores, the pruned race, and the row max of the
-        input, which validates the row (mlx's max propagates NaN)."""
+        """The fusable steps in one graph, with what the race needs next: the scores, their row
+        max, which tokens lie near it, and the input's row max, which validates the row (mlx's max
+        propagates NaN)."""
         scores = _apply(x, rest, Call(x.shape[-1], (), keys), cut)[0]
-        if x.shape[-1] > CANDIDATES and not (xtc_in_batch and x.shape[0] > 1):
-            token, overflow = _pruned_race(scores, mx.max(scores, -1, keepdims=True), keys)
-        else:
-            token = _race(scores, mx.arange(x.shape[-1], dtype=mx.uint32)[None], keys)
-            overflow = mx.zeros(x.shape[:1], mx.bool_)
-        return token, overflow, mx.max(x, -1)
+        top = mx.max(scores, -1, keepdims=True)
+        return scores, top, _near_top(scores, top), mx.max(x, -1)
 
     @mx.compile
-    def full(x, keys):
+    def small(x, keys):
+        """Rows of at most CANDIDATES tokens: the whole race in the same graph."""
         scores = _apply(x, rest, Call(x.shape[-1], (), keys), cut)[0]
-        return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
+        return _race(scores, mx.arange(x.shape[-1], dtype=mx.uint32)[None], keys), mx.max(x, -1)
 
     coins = [i for i, s in enumerate(pipeline.steps) if 0 < s.chance < 1]  # XTC with probability < 1
     branches = {}
@@ -677,11 +772,13 @@ def make_sampler(pipeline: Pipeline):
         if pipeline.greedy:
             scores, ids = _apply(x, rest, call, cut)
             token = _greedy(_full(scores, ids, x.shape[-1]))
-        elif _fusable(rest):
-            token, overflow, row_max = fused(x, keys)
+        elif _fusable(rest) and x.shape[-1] <= CANDIDATES:
+            token, row_max = small(x, keys)
             _check_rows(row_max)  # evaluated with the draw; nothing is returned for a bad row
-            if mx.any(overflow).item():  # too many candidates (a flat row): race the whole row
-                token = full(x, keys)
+        elif _fusable(rest):
+            scores, top, near, row_max = fused(x, keys)
+            _check_rows(row_max)
+            token = pruned_race(scores, keys, top, near)
         else:
             scores, ids = _apply(x, rest, call, cut)
             token = gumbel_max(scores, keys, ids)

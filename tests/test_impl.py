@@ -10,6 +10,7 @@ from scipy import stats
 import impl
 import spec
 from spec import presets
+from spec.rows import NUCLEI, entropy_logits
 from spec.strategies import logit_rows, tie_free_rows
 
 PARAMS = {
@@ -112,14 +113,33 @@ def test_uniform_bits_never_reach_0_or_1():
     assert g[0] >= impl.sampler.G_LOW - 1e-6 and g[1] <= impl.sampler.G_HIGH + 1e-6
 
 
-@pytest.mark.parametrize("shape", ["peaked", "flat", "two-level"])
+def test_noise_bounds_hold_for_every_noise_value():
+    """noise_bounds brackets the noise the race uses, g = -log(-log u) as mlx computes it, at
+    every one of the 2^23 values u can take (the bits below the 23 used do not matter)."""
+    h = mx.arange(2**23, dtype=mx.uint32) << 9
+    u = impl.sampler.uniform_from_bits(h)
+    g = -mx.log(-mx.log(u))
+    tail = impl.sampler._exponent(1.0 - u)
+    lo, hi = (impl.sampler._exponent(u) - tail - 1.0) * impl.sampler.LN2 - 1e-3, -tail * impl.sampler.LN2 + 1e-3
+    keys = mx.array([[0, 0]], dtype=mx.uint32)  # _bits is a bijection: the same u reached through hashed ids
+    ids = mx.arange(2**16, dtype=mx.uint32)[None]
+    lo2, hi2 = impl.sampler.noise_bounds(keys, ids)
+    g2 = impl.sampler.gumbel(keys, ids)
+    assert mx.all(lo <= g).item() and mx.all(g <= hi).item()
+    assert mx.all(lo2 <= g2).item() and mx.all(g2 <= hi2).item() and float(mx.max(hi2 - lo2)) < 18
+
+
+@pytest.mark.parametrize("shape", ["peaked", "flat", "two-level", "ties", "wide flat"])
 def test_pruned_race_picks_the_same_token_as_the_full_race(shape):
     """The pruned race is not an approximation: on 2,000 keys it returns exactly the token of the
-    race over all 20,000 tokens, including rows with more candidates than slots (fallback)."""
+    race over all 20,000 tokens: pruned by score (peaked), by noise bounds (flat, ties, wide
+    flat), or in full when a row keeps more candidates than slots."""
     rng = np.random.default_rng(4)
     row = {"peaked": rng.normal(0, 3, 20_000) + np.where(np.arange(20_000) < 20, 15, 0),
            "flat": rng.normal(0, 0.1, 20_000),
-           "two-level": np.where(np.arange(20_000) < 9000, 0.0, -19.0) + rng.normal(0, 0.5, 20_000)}[shape]
+           "two-level": np.where(np.arange(20_000) < 9000, 0.0, -19.0) + rng.normal(0, 0.5, 20_000),
+           "ties": np.round(rng.normal(0, 1, 20_000)),
+           "wide flat": rng.normal(0, 3, 20_000) + 1000}[shape]
     scores = mx.broadcast_to(mx.array(row.astype(np.float32)), (2000, 20_000))
     keys = mx.random.split(mx.random.key(8), 2000)
     ids = mx.broadcast_to(mx.arange(20_000, dtype=mx.uint32), scores.shape)
@@ -300,3 +320,23 @@ def test_filter_rejects_a_non_pipeline_like_make_sampler(pipeline):
         with pytest.raises(spec.InvalidParameter) as info:
             call()
         assert info.value.name == "pipeline" and f"pipeline={pipeline!r}" in str(info.value)
+
+
+@pytest.mark.parametrize("size", NUCLEI)
+@pytest.mark.parametrize("mass", ["renormalized", "original"])
+def test_top_p_on_the_cpu_keeps_the_spec_support(size, mass):
+    """_top_p_numpy (the CPU path: the 1,024-value head, then windows of 16,384 and 65,536 values,
+    then the sort) keeps the spec's support on entropy-sweep rows whose nucleus is 1 to 50,000
+    tokens (for `original`, after a top-k 100,000 pre-filter), boundary tokens aside. (The device
+    path, _top_p_mlx, is off by up to 3 tokens at a nucleus of 1,000 here: mlx's float32
+    logsumexp and cumsum are running sums.)"""
+    z = np.float32(entropy_logits(np.random.default_rng(size), 2, size))
+    pipeline = spec.Pipeline((spec.transforms.TopK(100_000),) * (mass == "original")
+                             + (spec.transforms.TopP(0.9, mass=mass),))
+    x = mx.array(z)
+    if mass == "original":
+        x = mx.where(x >= mx.sort(x, -1)[:, -100_000:][:, :1], x, -mx.inf)
+    scores, ids = impl.sampler._top_p_numpy(x, None, x if mass == "renormalized" else mx.array(z), pipeline.steps[-1])
+    keep = np.isfinite(np.array(impl.sampler._full(scores, ids, z.shape[-1])))
+    t = spec.target(z.astype(np.float64), pipeline)
+    assert np.array_equal(keep | t.boundary, t.support | t.boundary) and keep.any()

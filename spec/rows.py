@@ -43,7 +43,7 @@ def entropy_logits(rng: np.random.Generator, rows: int, size: int, vocab: int = 
         n = rng.standard_normal(vocab)
         ranked = np.sort(n)[::-1] - n.max()
 
-        def log_sd(target: int) -> float:  # the least log sd (to 2^-40) whose nucleus is <= target
+        def log_sd(target: int, ranked=ranked) -> float:  # the least log sd (to 2^-40) with nucleus <= target
             lo, hi = math.log(1e-3), math.log(1e3)
             for _ in range(40):
                 mid = (lo + hi) / 2

@@ -46,7 +46,7 @@ def content_ordered(z, seed):
     distribution is right and the rows are independent, yet a row's draw moves with its batch-mate."""
     u = np.random.default_rng(seed).random(len(z))[np.argsort(np.argsort(-z.max(-1), kind="stable"))]
     cdf = np.cumsum(softmax_rows(masked(z, min_p_keep(z, False))), -1)
-    return np.array([min(np.searchsorted(c, x * c[-1], side="right"), c.size - 1) for c, x in zip(cdf, u)])
+    return np.array([min(np.searchsorted(c, x * c[-1], side="right"), c.size - 1) for c, x in zip(cdf, u, strict=True)])
 
 
 def test_the_pair_tells_a_batch_maximum_from_a_row_maximum():

@@ -208,22 +208,26 @@ _bounded = mx.compile(lambda scores, top, keys: _can_win(
     scores, top, keys, mx.broadcast_to(mx.arange(scores.shape[-1], dtype=mx.uint32), scores.shape)))
 
 
-def pruned_race(scores: mx.array, keys: mx.array, top: mx.array | None = None,
-                near: mx.array | None = None) -> mx.array:
-    """The full race's winner on whole rows, raced only among the tokens that can win: those
-    `_near_top` keeps where few enough (confident rows), else those `_can_win` keeps. Their noise
-    depends on the token id alone and compaction keeps index order, so the winner is the very
-    token (the first maximum) the full race picks; the full race runs only if a row keeps more
-    than CANDIDATES. top: the row max; near: the `_near_top` mask (computed when not given)."""
-    top = mx.max(scores, -1, keepdims=True) if top is None else top
-    near = _near(scores, top) if near is None else near
-    wide = mx.any(mx.sum(near, -1) > CANDIDATES).item()
-    found = _compact(_bounded(scores, top, keys) if wide else near)
+def race_among(scores: mx.array, keys: mx.array, alive: mx.array) -> mx.array:
+    """The full race's winner, raced among the `alive` tokens only, which must include every
+    token that can win (`_near_top`, `_can_win`). Their noise depends on the token id alone and
+    compaction keeps index order, so the winner is the very token (the first maximum) the full
+    race picks; the full race runs only if a row keeps more than CANDIDATES."""
+    found = _compact(alive)
     if found is None:
         return _race(scores, mx.arange(scores.shape[-1], dtype=mx.uint32)[None], keys)
     ids, used = found
     cand = mx.where(used, mx.take_along_axis(scores, ids, -1), -mx.inf)
     return mx.take_along_axis(ids, _race(cand, ids, keys)[:, None], -1)[:, 0]
+
+
+def pruned_race(scores: mx.array, keys: mx.array) -> mx.array:
+    """race_among the tokens `_near_top` keeps where few enough (confident rows), else among
+    those `_can_win` keeps."""
+    top = mx.max(scores, -1, keepdims=True)
+    near = _near(scores, top)
+    return race_among(scores, keys, _bounded(scores, top, keys) if mx.any(mx.sum(near, -1) > CANDIDATES).item()
+                      else near)
 
 
 def gumbel_max(scores: mx.array, keys: mx.array, ids: mx.array | None = None) -> mx.array:
@@ -709,14 +713,22 @@ def make_sampler(pipeline: Pipeline):
     plain_greedy = pipeline.greedy and all(isinstance(s, Temperature) for s in pipeline.steps)
     random = _needs_keys(pipeline)
 
-    @mx.compile
-    def fused(x, keys):
-        """The fusable steps in one graph, with what the race needs next: the scores, their row
-        max, which tokens lie near it, and the input's row max, which validates the row (mlx's max
-        propagates NaN)."""
+    def scored(x, keys, flat: bool):
+        """The fusable steps in one graph, with what the race needs next: the scores, the tokens
+        that can win (by score alone, or with flat=True by noise bounds), how many lie near the
+        top, and the input's row max, which validates the row (mlx's max propagates NaN)."""
         scores = _apply(x, rest, Call(x.shape[-1], (), keys), cut)[0]
         top = mx.max(scores, -1, keepdims=True)
-        return scores, top, _near_top(scores, top), mx.max(x, -1)
+        near = _near_top(scores, top)
+        alive = _can_win(scores, top, keys, mx.broadcast_to(mx.arange(x.shape[-1], dtype=mx.uint32), x.shape)) \
+            if flat else near
+        return scores, alive, mx.sum(near, -1), mx.max(x, -1)
+
+    fused = {flat: mx.compile(lambda x, keys, flat=flat: scored(x, keys, flat)) for flat in (False, True)}
+    # Which graph to run: consecutive steps of a generation are alike, so the last call's rows
+    # decide (a wrong guess costs one more pass, never another token: both masks hold every
+    # token that can win).
+    last = {"flat": False}
 
     @mx.compile
     def small(x, keys):
@@ -776,9 +788,15 @@ def make_sampler(pipeline: Pipeline):
             token, row_max = small(x, keys)
             _check_rows(row_max)  # evaluated with the draw; nothing is returned for a bad row
         elif _fusable(rest):
-            scores, top, near, row_max = fused(x, keys)
+            scores, alive, near, row_max = fused[last["flat"]](x, keys)
+            mx.eval(scores, alive, near, row_max)
             _check_rows(row_max)
-            token = pruned_race(scores, keys, top, near)
+            flat = bool((np.asarray(near) > CANDIDATES).any()) if mx.default_device() == mx.cpu else \
+                mx.any(near > CANDIDATES).item()
+            if flat and not last["flat"]:
+                alive = _bounded(scores, mx.max(scores, -1, keepdims=True), keys)
+            last["flat"] = flat
+            token = race_among(scores, keys, alive)
         else:
             scores, ids = _apply(x, rest, call, cut)
             token = gumbel_max(scores, keys, ids)

@@ -22,6 +22,7 @@ def statistics(ctx: Context, caps: Capabilities):
         return
     tested = []  # (case name, draws on tokens outside the boundary, tokens tested)
     random = any(step.random for step in ctx.pipeline.steps)
+    plans = []  # (case, rows tested, tokens outside the boundary, their renormalised target, counts, boundary)
     for case in sorted(ctx.stat_cases, key=lambda c: c.rows.shape[1]):
         t = ctx.spec(ctx.sampler.to_array(ctx.feed(case.rows)), case)
         support, boundary, target_probs = (np.atleast_2d(a) for a in (t.support, t.boundary, t.probs))
@@ -37,18 +38,24 @@ def statistics(ctx: Context, caps: Capabilities):
             continue
         probs = np.where(definite, target_probs, 0.0)
         probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
-        counts = np.zeros(case.rows.shape, dtype=np.int64)
-        done = 0
-        for look in ctx.looks:
+        plans.append((case, rows, definite, probs, np.zeros(case.rows.shape, dtype=np.int64), boundary))
+    # Breadth first: every case reaches a look before any case goes on to the next, so a sampler
+    # that fails at the first look stops after one look's draws on each case, not after the
+    # cases before its failing one were taken to the last look (the same tests at the same
+    # looks, so the same alpha and the same power for a pass).
+    done = 0
+    for look in ctx.looks:
+        for case, rows, definite, probs, counts, _ in plans:
             ctx.tick(f"statistics: {case.name} ({look:,} draws)")
             counts += ctx.calls.draw(case, look - done, caps=caps)
-            done = look
             for r in rows:
                 kept = np.where(definite[r], counts[r], 0)
                 for test in stats.TESTS:
                     result = test(kept, probs[r])
                     if result.pvalue < ctx.alpha_stat:
                         _failure(ctx, caps, case, r, result, kept, probs[r])
+        done = look
+    for case, rows, definite, _, counts, boundary in plans:
         for r in rows:
             tested.append((case.name, int(np.where(definite[r], counts[r], 0).sum()), int(definite[r].sum())))
         if boundary.any():

@@ -103,7 +103,7 @@ def same_key(ctx: Context):
     arrays = {name: ctx.sampler.to_array(b) for name, b in batches.items()}
     fed = ctx.sampler.as_numpy(arrays["[r, r]"])
     t = ctx.spec(arrays["[r, r]"])
-    n, v = max(64, ctx.profile.coupling_draws // 4), fed.shape[1]
+    n, v = max(32, ctx.profile.coupling_draws // 16), fed.shape[1]  # a filter over the batch moves most keys
     ctx.tick(f"batch same-key ({n} keys)")
     mismatches = []
     for _ in range(n):

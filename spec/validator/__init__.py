@@ -62,7 +62,7 @@ def validate(sampler, pipeline: Pipeline, *, input: str | None = None, array: st
     try:
         _run(ctx)
     finally:
-        ctx.calls.worker.close()
+        ctx.calls.close()
     ctx.report.seconds = time.perf_counter() - start
     return ctx.report
 

@@ -2,12 +2,18 @@
 and the run never waits for it), with its output checked, and draws tiled into batches (each
 copy of a row with its token history, for a sampler that takes `history`).
 
-Each run owns its worker, so concurrent runs cannot interfere. A thread that has run mlx work
-must release mlx's per-thread streams before it ends: a thread that ends without doing so leaves
-a stream whose destruction at interpreter exit aborts the process ("terminate called without an
-active exception"; reproduced with mlx 0.32.4: 6 of 12 runs of a script whose helper threads
-used mlx, 0 of 12 once they called mx.clear_streams()). The worker does that on every exit path,
-and a hung worker ends itself the same way once its call returns."""
+Each run owns its workers, so concurrent runs cannot interfere. The sampler's own code never runs
+in two calls at once (a lock). A sampler declaring `threads=2` (an mlx sampler that returns a lazy
+array, as mlx-lm's does) has two calls in flight: mlx evaluates one call's graph while the next
+call's is built and evaluated on the other worker (mlx >= 0.31.2 gives each thread its own
+stream); the keys, and so the tokens, are those of one worker.
+
+A thread that has run mlx work must release mlx's per-thread streams before it ends: a thread
+that ends without doing so leaves a stream whose destruction at interpreter exit aborts the
+process ("terminate called without an active exception"; reproduced with mlx 0.32.4: 6 of 12 runs
+of a script whose helper threads used mlx, 0 of 12 once they called mx.clear_streams()). The
+workers do that on every exit path, and a hung worker ends itself the same way once its call
+returns."""
 
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,19 +62,29 @@ class Worker:
                     box["out"] = fn()
                 except BaseException as e:  # noqa: BLE001 - any exception of the sampler is a finding
                     box["error"] = e
+                box["end"] = time.perf_counter()
                 done.set()
         finally:
             release_mlx_streams()
 
-    def call(self, fn: Callable, timeout: float):
-        """fn() on this thread: (result, None) or (None, the exception); TimeoutError if it does not
-        finish within `timeout` seconds (the worker is then abandoned: make a new one)."""
+    def submit(self, fn: Callable) -> tuple[dict, threading.Event]:
+        """Queue fn() on this thread; `result` collects it."""
         box, done = {}, threading.Event()
         self.jobs.put((fn, box, done))
+        return box, done
+
+    def result(self, job: tuple[dict, threading.Event], timeout: float):
+        """(result, None) or (None, the exception) of a submitted job; TimeoutError if it does not
+        finish within `timeout` seconds (the worker is then abandoned: make a new one)."""
+        box, done = job
         if not done.wait(timeout):
             self.abandoned = True
             raise TimeoutError
         return box.get("out"), box.get("error")
+
+    def call(self, fn: Callable, timeout: float):
+        """fn() on this thread, as `result` returns it."""
+        return self.result(self.submit(fn), timeout)
 
     def close(self, wait: float = 5.0):
         """Stop the thread (it releases mlx's streams on the way out) unless it is hung."""
@@ -87,50 +106,109 @@ def token_ids(out, rows: int, vocab: int) -> np.ndarray | str:
     return out.astype(np.int64)
 
 
+@dataclass
+class _Call:
+    """A sampler call in flight: what `Calls._finish` needs to check its answer."""
+
+    x: object
+    rows: int
+    vocab: int
+    key: int | None
+    where: str
+    sampler: Sampler
+    before: bytes  # the input's bytes before the call (a sampler must not modify it)
+    worker: Worker
+    job: tuple
+    start: float
+
+
 class Calls:
     """The guarded calls of one run, with their counts and times for the report."""
 
     def __init__(self, ctx):
         self.ctx = ctx
         self.worker = Worker()
+        self.helper: Worker | None = None  # the second worker of a sampler with threads=2
+        self.lock = threading.Lock()  # held while the sampler's own code runs
+        self.busy_until = 0.0  # sampler_seconds counts the time any call was running, once
+
+    def close(self):
+        for worker in (self.worker, self.helper):
+            if worker is not None:
+                worker.close()
+
+    def _job(self, sampler: Sampler, x, key, history) -> Callable:
+        """The sampler's code under the lock; its answer made a host array outside it (for a lazy
+        mlx sampler, that is where the work happens)."""
+        lock = self.lock
+
+        def job():
+            with lock:
+                out = sampler(x, key, history)
+            return sampler.host(out)
+        return job
+
+    def _abandon(self):
+        """After a hang: fresh workers and a fresh lock (the hung call may hold the old one)."""
+        for worker in (self.worker, self.helper):
+            if worker is not None:
+                worker.abandoned = True
+        self.worker, self.helper, self.lock = Worker(), None, threading.Lock()
+
+    def _time(self, start: float, end: float):
+        """Add a call's running time, less what overlapped calls already counted."""
+        self.ctx.report.sampler_seconds += max(0.0, end - max(start, self.busy_until))
+        self.busy_until = max(self.busy_until, end)
 
     def _run(self, fn: Callable):
         """fn() on the worker within the profile's time limit: (out, error); TimeoutError on a hang."""
         try:
             return self.worker.call(fn, self.ctx.profile.call_timeout)
         except TimeoutError:
-            self.worker = Worker()
+            self._abandon()
             raise
+
+    def _start(self, x, rows: int, vocab: int, key: int | None, where: str, sampler: Sampler | None,
+               history, worker: Worker | None = None, before: bytes | None = None) -> _Call:
+        sampler = sampler or self.ctx.sampler
+        before = sampler.snapshot(x) if before is None else before
+        self.ctx.report.calls += 1
+        worker = worker or self.worker
+        start = time.perf_counter()
+        return _Call(x, rows, vocab, key, where, sampler, before, worker,
+                     worker.submit(self._job(sampler, x, key, history)), start)
+
+    def _finish(self, c: _Call) -> np.ndarray:
+        """The ids of a call in flight, or a Finding for a raise, a hang, garbage or a mutation."""
+        from spec.validator.context import fail
+
+        ctx = self.ctx
+        info = {"case": c.where, "key": c.key, "batch shape": f"({c.rows}, {c.vocab})"}
+        try:
+            out, error = c.worker.result(c.job, max(0.0, c.start + ctx.profile.call_timeout - time.perf_counter()))
+        except TimeoutError:
+            self._time(c.start, time.perf_counter())
+            self._abandon()
+            fail(Check.HANG, "a sampler returns", (),
+                 f"no answer within {ctx.profile.call_timeout:g} s on a ({c.rows}, {c.vocab}) batch ({c.where})", info)
+        self._time(c.start, c.job[0]["end"])
+        if error is not None:
+            text = str(error).splitlines()[0][:200] if str(error) else ""
+            fail(Check.RAISES, "a sampler returns a token for every valid row", (),
+                 f"raised {type(error).__name__}: {text} ({c.where})", info)
+        ids = token_ids(out, c.rows, c.vocab)
+        if isinstance(ids, str):
+            fail(Check.OUTPUT, "B token ids, integers in [0, V)", (), f"{ids} ({c.where})", info)
+        if c.sampler.snapshot(c.x) != c.before:
+            fail(Check.MUTATION, "the sampler leaves its input unchanged", (),
+                 f"the input array was modified in place ({c.where})", info)
+        return ids
 
     def call(self, x, rows: int, vocab: int, key: int | None, where: str, sampler: Sampler | None = None,
              history=None):
         """One guarded call: the ids, or a Finding for a raise, a hang, garbage or a mutation.
         history: one spec.History per row (None: nothing seen), for a sampler that reads it."""
-        from spec.validator.context import fail
-
-        ctx, sampler = self.ctx, sampler or self.ctx.sampler
-        before = sampler.as_numpy(x).copy()
-        info = {"case": where, "key": key, "batch shape": f"({rows}, {vocab})"}
-        start = time.perf_counter()
-        ctx.report.calls += 1
-        try:
-            out, error = self._run(lambda: sampler.host(sampler(x, key, history)))
-        except TimeoutError:
-            fail(Check.HANG, "a sampler returns", (),
-                 f"no answer within {ctx.profile.call_timeout:g} s on a ({rows}, {vocab}) batch ({where})", info)
-        finally:
-            ctx.report.sampler_seconds += time.perf_counter() - start
-        if error is not None:
-            text = str(error).splitlines()[0][:200] if str(error) else ""
-            fail(Check.RAISES, "a sampler returns a token for every valid row", (),
-                 f"raised {type(error).__name__}: {text} ({where})", info)
-        ids = token_ids(out, rows, vocab)
-        if isinstance(ids, str):
-            fail(Check.OUTPUT, "B token ids, integers in [0, V)", (), f"{ids} ({where})", info)
-        if not np.array_equal(before, sampler.as_numpy(x), equal_nan=True):
-            fail(Check.MUTATION, "the sampler leaves its input unchanged", (),
-                 f"the input array was modified in place ({where})", info)
-        return ids
+        return self._finish(self._start(x, rows, vocab, key, where, sampler, history))
 
     def quiet(self, x, rows: int, vocab: int, key: int, sampler: Sampler | None = None, history=None):
         """A call for a shrinking oracle: the ids, or None on any problem or once the run's
@@ -142,11 +220,11 @@ class Calls:
         ctx.report.shrink_calls += 1
         start = time.perf_counter()
         try:
-            out, error = self._run(lambda: sampler.host(sampler(x, key, history)))
+            out, error = self._run(self._job(sampler, x, key, history))
         except TimeoutError:
             return None
         finally:
-            ctx.report.sampler_seconds += time.perf_counter() - start
+            self._time(start, time.perf_counter())
         ids = token_ids(out, rows, vocab) if error is None else None
         return ids if isinstance(ids, np.ndarray) else None
 
@@ -155,6 +233,49 @@ class Calls:
         TimeoutError on a hang."""
         self.ctx.report.calls += 1
         return self._run(fn)
+
+    def stream(self, batches, sampler: Sampler | None = None):
+        """(call, ids) for each call in `batches`, in order: an iterable of (x, rows, vocab, key,
+        where, history, before) tuples (`before`: the input's bytes, or None), pulled lazily. A
+        sampler with threads=2 has two calls in flight; one worker pulls one call at a time, so the
+        keys are drawn in the same order either way. Use it closed (contextlib.closing): after a
+        finding, the calls still in flight end before the run goes on."""
+        sampler = sampler or self.ctx.sampler
+        if sampler.threads > 1 and self.helper is None:
+            self.helper = Worker()
+        workers = [self.worker, self.helper][:max(1, min(2, sampler.threads))]
+        flight: deque[_Call] = deque()
+        batches, started = iter(batches), 0
+        try:
+            while True:
+                if len(flight) == len(workers):
+                    c = flight.popleft()
+                    yield c, self._finish(c)
+                if (batch := next(batches, None)) is None:
+                    break
+                x, rows, vocab, key, where, history, before = batch
+                flight.append(self._start(x, rows, vocab, key, where, sampler, history,
+                                          workers[started % len(workers)], before))
+                started += 1
+            while flight:
+                c = flight.popleft()
+                yield c, self._finish(c)
+        finally:
+            for c in flight:
+                if c.worker.abandoned:
+                    continue
+                try:
+                    c.worker.result(c.job, max(0.0, c.start + self.ctx.profile.call_timeout - time.perf_counter()))
+                except TimeoutError:
+                    self._abandon()
+                    break
+
+    def tiled(self, fed: np.ndarray, reps: int, sampler: Sampler | None = None):
+        """`fed` tiled `reps` times as the sampler's array, and its bytes (see `stream`): built once
+        and passed to many calls (a sampler that modifies its input fails on the first call that does)."""
+        sampler = sampler or self.ctx.sampler
+        x = sampler.to_array(np.tile(fed, (reps, 1)))
+        return x, sampler.snapshot(x)
 
     def draw(self, case, n: int, sampler: Sampler | None = None, pipeline=None, check: bool = True,
              caps=None, independent: bool = True) -> np.ndarray:
@@ -173,19 +294,25 @@ class Calls:
         allowed = np.atleast_2d(t.allowed)
         random = any(0 < s.chance < 1 for s in (pipeline or ctx.pipeline).steps)
         tile = 1 if random and independent else max(1, min(n, CALL_ELEMENTS // (v * b)))
+        full = self.tiled(fed, tile, sampler)
+
+        def batches():
+            done = 0
+            while done < n:
+                reps = min(tile, n - done)
+                x, before = full if reps == tile else self.tiled(fed, reps, sampler)
+                yield x, reps * b, v, ctx.key(), case.name, case.history(reps), before
+                done += reps
+
         counts = np.zeros((b, v), dtype=np.int64)
-        done = 0
-        while done < n:
-            reps = min(tile, n - done)
-            key = ctx.key()
-            x = sampler.to_array(np.tile(fed, (reps, 1)))
-            ids = self.call(x, reps * b, v, key, case.name, sampler, case.history(reps)).reshape(reps, b)
-            ctx.report.draws += ids.size
-            for r in range(b):
-                np.add.at(counts[r], ids[:, r], 1)
-                bad = ~allowed[r, ids[:, r]]
-                if check and bad.any():
-                    support_failure(ctx, case, r, int(ids[bad.argmax(), r]), t, key, reps, sampler,
-                                    pipeline or ctx.pipeline, shrinkable=caps is not None and caps.reproducible)
-            done += reps
+        with closing(self.stream(batches(), sampler)) as results:
+            for c, ids in results:
+                ids = ids.reshape(-1, b)
+                ctx.report.draws += ids.size
+                for r in range(b):
+                    np.add.at(counts[r], ids[:, r], 1)
+                    bad = ~allowed[r, ids[:, r]]
+                    if check and bad.any():
+                        support_failure(ctx, case, r, int(ids[bad.argmax(), r]), t, c.key, ids.shape[0], sampler,
+                                        pipeline or ctx.pipeline, shrinkable=caps is not None and caps.reproducible)
         return counts

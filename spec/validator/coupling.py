@@ -5,6 +5,7 @@ allows; the floating-point theorems bound that (`mismatch_rate`)."""
 from __future__ import annotations
 
 import math
+from contextlib import closing
 
 import numpy as np
 
@@ -69,16 +70,14 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
         return  # a boundary token may flip, and with it the whole renormalised distribution
     n = ctx.profile.coupling_draws
     reps = max(1, min(n, (2**20) // fed_a.shape[1]))
-    seen = case.history(reps)
-    a, b, keys = [], [], []
-    while len(a) * reps < n:
-        key = ctx.key()
-        keys.append(key)
-        a.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_a, (reps, 1))), reps, fed_a.shape[1], key,
-                                case.name, history=seen))
-        b.append(ctx.calls.call(ctx.sampler.to_array(np.tile(fed_b, (reps, 1))), reps, fed_a.shape[1], key,
-                                f"{case.name}, {relation}", history=seen))
-    a, b = np.concatenate(a), np.concatenate(b)
+    seen, v = case.history(reps), fed_a.shape[1]
+    (tile_a, bytes_a), (tile_b, bytes_b) = ctx.calls.tiled(fed_a, reps), ctx.calls.tiled(fed_b, reps)
+    keys = [ctx.key() for _ in range(-(-n // reps))]
+    calls = [call for key in keys for call in ((tile_a, reps, v, key, case.name, seen, bytes_a),
+                                               (tile_b, reps, v, key, f"{case.name}, {relation}", seen, bytes_b))]
+    with closing(ctx.calls.stream(calls)) as results:
+        ids = [out for _, out in results]
+    a, b = np.concatenate(ids[0::2]), np.concatenate(ids[1::2])
     ctx.report.draws += 2 * a.size
     va, vb = ctx.sampler.as_numpy(xa)[0], ctx.sampler.as_numpy(xb)[0]
     if ctx.pipeline.greedy:

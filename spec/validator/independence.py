@@ -17,6 +17,8 @@ caught even on rows whose joint looks right (two copies of one row share every s
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import numpy as np
 
 from spec.invariants import BY_ID
@@ -66,13 +68,14 @@ def independence(ctx: Context, caps: Capabilities):
     v = fed.shape[1]
     counts = np.zeros(v * v, dtype=np.int64)
     done = 0
+    x, before = ctx.calls.tiled(fed, 1)
     for look in ctx.profile.random_looks[:2]:
         ctx.tick(f"batch independence ({look:,} calls)")
-        for _ in range(look - done):
-            key = ctx.key()
-            ids = ctx.calls.call(ctx.sampler.to_array(fed), 2, v, key, pair.name, history=pair.history())
-            ctx.report.draws += 2
-            counts[ids[0] * v + ids[1]] += 1
+        calls = ((x, 2, v, ctx.key(), pair.name, pair.history(), before) for _ in range(look - done))
+        with closing(ctx.calls.stream(calls)) as results:
+            for _, ids in results:
+                ctx.report.draws += 2
+                counts[ids[0] * v + ids[1]] += 1
         done = look
         for test in stats.TESTS:
             result = test(counts, joint)
@@ -100,15 +103,19 @@ def same_key(ctx: Context):
     rows = fit(np.stack([GEOMETRIC, PEAKED]), ctx.pipeline)
     r, s = ctx.feed(rows[:1])[0], ctx.feed(rows[1:])[0]
     batches = {"[r, r]": np.stack([r, r]), "[r, s]": np.stack([r, s]), "[s, r]": np.stack([s, r])}
-    arrays = {name: ctx.sampler.to_array(b) for name, b in batches.items()}
-    fed = ctx.sampler.as_numpy(arrays["[r, r]"])
-    t = ctx.spec(arrays["[r, r]"])
+    arrays = {name: ctx.calls.tiled(b, 1) for name, b in batches.items()}
+    fed = ctx.sampler.as_numpy(arrays["[r, r]"][0])
+    t = ctx.spec(arrays["[r, r]"][0])
     n, v = max(32, ctx.profile.coupling_draws // 16), fed.shape[1]  # a filter over the batch moves most keys
     ctx.tick(f"batch same-key ({n} keys)")
+    keys = [ctx.key() for _ in range(n)]
+    calls = [(x, 2, v, key, f"batch same-key {name}", None, before)
+             for key in keys for name, (x, before) in arrays.items()]
+    with closing(ctx.calls.stream(calls)) as results:
+        out = [ids for _, ids in results]
     mismatches = []
-    for _ in range(n):
-        key = ctx.key()
-        ids = {name: ctx.calls.call(x, 2, v, key, f"batch same-key {name}") for name, x in arrays.items()}
+    for i, key in enumerate(keys):
+        ids = dict(zip(arrays, out[3 * i: 3 * i + 3], strict=True))
         ctx.report.draws += 6
         for other, pos in (("[r, s]", 0), ("[s, r]", 1)):
             if ids[other][pos] != ids["[r, r]"][pos]:

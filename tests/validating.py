@@ -6,8 +6,8 @@ below 4e-7 (Bonferroni over the runs; the suite's whole budget is in conftest.py
 tests included:
 - test_validate.py 27: the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits
   processors at 4, impl at those 4, 3 seeds x 3 samplers, the Hugging Face processors;
-- test_zoo_transforms.py 12; the test_validator_*.py files about 28 (defects 10, history 4,
-  contract 3, statistics 3, white-box 3, fingerprint 2, cli 2, and a few more);
+- test_zoo_transforms.py 12; the test_validator_*.py files about 30 (defects 10, history 4,
+  contract 3, statistics 3, white-box 3, fingerprint 2, cli 2, calls 2, and a few more);
 - test_conformance.py 6 (the mlx-lm grid's rows that must pass; the run gets 10 x ALPHA_RUN, split over
   its 10 rows);
 - test_batch_same_key.py 3 (min-p with a row maximum, impl at 2 pipelines);

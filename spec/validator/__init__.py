@@ -72,7 +72,7 @@ def _run(ctx: Context):
     try:
         caps = contract(ctx)
         for tier in TIERS:
-            tier(ctx, caps)
+            caps = tier(ctx, caps) or caps  # a tier may return what it learned for the next ones
     except Finding as found:
         ctx.report.failures.append(found.failure)
         if found.failure.check == Check.HANG.value:

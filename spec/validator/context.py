@@ -60,9 +60,12 @@ class Family:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the contract tier found out about the sampler, for the tiers after it."""
+    """What the tiers found out about the sampler, for the tiers after them: the contract tier
+    whether it is reproducible; the structure tier the draws it checked, which the statistics
+    tier counts too (fresh keys, one distribution: drawn once, used twice)."""
 
     reproducible: bool  # the same key gives the same tokens (same-key checks, shrinking)
+    drawn: dict = field(default_factory=dict)  # case name -> (B, V) counts of independent draws
 
 
 class Finding(Exception):  # noqa: N818 - carries a Failure out of the tiers

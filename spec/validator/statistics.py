@@ -38,30 +38,31 @@ def statistics(ctx: Context, caps: Capabilities):
             continue
         probs = np.where(definite, target_probs, 0.0)
         probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-300)
-        plans.append((case, rows, definite, probs, np.zeros(case.rows.shape, dtype=np.int64), boundary))
+        counts = caps.drawn.get(case.name, np.zeros(case.rows.shape, dtype=np.int64)).copy()  # the structure's
+        plans.append((case, rows, definite, probs, counts, boundary))
     # Breadth first: every case reaches a look before any case goes on to the next, so a sampler
     # that fails at the first look stops after one look's draws on each case, not after the
     # cases before its failing one were taken to the last look (the same tests at the same
     # looks, so the same alpha and the same power for a pass).
-    done = 0
     for look in ctx.looks:
         for case, rows, definite, probs, counts, _ in plans:
             ctx.tick(f"statistics: {case.name} ({look:,} draws)")
-            counts += ctx.calls.draw(case, look - done, caps=caps)
+            if (more := look - int(counts[0].sum())) > 0:
+                counts += ctx.calls.draw(case, more, caps=caps)
             for r in rows:
                 kept = np.where(definite[r], counts[r], 0)
                 for test in stats.TESTS:
                     result = test(kept, probs[r])
                     if result.pvalue < ctx.alpha_stat:
                         _failure(ctx, caps, case, r, result, kept, probs[r])
-        done = look
     for case, rows, definite, _, counts, boundary in plans:
         for r in rows:
             tested.append((case.name, int(np.where(definite[r], counts[r], 0).sum()), int(definite[r].sum())))
         if boundary.any():
-            left = done * case.rows.shape[0] - sum(int(np.where(definite[r], counts[r], 0).sum()) for r in rows)
+            done = int(counts.sum())
+            left = done - sum(int(np.where(definite[r], counts[r], 0).sum()) for r in rows)
             ctx.report.notes.append(f"statistics on '{case.name}' leave out its {int(boundary.sum())} boundary "
-                                    f"tokens ({left:,} of {done * case.rows.shape[0]:,} draws)")
+                                    f"tokens ({left:,} of {done:,} draws)")
     if not tested:
         ctx.report.checks.append("statistics: no case has two kept tokens outside the boundary")
         ctx.report.power = [f"a token outside the spec's support: each is a definitive failure "
@@ -69,7 +70,8 @@ def statistics(ctx: Context, caps: Capabilities):
         return
     looked = ", ".join(f"{n:,}" for n in ctx.looks)
     cases = len({name for name, _, _ in tested})
-    ctx.report.checks.append(f"statistics: {cases} cases ({len(tested)} rows), looks at {looked} draws, tests: "
+    reused = " (the structure tier's draws count towards them)" if caps.drawn else ""
+    ctx.report.checks.append(f"statistics: {cases} cases ({len(tested)} rows), looks at {looked} draws{reused}, tests: "
                              f"{', '.join(t.__name__ for t in stats.TESTS)}"
                              + (" (random steps: one copy of a case per call, since an engine may toss one coin "
                                 "per call; the exact mixture is the target)" if ctx.looks != ctx.profile.looks else ""))

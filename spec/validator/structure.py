@@ -4,17 +4,24 @@ opposite top tokens (batch-rows); then, for reproducible samplers, the same-key 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from spec.rows import VOCAB
 from spec.validator.context import Capabilities, Context
 from spec.validator.coupling import coupling
 
 
-def structure(ctx: Context, caps: Capabilities):
+def structure(ctx: Context, caps: Capabilities) -> Capabilities:
+    """Returns `caps` with the counts of the draws, for the statistics when they are independent
+    draws (no random step: with one, tiled copies share a call's coins)."""
     p = ctx.profile
+    drawn = {}
     for case in ctx.cases:
         ctx.tick(f"structure: {case.name}")
-        ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws, caps=caps,
-                       independent=False)  # support checks: tiled copies need not be independent
+        counts = ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws,
+                                caps=caps, independent=False)  # support checks: tiled copies need not be independent
+        if not any(step.random for step in ctx.pipeline.steps):
+            drawn[case.name] = counts
     batch = [c for c in ctx.cases if c.batch]
     ctx.report.checks.append(f"structure: every draw in the spec's support, {len(ctx.cases)} cases "
                              f"({p.structure_draws:,} draws each, {p.full_vocab_draws} at V = {VOCAB:,})")
@@ -25,3 +32,4 @@ def structure(ctx: Context, caps: Capabilities):
         ctx.report.skipped.append("batch-rows: the sampler takes one row per call (it is called row by row)")
     if caps.reproducible:
         coupling(ctx)
+    return replace(caps, drawn=drawn)

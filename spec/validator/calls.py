@@ -34,6 +34,16 @@ from spec.validator.report import Check
 CALL_ELEMENTS = 2**20  # rows are tiled into batches of about this many entries per call
 
 
+def mlx_threads() -> bool:
+    """Whether the installed mlx evaluates on several threads safely (0.31.2 made streams per thread,
+    ml-explore/mlx #2133); with an older one, a threads=2 sampler gets one worker."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return tuple(int(part) for part in version("mlx").split(".")[:3]) >= (0, 31, 2)
+    except (ValueError, PackageNotFoundError):  # a version we cannot read: one worker, to be safe
+        return False
+
+
 def release_mlx_streams():
     """End-of-thread cleanup for any thread that may have used mlx (see the module docstring)."""
     mx = sys.modules.get("mlx.core")
@@ -241,9 +251,10 @@ class Calls:
         keys are drawn in the same order either way. Use it closed (contextlib.closing): after a
         finding, the calls still in flight end before the run goes on."""
         sampler = sampler or self.ctx.sampler
-        if sampler.threads > 1 and self.helper is None:
+        two = sampler.threads > 1 and (sampler.array != "mlx" or mlx_threads())
+        if two and self.helper is None:
             self.helper = Worker()
-        workers = [self.worker, self.helper][:max(1, min(2, sampler.threads))]
+        workers = [self.worker, self.helper] if two else [self.worker]
         flight: deque[_Call] = deque()
         batches, started = iter(batches), 0
         try:

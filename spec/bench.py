@@ -44,13 +44,13 @@ HISTORY_TOKENS = 1000  # the penalties see a history of this many tokens (500 pr
 def validation(profiles=("quick", "default")) -> dict:
     """Wall time of spec.validate on mlx-lm's make_sampler(temp=0.7, top_p=0.9), its cases up to
     V = 151,936, and the share of it spent inside the sampler (the peer: what the draws alone cost);
-    then the same run with one worker (threads=1) instead of the adapter's two."""
+    then the same run with one call in flight (in_flight=1) instead of the adapter's two."""
     from spec import validate
     from spec.validator import adapters
 
-    def run(profile, threads):
+    def run(profile, in_flight):
         sampler = adapters.mlx_lm(temp=0.7, top_p=0.9)
-        sampler.threads = threads
+        sampler.in_flight = in_flight
         return validate(sampler, presets.mlx_lm(temp=0.7, top_p=0.9), input="logprobs", profile=profile)
 
     out = {}
@@ -59,11 +59,12 @@ def validation(profiles=("quick", "default")) -> dict:
         report, alone = run(profile, 2), run(profile, 1)
         out[profile] = {"passed": report.passed, "seconds": round(report.seconds, 1),
                         "sampler_seconds": round(report.sampler_seconds, 1), "draws": report.draws,
-                        "one_worker_seconds": round(alone.seconds, 1), "rules_out": report.power}
+                        "one_in_flight_seconds": round(alone.seconds, 1), "rules_out": report.power}
         print(f"  {profile:8} {'pass' if report.passed else 'FAIL'}  {report.seconds:6.1f} s wall, "
               f"{report.sampler_seconds:6.1f} s inside mlx-lm's sampler "
               f"(validator overhead x{report.seconds / max(report.sampler_seconds, 1e-9):.2f}), "
-              f"{report.draws:,} draws; one worker {alone.seconds:.1f} s (x{alone.seconds / report.seconds:.2f})")
+              f"{report.draws:,} draws; one call in flight {alone.seconds:.1f} s "
+              f"(x{alone.seconds / report.seconds:.2f})")
         for line in report.power:
             print(f"           rules out: {line}")
     return out

@@ -47,7 +47,7 @@ class Sampler:
     guessed: bool = False  # the array type was guessed from the module: the validator may try others
     history: bool = False
     input: str | None = None
-    threads: int = 1  # calls in flight at once (2: an mlx sampler returning a lazy array; see calls.py)
+    in_flight: int = 1  # calls in flight at once (2: an mlx sampler returning a lazy array; see calls.py)
 
     def __post_init__(self):
         if self.array not in ARRAYS:
@@ -282,9 +282,9 @@ def mlx_lm(temp: float = 0.0, top_p: float = 0.0, min_p: float = 0.0, min_tokens
              "frequency_penalty": frequency_penalty, "frequency_context_size": frequency_context_size}
     shown = ", ".join(f"{k}={v}" for k, v in given.items()
                       if v != inspect.signature(mlx_lm).parameters[k].default or k == "temp")
-    # threads=2: the sampler returns a lazy array, so two calls' graphs evaluate at once on two
-    # threads (the same tokens for the same keys: tests/test_validator_calls.py).
-    return Sampler(sample, "mlx", "global", filtered if temp != 0 else None, history=True, input="logits", threads=2,
+    # in_flight=2: the sampler returns a lazy array, so two calls evaluate at once on two mlx
+    # streams (the same tokens for the same keys: tests/test_validator_calls.py).
+    return Sampler(sample, "mlx", "global", filtered if temp != 0 else None, history=True, input="logits", in_flight=2,
                    name=f"{version('mlx-lm')} make_logits_processors + make_sampler as generate_step composes them "
                         f"({shown})")
 

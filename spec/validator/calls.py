@@ -2,18 +2,19 @@
 and the run never waits for it), with its output checked, and draws tiled into batches (each
 copy of a row with its token history, for a sampler that takes `history`).
 
-Each run owns its workers, so concurrent runs cannot interfere. The sampler's own code never runs
-in two calls at once (a lock). A sampler declaring `threads=2` (an mlx sampler that returns a lazy
-array, as mlx-lm's does) has two calls in flight: mlx evaluates one call's graph while the next
-call's is built and evaluated on the other worker (mlx >= 0.31.2 gives each thread its own
-stream); the keys, and so the tokens, are those of one worker.
+Each run owns its worker, so concurrent runs cannot interfere. A sampler declaring `in_flight=2`
+(an mlx sampler that returns a lazy array, as mlx-lm's does) has two calls in flight: the worker
+builds each call's graph on one of two mlx streams and starts its evaluation (`mx.async_eval`),
+so mlx evaluates two calls at once on two cores. The sampler's code still runs on the one worker
+thread, call after call, so its keys, random state and any state it keeps are those of one call
+at a time, and so are its tokens.
 
 A thread that has run mlx work must release mlx's per-thread streams before it ends: a thread
 that ends without doing so leaves a stream whose destruction at interpreter exit aborts the
 process ("terminate called without an active exception"; reproduced with mlx 0.32.4: 6 of 12 runs
 of a script whose helper threads used mlx, 0 of 12 once they called mx.clear_streams()). The
-workers do that on every exit path, and a hung worker ends itself the same way once its call
-returns."""
+worker does that on every exit path, after waiting for both of its streams, and a hung worker
+ends itself the same way once its call returns."""
 
 from __future__ import annotations
 
@@ -34,20 +35,23 @@ from spec.validator.report import Check
 CALL_ELEMENTS = 2**20  # rows are tiled into batches of about this many entries per call
 
 
-def mlx_threads() -> bool:
-    """Whether the installed mlx evaluates on several threads safely (0.31.2 made streams per thread,
-    ml-explore/mlx #2133); with an older one, a threads=2 sampler gets one worker."""
+def mlx_streams() -> bool:
+    """Whether the installed mlx runs two streams of one thread at once safely (0.32.1: streams
+    and command encoders per thread, the compile cache fixes); with an older one, a sampler
+    declaring in_flight=2 has one call in flight."""
     from importlib.metadata import PackageNotFoundError, version
     try:
-        return tuple(int(part) for part in version("mlx").split(".")[:3]) >= (0, 31, 2)
-    except (ValueError, PackageNotFoundError):  # a version we cannot read: one worker, to be safe
+        return tuple(int(part) for part in version("mlx").split(".")[:3]) >= (0, 32, 1)
+    except (ValueError, PackageNotFoundError):  # a version we cannot read: one call at a time
         return False
 
 
-def release_mlx_streams():
+def release_mlx_streams(streams=()):
     """End-of-thread cleanup for any thread that may have used mlx (see the module docstring)."""
     mx = sys.modules.get("mlx.core")
     if mx is not None:
+        for stream in streams:
+            mx.synchronize(stream)
         mx.synchronize()
         mx.clear_streams()
 
@@ -58,6 +62,7 @@ class Worker:
     def __init__(self):
         self.jobs: queue.Queue = queue.Queue()
         self.abandoned = False
+        self.streams = ()  # two mlx streams, made on this thread by the first call that needs them
         self.thread = threading.Thread(target=self._loop, daemon=True, name="spec.validator sampler calls")
         self.thread.start()
 
@@ -75,7 +80,7 @@ class Worker:
                 box["end"] = time.perf_counter()
                 done.set()
         finally:
-            release_mlx_streams()
+            release_mlx_streams(self.streams)
 
     def submit(self, fn: Callable) -> tuple[dict, threading.Event]:
         """Queue fn() on this thread; `result` collects it."""
@@ -95,6 +100,13 @@ class Worker:
     def call(self, fn: Callable, timeout: float):
         """fn() on this thread, as `result` returns it."""
         return self.result(self.submit(fn), timeout)
+
+    def stream(self, slot: int):
+        """The mlx stream for calls in slot 0 or 1 (called on this thread, which owns them)."""
+        if not self.streams:
+            import mlx.core as mx
+            self.streams = (mx.default_stream(mx.default_device()), mx.new_stream(mx.default_device()))
+        return self.streams[slot]
 
     def close(self, wait: float = 5.0):
         """Stop the thread (it releases mlx's streams on the way out) unless it is hung."""
@@ -130,6 +142,7 @@ class _Call:
     worker: Worker
     job: tuple
     start: float
+    slot: int | None  # its mlx stream when two calls are in flight (its answer is then made a host array later)
 
 
 class Calls:
@@ -138,35 +151,14 @@ class Calls:
     def __init__(self, ctx):
         self.ctx = ctx
         self.worker = Worker()
-        self.helper: Worker | None = None  # the second worker of a sampler with threads=2
-        self.lock = threading.Lock()  # held while the sampler's own code runs
         self.busy_until = 0.0  # sampler_seconds counts the time any call was running, once
+        self.overlapped = 0  # calls started while another was in flight
 
     def close(self):
-        for worker in (self.worker, self.helper):
-            if worker is not None:
-                worker.close()
-
-    def _job(self, sampler: Sampler, x, key, history) -> Callable:
-        """The sampler's code under the lock; its answer made a host array outside it (for a lazy
-        mlx sampler, that is where the work happens)."""
-        lock = self.lock
-
-        def job():
-            with lock:
-                out = sampler(x, key, history)
-            return sampler.host(out)
-        return job
-
-    def _abandon(self):
-        """After a hang: fresh workers and a fresh lock (the hung call may hold the old one)."""
-        for worker in (self.worker, self.helper):
-            if worker is not None:
-                worker.abandoned = True
-        self.worker, self.helper, self.lock = Worker(), None, threading.Lock()
+        self.worker.close()
 
     def _time(self, start: float, end: float):
-        """Add a call's running time, less what overlapped calls already counted."""
+        """Add a call's running time, less what an overlapping call already counted."""
         self.ctx.report.sampler_seconds += max(0.0, end - max(start, self.busy_until))
         self.busy_until = max(self.busy_until, end)
 
@@ -175,41 +167,60 @@ class Calls:
         try:
             return self.worker.call(fn, self.ctx.profile.call_timeout)
         except TimeoutError:
-            self._abandon()
+            self.worker = Worker()
             raise
 
+    def _left(self, c: _Call) -> float:
+        return max(0.0, c.start + self.ctx.profile.call_timeout - time.perf_counter())
+
     def _start(self, x, rows: int, vocab: int, key: int | None, where: str, sampler: Sampler | None,
-               history, worker: Worker | None = None, before: bytes | None = None) -> _Call:
+               history, before: bytes | None = None, slot: int | None = None) -> _Call:
+        """Queue a call on the worker: the sampler's answer (a host array, or with a slot the lazy
+        mlx array whose evaluation has started on that slot's stream) and its input's bytes after it."""
         sampler = sampler or self.ctx.sampler
         before = sampler.snapshot(x) if before is None else before
-        self.ctx.report.calls += 1
-        worker = worker or self.worker
-        start = time.perf_counter()
-        return _Call(x, rows, vocab, key, where, sampler, before, worker,
-                     worker.submit(self._job(sampler, x, key, history)), start)
+        worker = self.worker
+
+        def job():
+            if slot is None:
+                out = sampler.host(sampler(x, key, history))
+            else:
+                import mlx.core as mx
+                with mx.stream(worker.stream(slot)):
+                    out = sampler(x, key, history)
+                if isinstance(out, mx.array):
+                    mx.async_eval(out)
+            return out, sampler.snapshot(x)  # here: a lazily written mlx input is evaluated on its thread
+
+        return _Call(x, rows, vocab, key, where, sampler, before, worker, worker.submit(job), time.perf_counter(),
+                     slot)
 
     def _finish(self, c: _Call) -> np.ndarray:
         """The ids of a call in flight, or a Finding for a raise, a hang, garbage or a mutation."""
         from spec.validator.context import fail
 
         ctx = self.ctx
+        ctx.report.calls += 1
         info = {"case": c.where, "key": c.key, "batch shape": f"({c.rows}, {c.vocab})"}
         try:
-            out, error = c.worker.result(c.job, max(0.0, c.start + ctx.profile.call_timeout - time.perf_counter()))
+            answer, error = c.worker.result(c.job, self._left(c))
+            if error is None and c.slot is not None:  # the evaluation started in _start
+                answer, error = (c.worker.call(lambda: (c.sampler.host(answer[0]), answer[1]), self._left(c)))
         except TimeoutError:
             self._time(c.start, time.perf_counter())
-            self._abandon()
+            self.worker = Worker()
             fail(Check.HANG, "a sampler returns", (),
                  f"no answer within {ctx.profile.call_timeout:g} s on a ({c.rows}, {c.vocab}) batch ({c.where})", info)
-        self._time(c.start, c.job[0]["end"])
+        self._time(c.start, time.perf_counter())
         if error is not None:
             text = str(error).splitlines()[0][:200] if str(error) else ""
             fail(Check.RAISES, "a sampler returns a token for every valid row", (),
                  f"raised {type(error).__name__}: {text} ({c.where})", info)
+        out, after = answer
         ids = token_ids(out, c.rows, c.vocab)
         if isinstance(ids, str):
             fail(Check.OUTPUT, "B token ids, integers in [0, V)", (), f"{ids} ({c.where})", info)
-        if c.sampler.snapshot(c.x) != c.before:
+        if after != c.before:
             fail(Check.MUTATION, "the sampler leaves its input unchanged", (),
                  f"the input array was modified in place ({c.where})", info)
         return ids
@@ -230,7 +241,7 @@ class Calls:
         ctx.report.shrink_calls += 1
         start = time.perf_counter()
         try:
-            out, error = self._run(self._job(sampler, x, key, history))
+            out, error = self._run(lambda: sampler.host(sampler(x, key, history)))
         except TimeoutError:
             return None
         finally:
@@ -246,40 +257,37 @@ class Calls:
 
     def stream(self, batches, sampler: Sampler | None = None):
         """(call, ids) for each call in `batches`, in order: an iterable of (x, rows, vocab, key,
-        where, history, before) tuples (`before`: the input's bytes, or None), pulled lazily. A
-        sampler with threads=2 has two calls in flight; one worker pulls one call at a time, so the
-        keys are drawn in the same order either way. Use it closed (contextlib.closing): after a
-        finding, the calls still in flight end before the run goes on."""
+        where, history, before) tuples (`before`: the input's bytes, or None), pulled lazily. With
+        in_flight=2, call i + 1 is pulled (its key drawn) and started before call i is collected:
+        a run that stops at a finding has then drawn one key more than with one call in flight.
+        Use it closed (contextlib.closing): a call still in flight then ends before the run goes on."""
         sampler = sampler or self.ctx.sampler
-        two = sampler.threads > 1 and (sampler.array != "mlx" or mlx_threads())
-        if two and self.helper is None:
-            self.helper = Worker()
-        workers = [self.worker, self.helper] if two else [self.worker]
+        two = sampler.in_flight > 1 and sampler.array == "mlx" and mlx_streams()
         flight: deque[_Call] = deque()
         batches, started = iter(batches), 0
         try:
             while True:
-                if len(flight) == len(workers):
+                if len(flight) == (2 if two else 1):
                     c = flight.popleft()
                     yield c, self._finish(c)
                 if (batch := next(batches, None)) is None:
                     break
                 x, rows, vocab, key, where, history, before = batch
-                flight.append(self._start(x, rows, vocab, key, where, sampler, history,
-                                          workers[started % len(workers)], before))
+                self.overlapped += bool(flight)
+                flight.append(self._start(x, rows, vocab, key, where, sampler, history, before,
+                                          started % 2 if two else None))
                 started += 1
             while flight:
                 c = flight.popleft()
                 yield c, self._finish(c)
         finally:
-            for c in flight:
-                if c.worker.abandoned:
-                    continue
-                try:
-                    c.worker.result(c.job, max(0.0, c.start + self.ctx.profile.call_timeout - time.perf_counter()))
-                except TimeoutError:
-                    self._abandon()
-                    break
+            for c in flight:  # not counted: never collected
+                if c.worker is self.worker:
+                    try:
+                        c.worker.result(c.job, self._left(c))
+                    except TimeoutError:
+                        self.worker = Worker()
+                    self._time(c.start, time.perf_counter())
 
     def tiled(self, fed: np.ndarray, reps: int, sampler: Sampler | None = None):
         """`fed` tiled `reps` times as the sampler's array, and its bytes (see `stream`): built once

@@ -13,14 +13,16 @@ from spec.validator.coupling import coupling
 
 def structure(ctx: Context, caps: Capabilities) -> Capabilities:
     """Returns `caps` with the counts of the draws, for the statistics when they are independent
-    draws (no random step: with one, tiled copies share a call's coins)."""
+    draws (no random step: with one, tiled copies share a call's coins) and no more than the
+    statistics' first look takes (so that the looks stay where the report says)."""
     p = ctx.profile
     drawn = {}
+    reuse = not any(step.random for step in ctx.pipeline.steps) and p.structure_draws <= ctx.looks[0]
     for case in ctx.cases:
         ctx.tick(f"structure: {case.name}")
         counts = ctx.calls.draw(case, p.full_vocab_draws if case.rows.shape[1] > 8192 else p.structure_draws,
                                 caps=caps, independent=False)  # support checks: tiled copies need not be independent
-        if not any(step.random for step in ctx.pipeline.steps):
+        if reuse:
             drawn[case.name] = counts
     batch = [c for c in ctx.cases if c.batch]
     ctx.report.checks.append(f"structure: every draw in the spec's support, {len(ctx.cases)} cases "

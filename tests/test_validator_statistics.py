@@ -46,7 +46,8 @@ def test_a_pass_states_its_power_and_alpha_split():
 def test_looks_go_breadth_first_so_a_late_case_failure_costs_one_look_per_case():
     """"min_tokens_to_keep ignored" shows only on the two-row batch case, the 9th of 12 rows. Before
     the looks went breadth first, the cases before it were taken to 40,000 draws per row first:
-    348,024 draws to the failure; now every row gets its 2,500-draw look first (85,524)."""
+    348,024 draws to the failure; now every row gets its 2,500-draw look first (85,524, and 67,524
+    since the structure tier's 2,000 draws per case count towards that look)."""
     from zoo import BUGGY
     bug = next(b for b in BUGGY if b.name == "min_tokens_to_keep ignored")
     report = spec.validate(bug.black_box(), bug.pipeline)

@@ -19,7 +19,7 @@ from proofs.catalogue import BY_ID, THEOREMS
 from proofs.core import Context, verdict
 from proofs.crosscheck import Usage  # the one Usage class (see there why it lives in crosscheck)
 from proofs.smt import RLIMIT
-from proofs.transcript import Result, write
+from proofs.transcript import Result, write, z3_drift
 
 MAX_N = 2**16  # a bounded argmax-shift query declares n reals: far past the default 1024 none can finish
 MAX_RLIMIT = 2**32 - 1  # z3 reads rlimit as an unsigned 32-bit number
@@ -135,6 +135,8 @@ def main(argv=None) -> int:
     total = sum(r.seconds for r in results)
     print(f"\n{len(results) - len(failed)}/{len(results)} theorems as expected in {total:.1f} s; "
           f"transcripts in {args.out}/index.md", file=log)
+    if drift := z3_drift():
+        print(drift, file=log)
     if args.cross_check:
         disagreements = crosscheck.run(args.out, min(args.timeout, 120.0), log, args.cross_check)
         data["cross_check"] = disagreements

@@ -35,9 +35,24 @@ def query_path(theorem_id: str, step: Step) -> str:
     return f"smt2/{theorem_id}/{step.query.name}.smt2"
 
 
+# The z3-solver release every verdict and rlimit figure in the README was measured with; the
+# README's commands install it (tests/constraints.txt pins the same one, and a test checks they agree).
+Z3_MEASURED = "5.4.1.0"
+
+
 def versions() -> dict:
-    return {"z3": z3_version(), "sympy": sympy.__version__, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {"z3": z3_version(), "z3-solver": _package("z3-solver"), "z3-solver measured": Z3_MEASURED,
+            "sympy": sympy.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def z3_drift() -> str:
+    """A line when the installed z3-solver is not the release the verdicts were measured with
+    (a resource limit is counted in z3's own units, which a release may change), else ''."""
+    installed = _package("z3-solver")
+    if installed == Z3_MEASURED:
+        return ""
+    return (f"note: z3-solver {installed} is installed; the verdicts and --rlimit figures were measured with "
+            f"{Z3_MEASURED} (pip install -e . -c tests/constraints.txt installs it)")
 
 
 def _package(name: str) -> str | None:

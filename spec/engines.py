@@ -88,7 +88,8 @@ MLX_LM = Engine(
     ), _mlx_lm_generation)
 
 HF = Engine(
-    "transformers", "hf", ("transformers", "torch"), ("torch", "transformers"), 'pip install -e ".[test,hf]"', _hf, (
+    "transformers", "hf", ("transformers", "torch"), ("torch", "transformers"),
+    'pip install -e ".[test,hf]" -c tests/constraints.txt', _hf, (
         Config("defaults (temperature 1, top-k 50)"),
         Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
         Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temperature": 0.8, "top_k": 40, "top_p": 0.95}),

@@ -7,6 +7,7 @@ spec that accepts nonsense hides bugs.
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import math
 import numbers
@@ -34,16 +35,48 @@ from spec.transforms import (
     registered,
 )
 
-# The engine release each preset models by default (read from the installed package where there
-# is one; importlib.metadata was used once to write these, nothing is imported at run time).
+# The Python package and release a preset models, where the engine has numbered releases: the
+# release its source was read from and its tests were last run against (tests/constraints.txt pins
+# the same one). Another installed release is drift, reported by `drift`, never assumed equal.
+MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2")}
+
+# The engine release each preset models by default.
 ENGINE_VERSIONS = {
-    "hf": "transformers 5.24.0",
+    **{preset: f"{package} {release}" for preset, (package, release) in MODELLED.items()},
     "vllm": "vLLM v1 engine (release not recorded: read from a public copy of vllm/v1/sample)",
     "llama_cpp": "llama.cpp master (src/llama-sampler.cpp at ggml-org/llama.cpp@6f7f63ee)",
-    "mlx_lm": "mlx-lm 0.32.2",
     "tiny_llm": "tiny-llm week-1 reference sampler (skyzh/tiny-llm, no numbered releases)",
     "reference": "this project's recommendation",
 }
+
+
+def releases(preset: str) -> tuple[str, str, str | None] | None:
+    """(package, the release the preset models, the installed release or None), or None where the
+    preset models no numbered release (a custom pipeline, vLLM, llama.cpp, tiny-llm, reference)."""
+    try:
+        modelled = MODELLED.get(canonical(preset))
+    except InvalidParameter:  # a custom pipeline
+        return None
+    if modelled is None:
+        return None
+    try:
+        return (*modelled, importlib.metadata.version(modelled[0]))
+    except importlib.metadata.PackageNotFoundError:
+        return (*modelled, None)
+
+
+def drift(preset: str) -> str | None:
+    """One line saying which release the preset models and which one is installed. A difference is
+    said, never hidden: the engine may have changed since the preset was written."""
+    if (found := releases(preset)) is None:
+        return None
+    package, release, installed = found
+    if installed is None:
+        return f"preset {preset} models {package} {release} ({package} is not installed here)"
+    if installed == release:
+        return f"preset {preset} models {package} {release}, the installed release"
+    return (f"preset {preset} models {package} {release}, installed {installed}: DRIFT (the engine may have changed "
+            f"since; a failure or a pass may be new in {installed})")
 
 
 def _check(name, value, kind: type, ok: Callable[[float], bool], allowed: str) -> int | float:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from spec import conformance, engines
+from spec import conformance, engines, presets
 from spec.engines import Config, Engine
 from spec.validator import adapters
 from tests.validating import ALPHA_RUN, ROOT
@@ -33,6 +33,7 @@ def test_the_mlx_lm_grid_conforms_but_for_its_shared_xtc_coin(tmp_path):
     assert all(f"[{i}/{len(grid)}]" in out.stderr for i in range(1, len(grid) + 1))  # progress, per-row times
     table = (tmp_path / "c.md").read_text()
     assert table.count("| mlx-lm |") == len(grid) and "XTC" in table and "repetition" in table
+    assert "- mlx-lm: preset mlx_lm models mlx-lm 0.32.2, the installed release" in table  # pinned: no drift
 
 
 def test_an_engine_not_installed_is_a_skipped_row_with_its_install_command(monkeypatch):
@@ -78,13 +79,18 @@ def test_usage_errors_exit_2_with_one_line(capsys, args, message):
 
 
 def test_a_documented_deviation_must_still_fail(monkeypatch):
-    """A row marked `known` passes the run only while the engine still deviates: once it conforms,
-    the table is stale and the run says so (exit 1)."""
+    """A row marked `known` passes the run only while the engine still deviates: once it conforms
+    on the release the preset models, the table is stale and the run says so (exit 1); on another
+    installed release it reads "not seen on X (fixed upstream?)", with its evidence, and exit 0."""
     fixed = replace(engines.MLX_LM, name="fixed", configs=(
         Config("greedy", {"temp": 0.0}, known="a deviation that was fixed"),))
     monkeypatch.setitem(conformance.ENGINES, "fixed", fixed)
     (row,) = conformance.run(["fixed"], profile="quick")
-    assert row.verdict == "conforms (a known deviation no longer shows)"
+    assert row.verdict.startswith("not seen on mlx-lm 0.32.2") and "preset models" in row.verdict
+    assert "every check passed" in row.check and "draws" in row.check and not conformance.passes(row)
+    monkeypatch.setitem(presets.MODELLED, "mlx_lm", ("mlx-lm", "0.31.0"))  # as if 0.32.2 were a newer release
+    (row,) = conformance.run(["fixed"], profile="quick")
+    assert row.verdict == f"not seen on {fixed.version()} (fixed upstream?)" and conformance.passes(row)
     broken = replace(engines.MLX_LM, name="broken", sampler=_no_top_p, configs=(
         Config("top-p", {"temp": 0.7, "top_p": 0.9}, known="ignores top_p"),))
     monkeypatch.setitem(conformance.ENGINES, "broken", broken)

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 import spec
 from proofs.catalogue import BY_ID
+from proofs.transcript import Z3_MEASURED
 from spec import presets
 from spec.invariants import INVARIANTS
 from spec.strategies import logit_rows, tie_free_rows
 from spec.target import Tolerance
+from tests.validating import ALPHA_RUN, ROOT
 
 EXACT = Tolerance(0.0, 0.0)  # decide every comparison exactly, report no boundary
 DYADIC = np.log([0.5, 0.25, 0.125, 0.125])
@@ -411,12 +413,29 @@ def test_version_must_be_a_release_string(preset, version):
         presets.PRESETS[preset](version=version)
 
 
-def test_engine_versions_name_every_preset_and_the_installed_releases():
-    import importlib.metadata
+def test_engine_versions_name_every_preset_and_the_pinned_releases():
+    """A preset models a fixed release, the one tests/constraints.txt pins: what is installed may
+    differ (a user's newer engine), and that is a report line (presets.drift), not a test failure."""
     assert set(presets.ENGINE_VERSIONS) == set(presets.PRESETS)
-    assert presets.ENGINE_VERSIONS["mlx_lm"] == f"mlx-lm {importlib.metadata.version('mlx-lm')}"
-    assert presets.ENGINE_VERSIONS["hf"] == f"transformers {importlib.metadata.version('transformers')}"
+    pins = dict(line.split("==") for line in (ROOT / "tests" / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    for preset, (package, release) in presets.MODELLED.items():
+        assert presets.ENGINE_VERSIONS[preset] == f"{package} {release}" and pins[package] == release
     assert "llama-sampler.cpp" in presets.llama_cpp.__doc__ and "0.32.2" in presets.mlx_lm.__doc__
+    assert pins["z3-solver"] == Z3_MEASURED  # the proofs' verdicts and rlimit figures (summary.json records both)
+
+
+def test_drift_between_the_modelled_and_the_installed_release_is_said(monkeypatch):
+    import importlib.metadata
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "5.25.0" if name == "transformers" else real(name))
+    line = presets.drift("hf")
+    assert line.startswith("preset hf models transformers 5.24.0, installed 5.25.0: DRIFT")
+    from zoo import CORRECT
+    top_p = CORRECT[0]  # a correct numpy top-p sampler under the hf preset (one run at ALPHA_RUN)
+    report = spec.validate(top_p.black_box(), top_p.pipeline, profile="quick", alpha=ALPHA_RUN)
+    assert report.release == line and f"  engine: {line}" in str(report).splitlines()[:5]
+    assert presets.drift("vllm") is None and presets.drift("custom") is None
 
 
 def test_tiny_llm_top_k_may_equal_the_vocabulary_but_not_exceed_it():

@@ -100,13 +100,16 @@ class Sampler:
                 return np.log(self.distribution(z, history))
         return self.logits(z, _as_histories(history, len(z))) if self.reads_history else self.logits(z)
 
-    def black_box(self, white_box: bool = False):
+    def black_box(self, white_box: bool = False, own_rng: bool = False):
         """This sampler as the validator sees it: numpy in, token ids out, randomness from a seed;
         with white_box, its filtered logits too (log of its probabilities). When the pipeline reads
         the token history the sampler takes `history` (one spec.History per row), as the validator's
-        convention asks."""
-        def run(logits, seed: int, history=None):
-            rng = np.random.default_rng(seed)
+        convention asks. With own_rng it takes no seed and draws from a Generator of its own, as
+        most samplers people write do (no key reaches it: no same-key checks)."""
+        own = np.random.default_rng(0) if own_rng else None
+
+        def run(logits, seed: int | None, history=None):
+            rng = own if own_rng else np.random.default_rng(seed)
             if self.draw is not None:
                 return self.draw(logits, rng)
             histories = _as_histories(history, len(logits))
@@ -118,16 +121,22 @@ class Sampler:
         def run_filter(logits, history=None):
             return self.filtered(logits, history)
 
-        if self.reads_history:
+        if own_rng and self.reads_history:
+            def sample(logits, history=None):
+                return run(logits, None, history)
+        elif own_rng:
+            def sample(logits):
+                return run(logits, None)
+        elif self.reads_history:
             def sample(logits, seed: int, history=None):
                 return run(logits, seed, history)
-
-            def filtered(logits, history=None):
-                return run_filter(logits, history)
         else:
             def sample(logits, seed: int):
                 return run(logits, seed)
-
+        if self.reads_history:
+            def filtered(logits, history=None):
+                return run_filter(logits, history)
+        else:
             def filtered(logits):
                 return run_filter(logits)
 
@@ -136,8 +145,8 @@ class Sampler:
         # filtered logits only when it gives them (one branch per call).
         random = any(type(s).random for s in self.pipeline.steps)
         expose = white_box and not (random and self.logits is None)
-        return adapters.Sampler(sample, "numpy", "seed", filtered if expose else None, name=f"zoo: {self.name}",
-                                **extra)
+        return adapters.Sampler(sample, "numpy", "global" if own_rng else "seed", filtered if expose else None,
+                                name=f"zoo: {self.name}" + (" (own generator)" if own_rng else ""), **extra)
 
 
 def _adapter_fields() -> set:

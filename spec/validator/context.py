@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
+from spec.presets import drift
 from spec.target import Target, Tolerance, log_softmax, target
 from spec.transforms import Pipeline
 from spec.validator import stats
@@ -104,6 +105,7 @@ class Context:
     alpha_coupling: float = 0.0
     alpha_stat: float = 0.0
     alpha_batch_key: float = 0.0
+    alpha_probe: float = 0.0  # a sampler that ignores its key passes the reproducibility probe with at most this
     shrink_deadline: float = math.inf  # time.monotonic() after which shrinking stops
     keys: np.random.Generator = None
     calls: object = None  # spec.validator.calls.Calls, attached by validate()
@@ -126,7 +128,8 @@ class Context:
             prof = replace(prof, call_timeout=t)
         sampler = as_sampler(sampler, array)
         input = input or sampler.input or "logits"
-        report = Report(sampler.name, str(pipeline), input, profile, float(alpha), int(seed))
+        report = Report(sampler.name, str(pipeline), input, profile, float(alpha), int(seed),
+                        release=drift(pipeline.name) or "")
         ctx = cls(sampler, pipeline, input, prof, float(alpha), int(seed), family, progress, report,
                   keys=np.random.default_rng([int(seed), 0x4B45]))
         ctx.cases = [c for c in cases(ctx.seed, pipeline) if ctx._has_target(c)]
@@ -163,13 +166,17 @@ class Context:
         # Set aside before the contract finds whether the sampler is reproducible: unused, it only
         # makes the run more conservative.
         self.alpha_batch_key = self.alpha / 100 if same_key_applies(self) else 0.0
+        probed = self.sampler.key is not None and not all(self._deterministic(c) for c in self.cases)
+        self.alpha_probe = self.alpha / 100 if probed else 0.0  # contract._reproducible
         rows = sum(c.rows.shape[0] for c in self.stat_cases) + applies(self)  # + the joint of batch independence
-        rest = self.alpha - self.alpha_coupling - self.alpha_batch_key
+        rest = self.alpha - self.alpha_coupling - self.alpha_batch_key - self.alpha_probe
         self.alpha_stat = rest / max(1, rows * looks * len(stats.TESTS))
         self.report.alpha_split = "no statistical decisions: every check is definitive" if not rows else (
             f"total {self.alpha:g} for the whole run, split by Bonferroni: "
             + (f"{self.alpha_coupling:g} for the same-key mismatch counts, " if counted else "")
             + (f"{self.alpha_batch_key:g} for the batch same-key mismatch count, " if self.alpha_batch_key else "")
+            + (f"{self.alpha_probe:g} for calling a sampler that ignores its key reproducible, "
+               if self.alpha_probe else "")
             + f"{rest:g} for the statistics: "
             f"{rows} rows x {looks} looks x {len(stats.TESTS)} tests = {self.alpha_stat:.3g} each "
             "(the binomial scan divides its share again by the number of tokens it scans). "

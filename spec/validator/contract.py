@@ -4,6 +4,8 @@ NaN row; a row the engine itself rejects; with a factory, greedy, top_k = 1 and 
 
 from __future__ import annotations
 
+import math
+from contextlib import closing
 from dataclasses import replace
 
 import numpy as np
@@ -33,18 +35,14 @@ def contract(ctx: Context) -> Capabilities:
         ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, batch.name, history=batch.history())
         shapes += f" and a batch of {fed.shape[0]}"
     caps = Capabilities(reproducible=_reproducible(ctx, single, key, first))
-    if caps.reproducible:
-        ctx.report.checks.append(f"contract: reproducible with {HOW[ctx.sampler.key]} (fixed keys for the "
-                                 "same-key checks and for shrinking)")
-    else:
-        ctx.report.skipped.append("same-key coupling and fixed-key shrinking: the sampler is not reproducible "
-                                  "with a key")
+    if ctx.sampler.key is None:
+        ctx.report.skipped.append("same-key checks and fixed-key shrinking: the sampler takes no key")
     ctx.report.checks.append(f"contract: output shape, dtype and range for {shapes}; input not mutated; "
                              "no raise or hang")
     _nan_row(ctx)
     _rejected_row(ctx)
     if ctx.family:
-        variants(ctx, caps)
+        caps = variants(ctx, caps)
     return caps
 
 
@@ -73,17 +71,81 @@ def _first_call(ctx: Context, case: Case, key: int):
         raise
 
 
+PROBE_COPIES = (64, 4096)  # the fewest and the most copies of a row the reproducibility probe draws per call
+
+
 def _reproducible(ctx: Context, case: Case, key: int, first) -> bool:
+    """Whether a key fixes the sampler's draws, decided with a stated error. A sampler that keeps
+    its own random state (a numpy Generator, a torch.Generator, random.Random, a key it splits, the
+    clock) ignores the key; two of its draws of one row agree with probability q = sum_i p_i^2 (for
+    a mixture, at most its largest component's). So the probe takes the case whose target has the
+    smallest q and draws m copies twice under one key, m such that q^m <= ctx.alpha_probe: a
+    sampler that ignores its key is called reproducible with at most that probability. Each
+    same-key check also re-runs its own input under its own keys before it fails (`unkeyed`)."""
     if ctx.sampler.key is None:
         return False
-    widest = max((c for c in ctx.cases if c.rows.shape[1] <= 8192 and not c.batch), key=lambda c: c.rows.shape[1])
-    big, seen = ctx.feed(widest.rows), widest.history(64)
-    tiled = np.tile(big, (64, 1))
-    a = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility", history=seen)
-    b = ctx.calls.call(ctx.sampler.to_array(tiled), 64, big.shape[1], key, "reproducibility", history=seen)
+    how = HOW[ctx.sampler.key]
+    if (probe := _probe_case(ctx)) is None:
+        ctx.report.skipped.append(f"the key ({how}) is not probed: every case's target is deterministic, so only "
+                                  "the deterministic same-key checks run (they need no key)")
+        return False
+    widest, q = probe
+    m = max(PROBE_COPIES[0], math.ceil(math.log(ctx.alpha_probe) / math.log(q)))
+    if m > min(PROBE_COPIES[1], 2**22 // widest.rows.shape[1]):
+        ctx.report.skipped.append(f"same-key checks and fixed-key shrinking: whether {how} fixes the draws cannot be "
+                                  f"decided at alpha {ctx.alpha_probe:.2g}: the least predictable case's target "
+                                  f"repeats a draw with probability {q:.4g}")
+        return False
+    big, seen = ctx.feed(widest.rows), widest.history(m)
+    tiled = np.tile(big, (m, 1))
+    a = ctx.calls.call(ctx.sampler.to_array(tiled), m, big.shape[1], key, "reproducibility", history=seen)
+    b = ctx.calls.call(ctx.sampler.to_array(tiled), m, big.shape[1], key, "reproducibility", history=seen)
     fed = ctx.feed(case.rows)
     again = ctx.calls.call(ctx.sampler.to_array(fed), *fed.shape, key, case.name, history=case.history())
-    return bool(np.array_equal(a, b) and np.array_equal(first, again))
+    chance = f"{q:.3g}^{m} = {q ** m:.2g} <= {ctx.alpha_probe:.2g}"
+    if np.array_equal(a, b) and np.array_equal(first, again):
+        ctx.report.checks.append(f"contract: reproducible with {how}: two calls under one key drew the same {m} "
+                                 f"copies of '{widest.name}' (a sampler that ignores its key does that with "
+                                 f"probability {chance}); fixed keys for the same-key checks and for shrinking")
+        return True
+    ctx.report.skipped.append(f"same-key checks and fixed-key shrinking: the sampler is not reproducible with {how} "
+                              f"(two calls under one key differ in {int((a != b).sum())} of {m} draws of "
+                              f"'{widest.name}'): it keeps its own random state, which is correct, but these checks "
+                              "need a key that fixes its draws")
+    return False
+
+
+def _probe_case(ctx: Context) -> tuple[Case, float] | None:
+    """The single-row case (V <= 8192) whose target repeats a draw least often, and that chance
+    q = sum_i p_i^2 (with random steps, the largest over the mixture's components, which bounds
+    every pair of components too: sum_i p_i r_i <= max(sum p_i^2, sum r_i^2)); None when every
+    such case is deterministic."""
+    best = None
+    for c in ctx.cases:
+        if c.batch or c.rows.shape[1] > 8192:
+            continue
+        t = ctx.spec(ctx.feed(c.rows), c)
+        parts = [p for _, p in t.mixture] or [t.probs]
+        q = max(float(np.sum(np.atleast_2d(p)[0] ** 2)) for p in parts)
+        if q < 1 - 1e-12 and (best is None or q < best[1]):
+            best = (c, q)
+    return best
+
+
+def unkeyed(ctx: Context, calls: list, first: list, what: str) -> bool:
+    """A same-key check's control, before it fails: `calls` again (the same inputs under the same
+    keys, as `Calls.stream` takes them) must give `first` again. If not, the sampler is not
+    reproducible after all (its draws moved with time or with its own state): the check is skipped
+    with that reason, never failed, and the run goes on without fixed keys. True: skipped."""
+    with closing(ctx.calls.stream(calls)) as results:
+        again = [ids for _, ids in results]
+    moved = sum(int((np.ravel(x) != np.ravel(y)).sum()) for x, y in zip(first, again, strict=True))
+    if not moved:
+        return False
+    ctx.report.skipped.append(f"{what}: not reproducible: re-run under the same keys, the same inputs drew other "
+                              f"tokens ({moved} of {sum(np.size(x) for x in first)} draws moved), so its mismatches "
+                              "say nothing; later same-key checks and fixed-key shrinking are skipped too")
+    return True
 
 
 def _may_raise(ctx: Context, row: np.ndarray, what: str):
@@ -139,7 +201,7 @@ def _variant_list(preset_params: dict) -> list[tuple[str, dict, bool]]:
     return out
 
 
-def variants(ctx: Context, caps: Capabilities):
+def variants(ctx: Context, caps: Capabilities) -> Capabilities:
     """Greedy, top_k = 1 and the no-op parameters the preset has, built by the factory (with the
     run's engine-only parameters): deterministic targets must give the greedy token; a no-op must
     give the same tokens as without it (same keys; with random steps such as XTC, whose coins a
@@ -178,22 +240,29 @@ def variants(ctx: Context, caps: Capabilities):
             same = np.array_equal(t.support, base_t.support) and np.allclose(t.probs, base_t.probs)
             if t.greedy >= 0 or not (noop and same) or random:
                 ctx.calls.draw(replace(c, name=f"{c.name}, {label}"), 64, variant, pipe, independent=False)
-            elif caps.reproducible:
-                _same_tokens(ctx, c, variant, label)
+            elif caps.reproducible and not _same_tokens(ctx, c, variant, label):
+                caps = replace(caps, reproducible=False)
         tried.append(label)
     if tried:
         ctx.report.checks.append(f"contract (factory): {', '.join(tried)} on {len(probes)} probes")
+    return caps
 
 
-def _same_tokens(ctx: Context, case: Case, variant, label: str):
+def _same_tokens(ctx: Context, case: Case, variant, label: str) -> bool:
+    """The no-op variant draws the same tokens as the sampler under the same key; False when the
+    control (`unkeyed`) shows the sampler is not reproducible after all."""
     fed = np.tile(ctx.feed(case.rows), (256, 1))
     key = ctx.key()
     seen = case.history(256)
-    a = ctx.calls.call(ctx.sampler.to_array(fed), 256, fed.shape[1], key, case.name, history=seen)
+    x = ctx.sampler.to_array(fed)
+    a = ctx.calls.call(x, 256, fed.shape[1], key, case.name, history=seen)
     b = ctx.calls.call(variant.to_array(fed), 256, fed.shape[1], key, case.name, variant, history=seen)
     t = ctx.spec(ctx.sampler.to_array(fed[:1]), case)
     differ = (a != b) & ~t.boundary[0, a] & ~t.boundary[0, b]
     if differ.any():
+        if unkeyed(ctx, [(x, 256, fed.shape[1], key, case.name, seen, None)], [a], f"factory variant {label}"):
+            return False
         fail(Check.NOOP, f"{label} changes nothing", (),
              f"with the same key, {int(differ.sum())} of 256 draws differ once {label} is set",
              {"case": case.name, "key": key, "row": case.rows[0]})
+    return True

@@ -16,27 +16,33 @@ from spec.transforms import Pipeline, RepetitionPenalty, Temperature
 from spec.validator import stats
 from spec.validator.cases import Case
 from spec.validator.context import Context, fail
+from spec.validator.contract import unkeyed
 from spec.validator.oracles import rank, shrink_coupling
 from spec.validator.report import Check
 
 RELATIONS = ("shift", "logits-vs-logprobs")
 
 
-def coupling(ctx: Context):
+def coupling(ctx: Context, reproducible: bool) -> bool:
     """Only for samplers fed logits: a shifted row of log-probabilities is no longer
     log-probabilities, and a sampler documented to take them may rely on the normalisation. Not
     with random steps (XTC): a correct sampler may spend its randomness on the coin differently
     for the two rows; and with a repetition penalty, only on rows with an empty history (the
-    penalty is not shift-invariant: `penalty-shift`)."""
+    penalty is not shift-invariant: `penalty-shift`). A sampler that its key does not reproduce
+    is checked on the cases with a deterministic target only (no key needed there). Returns
+    whether the sampler is still taken for reproducible (a check's control may say it is not)."""
     if ctx.input == "logprobs":
         ctx.report.skipped.append("same-key coupling: the sampler takes log-probabilities, so shifted rows are "
                                   "outside its contract")
-        return
+        return reproducible
     if any(0 < s.chance < 1 for s in ctx.pipeline.steps):
         ctx.report.skipped.append("same-key coupling: the pipeline has random steps (XTC), whose coin a correct "
                                   "sampler may draw from its key in any way; the mixture is tested by the statistics")
-        return
-    single = [c for c in ctx.cases if not c.batch and c.rows.shape[1] <= 8192 and not c.exact]
+        return reproducible
+    single = [c for c in ctx.cases if not c.batch and c.rows.shape[1] <= 8192 and not c.exact
+              and (reproducible or ctx._deterministic(c))]
+    if not single:
+        return reproducible
     if any(isinstance(s, RepetitionPenalty) for s in ctx.pipeline.steps) and any(c.seen for c in single):
         single = [c for c in single if not c.seen]
         ctx.report.skipped.append("same-key coupling on rows with a token history: the repetition penalty is not "
@@ -46,9 +52,12 @@ def coupling(ctx: Context):
         relate = (lambda v: v - 37.0) if name == "shift" else (lambda v: _float_logprobs(ctx, v))
         for case in single:
             ctx.tick(f"coupling ({name}): {case.name}")
-            _couple(ctx, case, name, relate, tests)
-    ctx.report.checks.append(f"structure: same-key coupling under {', '.join(RELATIONS)} on {len(single)} cases "
-                             f"({ctx.profile.coupling_draws} key pairs each)")
+            if not _couple(ctx, case, name, relate, tests):
+                return False
+    which = "" if reproducible else " with a deterministic target (the sampler's key does not fix its draws)"
+    ctx.report.checks.append(f"structure: same-key coupling under {', '.join(RELATIONS)} on {len(single)} cases"
+                             f"{which} ({ctx.profile.coupling_draws} key pairs each)")
+    return reproducible
 
 
 def _float_logprobs(ctx: Context, values: np.ndarray) -> np.ndarray:
@@ -58,8 +67,9 @@ def _float_logprobs(ctx: Context, values: np.ndarray) -> np.ndarray:
     return values - c  # exact in float64; to_array rounds it once
 
 
-def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
-    """Same keys for a case and its related row, both exactly as the sampler receives them."""
+def _couple(ctx: Context, case: Case, relation: str, relate, tests: int) -> bool:
+    """Same keys for a case and its related row, both exactly as the sampler receives them. False:
+    the control showed that the keys do not reproduce the draws (the check is skipped)."""
     inv = BY_ID[relation]
     xa = ctx.sampler.to_array(ctx.feed(case.rows))
     fed_a = ctx.sampler.as_numpy(xa)
@@ -67,7 +77,7 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
     xb = ctx.sampler.to_array(fed_b)
     ta = ctx.spec(xa, case)
     if ta.boundary.any() or ctx.spec(xb, case).boundary.any():
-        return  # a boundary token may flip, and with it the whole renormalised distribution
+        return True  # a boundary token may flip, and with it the whole renormalised distribution
     n = ctx.profile.coupling_draws
     reps = max(1, min(n, (2**20) // fed_a.shape[1]))
     seen, v = case.history(reps), fed_a.shape[1]
@@ -82,12 +92,14 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
     va, vb = ctx.sampler.as_numpy(xa)[0], ctx.sampler.as_numpy(xb)[0]
     if ctx.pipeline.greedy:
         _couple_greedy(ctx, case, relation, inv, a, b, va, vb, keys)
-        return
+        return True
     rate, delta = mismatch_rate(ta, va, vb, ctx.sampler.dtype, ctx.pipeline)
     differ = int((a != b).sum())
     alpha_t = ctx.alpha_coupling / max(1, tests)
     limit = stats.binomial_upper(a.size, rate, alpha_t)
     if differ > limit:
+        if not ctx._deterministic(case) and unkeyed(ctx, calls[0::2], ids[0::2], f"same-key {relation}"):
+            return False
         ce = shrink_coupling(ctx, case, relate, keys, reps)
         fail(Check.SAME_KEY_SHIFT if relation == "shift" else Check.SAME_KEY_LOGPROBS,
              f"{inv.id}: {inv.statement}", inv.theorems + BY_ID["same-key-coupling"].theorems + inv.float_theorems,
@@ -98,6 +110,7 @@ def _couple(ctx: Context, case: Case, relation: str, relate, tests: int):
              statistics={"test": "binomial upper bound", "mismatches": differ, "draws": int(a.size),
                          "alpha used": alpha_t},
              observed=_pairs(a, b, ta), counterexample=ce)
+    return True
 
 
 def _couple_greedy(ctx: Context, case, relation, inv, a, b, va, vb, keys):

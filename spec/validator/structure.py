@@ -1,6 +1,7 @@
 """Tier 3, structure: every draw of every case lies in the spec's support (one outside is a
 definitive failure, shrunk with fixed keys), including each row of a batch whose rows have
-opposite top tokens (batch-rows); then, for reproducible samplers, the same-key checks."""
+opposite top tokens (batch-rows); then the same-key checks (for a sampler its key does not
+reproduce, on the cases with a deterministic target only)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,4 @@ def structure(ctx: Context, caps: Capabilities) -> Capabilities:
                                  "are at opposite ends (batch-rows)")
     elif batch:
         ctx.report.skipped.append("batch-rows: the sampler takes one row per call (it is called row by row)")
-    if caps.reproducible:
-        coupling(ctx)
-    return replace(caps, drawn=drawn)
+    return replace(caps, drawn=drawn, reproducible=coupling(ctx, caps.reproducible))

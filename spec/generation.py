@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from spec.numerics import Tolerance, log_softmax
+from spec.presets import drift
 from spec.target import target
 from spec.transforms import (
     FrequencyPenalty,
@@ -99,7 +100,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
     Returns a `spec.validator.Report`."""
     draws = DRAWS[profile]
     report = Report(name or getattr(loop, "__name__", "generation loop"), str(pipeline), "logits", profile, alpha,
-                    seed)
+                    seed, release=drift(pipeline.name) or "")
     start = time.perf_counter()
     joint = exact_joint(next_logits, prompt, pipeline, steps)
     seen_lp: dict = {}

@@ -63,8 +63,8 @@ def writable(out: Path) -> None:
 
 def parse_args(argv):
     p = Parser(prog="python -m proofs.check", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("transcripts"), help="transcript folder")
-    p.add_argument("--only", nargs="+", metavar="ID", help="run only these theorem ids")
+    p.add_argument("--out", type=Path, default=Path("transcripts"), help="transcript folder (default: transcripts)")
+    p.add_argument("--only", nargs="+", metavar="ID", help="run only these theorem ids (default: every theorem)")
     p.add_argument("--list", action="store_true", help="list the theorem ids and exit")
     p.add_argument("--max-n", type=positive(int, MAX_N), default=1024,
                    help=f"largest power of two for the bounded argmax-shift proofs (default 1024, at most {MAX_N})")
@@ -74,10 +74,13 @@ def parse_args(argv):
     p.add_argument("--timeout", type=positive(float, MAX_TIMEOUT), default=1800.0,
                    help=f"wall-clock seconds per solver query, a safety net above the resource limit "
                         f"(default 1800, at most {MAX_TIMEOUT})")
-    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
-    p.add_argument("--full", action="store_true", help="also the slow float32 floating-point proofs")
+    p.add_argument("--json", action="store_true",
+                   help="print summary.json to stdout (default: the console summary only)")
+    p.add_argument("--full", action="store_true",
+                   help="also the slow float32 floating-point proofs and the exhaustive 16-bit enumeration "
+                        "(default: off)")
     p.add_argument("--cross-check", choices=crosscheck.SOLVERS,
-                   help="re-check every .smt2 file with cvc5, or the floating-point ones with bitwuzla")
+                   help="re-check every .smt2 file with cvc5, or the floating-point ones with bitwuzla (default: none)")
     args = p.parse_args(argv)
     unknown = [i for i in args.only or [] if i not in BY_ID]
     if unknown:

@@ -121,11 +121,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spec.conformance", description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help=f"comma-separated, from: {', '.join(ENGINES)} (default: all)")
-    parser.add_argument("--profile", default="default", choices=("quick", "default", "thorough"))
-    parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="FILE")
-    parser.add_argument("--markdown", metavar="FILE")
+    parser.add_argument("--profile", default="default", choices=("quick", "default", "thorough"),
+                        help="how many draws per configuration (default: default)")
+    parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run (default: 1e-6)")
+    parser.add_argument("--seed", type=int, default=0, help="the runs' random keys and rows (default: 0)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON (default: none)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (default: none)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     unknown = [n for n in names if n not in ENGINES]

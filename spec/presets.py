@@ -547,6 +547,24 @@ def engine_params(preset: str, explicit: bool = False, **common) -> dict:
     return params
 
 
+def engine_defaults(preset: str, **given) -> dict:
+    """The engine's own defaults that act when these common parameters are given and no others
+    (explicit=False): {engine parameter: default} for every one that is not the engine's no-op,
+    e.g. Hugging Face's top_k=50, llama.cpp's temp=0.8, top_k=40, top_p=0.95, min_p=0.05. Said out
+    loud wherever a preset is built from what a user typed, so none acts unseen."""
+    preset = canonical(preset)
+    defaults = {k: p.default for k, p in inspect.signature(PRESETS[preset]).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    out = {}
+    for name, engine_name in ENGINE_NAMES[preset].items():
+        if given.get(name) is not None or engine_name not in defaults:
+            continue
+        off = REGISTRY[name].noop if name == "temperature" else DISABLED[preset].get(name)
+        if defaults[engine_name] != off:
+            out[engine_name] = defaults[engine_name]
+    return out
+
+
 def common(preset: str, explicit: bool = False, **params) -> Pipeline:
     """The preset's pipeline for common parameters: common("mlx-lm", temperature=0.7, top_p=0.9)."""
     return PRESETS[canonical(preset)](**engine_params(preset, explicit, **params))

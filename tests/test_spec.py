@@ -434,7 +434,7 @@ def test_drift_between_the_modelled_and_the_installed_release_is_said(monkeypatc
     from zoo import CORRECT
     top_p = CORRECT[0]  # a correct numpy top-p sampler under the hf preset (one run at ALPHA_RUN)
     report = spec.validate(top_p.black_box(), top_p.pipeline, profile="quick", alpha=ALPHA_RUN)
-    assert report.release == line and f"  engine: {line}" in str(report).splitlines()[:5]
+    assert report.release == line and f"  {line}" in str(report).splitlines()[:5]
     assert presets.drift("vllm") is None and presets.drift("custom") is None
 
 

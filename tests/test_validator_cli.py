@@ -133,3 +133,26 @@ def test_cli_validates_mlx_lm_with_xtc_and_a_repetition_penalty_in_one_line():
     assert out.stdout.startswith("DOES NOT CONFORM") and "RepetitionPenalty(theta=1.3" in out.stdout
     assert "FAILED statistics: batch independence" in out.stdout and "minimal counterexample" in out.stdout
     assert "each keep-set one mixture component's support" in out.stdout
+
+
+def test_the_default_preset_a_tie_at_the_cut_and_engine_defaults_are_said():
+    """A Hugging Face-style top-p sampler under the default preset: the report says which preset ran
+    and why it is the default, and the failure says the missing token is tied with a kept one and
+    which presets drop such ties; under --preset hf, the engine's own top-k 50 is named in the spec line."""
+    out = run_cli("spec.examples:top_p_sampler", "--top-p", "0.9", "--profile", "quick")
+    assert out.returncode == 1, out.stdout + out.stderr
+    head = out.stdout.splitlines()[:6]
+    assert any(line.startswith("  preset reference (the default") for line in head), head
+    assert "token 4 is tied with token [3] (equal logits)" in out.stdout
+    assert "at these settings hf, vllm, llama_cpp, tiny_llm would drop it (choose with --preset)" in out.stdout
+    out = run_cli("spec.examples:top_p_sampler", "--preset", "hf", "--top-p", "0.9", "--profile", "quick")
+    assert "[not typed, the engine's own defaults: top_k=50;" in out.stdout.splitlines()[1], out.stdout
+
+
+def test_help_shows_every_default():
+    out = run_cli("--help")
+    options = out.stdout[out.stdout.index("\noptions:"):]
+    entries = ["  --" + e for e in options.split("\n  --")[1:]]  # one entry per option, with its help
+    assert len(entries) > 20
+    for entry in entries:
+        assert "default" in entry, entry

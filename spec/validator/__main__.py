@@ -37,6 +37,7 @@ from spec.validator import PROFILES, Family, adapters, validate
 # Factories with a white-box adapter: the same sampler, plus access to its filtered logits.
 KNOWN_FACTORIES = {"mlx_lm.sample_utils:make_sampler": adapters.mlx_lm}
 TAKES_LOGPROBS = ("mlx_lm", "tiny_llm")  # engines that hand their sampler z - logsumexp(z)
+DEFAULT_PRESET = "reference"
 VERDICT_FILE = "SPEC_VALIDATE_VERDICT_FILE"  # set in the child: where it writes its exit status
 
 
@@ -224,24 +225,37 @@ def parse(argv):
     parser = Parser(prog="python -m spec.validate", description=__doc__.split("\n\n")[0],
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", metavar="MODULE:ATTR", help="the sampler, or with --factory what builds it")
-    parser.add_argument("--factory", action="store_true", help="call ATTR with the preset's engine parameters")
-    parser.add_argument("--preset", default="reference", help=f"the spec's conventions: {', '.join(presets.PRESETS)}")
+    parser.add_argument("--factory", action="store_true",
+                        help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help=f"the spec's conventions: {', '.join(presets.PRESETS)} (default: reference, this "
+                             "project's recommendation, which keeps ties whole at a cut; name the engine whose "
+                             "conventions the sampler follows)")
     for cls in REGISTRY.values():
         kind = bias if cls.kind is dict else cls.kind
         parser.add_argument("--" + cls.name.replace("_", "-"), dest=cls.name, type=kind,
                             metavar="TOKEN:BIAS,..." if cls.kind is dict else None,
-                            help=f"{cls.__name__} ({cls.name}; no-op: {'none' if cls.kind is dict else cls.noop})")
+                            help=f"{cls.__name__} ({cls.name}; no-op: {'none' if cls.kind is dict else cls.noop}; "
+                                 "default: the preset's own)")
     parser.add_argument("--param", action="append", type=_pair, metavar="NAME=VALUE",
-                        help="an engine-only parameter of the preset (repeatable), e.g. xtc_threshold=0.2")
+                        help="an engine-only parameter of the preset (repeatable), e.g. xtc_threshold=0.2 "
+                             "(default: the preset's own)")
     parser.add_argument("--input", choices=("logits", "logprobs"),
                         help="what the sampler is fed (default: logprobs for mlx_lm and tiny_llm, else logits)")
-    parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto")
-    parser.add_argument("--one-row", action="store_true", help="the sampler takes one (1, V) row at a time")
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--alpha", type=float, default=1e-6, help="false-alarm rate of the whole run")
-    parser.add_argument("--seed", type=_seed, default=0)
-    parser.add_argument("--timeout", type=float, help="seconds one sampler call may take (default: the profile's)")
-    parser.add_argument("--json", type=_writable, metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto",
+                        help="the array type the sampler takes (default: auto, guessed from its module)")
+    parser.add_argument("--one-row", action="store_true",
+                        help="the sampler takes one (1, V) row at a time (default: a (B, V) batch)")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="default",
+                        help="how many draws (default: default; quick takes about a fifth of its draws, thorough 8x)")
+    parser.add_argument("--alpha", type=float, default=1e-6,
+                        help="false-alarm rate of the whole run (default: 1e-6)")
+    parser.add_argument("--seed", type=_seed, default=0, help="the run's random keys and rows (default: 0)")
+    parser.add_argument("--timeout", type=float,
+                        help="seconds one sampler call may take (default: the profile's: "
+                             + ", ".join(f"{p.name} {p.call_timeout:g}" for p in PROFILES.values()) + ")")
+    parser.add_argument("--json", type=_writable, metavar="FILE",
+                        help="also write the report as JSON (default: none)")
     return parser.parse_args(argv)
 
 
@@ -257,6 +271,12 @@ def run(argv) -> int:
     except (Usage, InvalidParameter) as e:
         print(f"spec.validate: {e}", file=sys.stderr)
         return 2
+    if defaults := presets.engine_defaults(args.preset, **given_params(args)):
+        shown = ", ".join(f"{k}={v}" for k, v in defaults.items())
+        report.pipeline += f" [not typed, the engine's own defaults: {shown}; a flag sets each, its no-op turns it off]"
+    if args.preset == DEFAULT_PRESET and not report.release:
+        report.release = (f"preset {DEFAULT_PRESET} (the default: this project's recommendation, which keeps ties "
+                          "whole at a cut; --preset names the engine whose conventions the sampler follows)")
     print(report, flush=True)
     if args.json:
         args.json.write_text(report.to_json())

@@ -10,7 +10,9 @@ import time
 
 import numpy as np
 
-from spec.target import Target
+from spec.errors import InvalidLogits, InvalidParameter
+from spec.presets import PRESETS, common, common_params
+from spec.target import Target, target
 from spec.validator.context import Context, fail, targets_or_none
 from spec.validator.report import Check, probs_text, row_text
 from spec.validator.shrink import shrink
@@ -18,6 +20,28 @@ from spec.validator.shrink import shrink
 
 def rank(probs: np.ndarray, token: int) -> int:
     return int((probs > probs[token]).sum() + (probs[:token] == probs[token]).sum() + 1)
+
+
+def tie_note(ctx: Context, row: np.ndarray, token: int, drawn: bool) -> str:
+    """When `token` (never drawn, or drawn outside the support) has the same logit as another token,
+    whether a tie is kept whole or cut at k or p is a convention: say so, and name the presets
+    whose rule, at the same settings, would have done what the sampler did. '' otherwise."""
+    tied = [int(j) for j in np.flatnonzero(row == row[token]) if j != token]
+    if not tied or not np.isfinite(row[token]):
+        return ""
+    agree = []
+    for name in PRESETS:
+        try:
+            t = target(ctx.feed(row[None]), common(name, explicit=True, **common_params(ctx.pipeline)))
+        except (InvalidParameter, InvalidLogits):
+            continue
+        if (np.atleast_2d(t.probs)[0, token] > 0) == drawn:
+            agree.append(name)
+    verb = "keep" if drawn else "drop"
+    return (f"; token {token} is tied with token{'s' * (len(tied) > 1)} {tied} (equal logits), and ties at a cut "
+            f"are a convention: the preset under test ({ctx.pipeline.name}) {'drops' if drawn else 'keeps'} it; "
+            + (f"at these settings {', '.join(agree)} would {verb} it (choose with --preset)" if agree
+               else f"no preset would {verb} it at these settings"))
 
 
 def counterexample(how: str, rows: np.ndarray, spec: str, sampler: str) -> dict:
@@ -46,6 +70,7 @@ def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: in
     else:
         check, inv, msg = (Check.SUPPORT, "every sampled token is in the spec's support",
                            f"returned token {token}, which the spec gives probability 0")
+    msg += tie_note(ctx, ctx.feed(case.rows)[row], token, drawn=True) if not pipeline.greedy else ""
     if case.batch:
         msg += f" (row {row} of a {case.rows.shape[0]}-row batch)"
         if ctx.sampler.batched:

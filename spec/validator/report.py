@@ -64,7 +64,7 @@ class Report:
     calls: int = 0  # every call of the sampler (or its filter), shrinking included
     shrink_calls: int = 0
     skipped: list[str] = field(default_factory=list)  # checks that did not run, and why
-    release: str = ""  # the release the preset models against the installed one (presets.drift)
+    release: str = ""  # the preset: the release it models against the installed one (presets.drift), or a default
 
     @property
     def passed(self) -> bool:
@@ -81,7 +81,7 @@ class Report:
                  + (f" ({self.shrink_calls:,} while shrinking)" if self.shrink_calls else "")
                  + f", {self.sampler_seconds:.1f} s inside the sampler"]
         if self.release:
-            lines.append(f"  engine: {self.release}")
+            lines.append(f"  {self.release}")
         for f in self.failures:
             lines += ["", f"FAILED {f.check}: {f.message}",
                       f"  invariant: {f.invariant}" + (f" (theorems: {', '.join(f.theorems)})" if f.theorems else ""),

@@ -7,7 +7,7 @@ import numpy as np
 
 from spec.validator import stats
 from spec.validator.context import Capabilities, Context, fail
-from spec.validator.oracles import rank, shrink_missing
+from spec.validator.oracles import rank, shrink_missing, tie_note
 
 
 def statistics(ctx: Context, caps: Capabilities):
@@ -90,7 +90,8 @@ def _failure(ctx: Context, caps: Capabilities, case, row: int, result: stats.Tes
          + (" (batch-rows: each row of a batch is sampled as if it were alone)"
             if case.batch and ctx.sampler.batched else ""), (),
          f"{result.detail}{where}; p = {result.pvalue:.3g} < {ctx.alpha_stat:.3g}"
-         + (f"; token {missing[0]} (spec p = {probs[missing[0]]:.4g}) was never drawn" if missing else ""),
+         + (f"; token {missing[0]} (spec p = {probs[missing[0]]:.4g}) was never drawn" if missing else "")
+         + (tie_note(ctx, ctx.feed(case.rows)[row], missing[0], drawn=False) if missing else ""),
          {"case": case.name, "pipeline": str(ctx.pipeline), "input": ctx.input,
           "generator": f"spec.validator.cases(seed={ctx.seed})", "row": case.rows[row],
           **({"history": case.histories[row]} if case.seen else {})},

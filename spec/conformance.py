@@ -32,6 +32,9 @@ from spec.generation import validate_generation
 from spec.validator import validate
 
 PROMPT = [1, 2, 3]  # the generation loops' prompt on the small model
+# Seconds one configuration takes, measured on this project's machine (2 cores, mlx-lm grid, idle):
+# quick 88 s and default 23.6 min for its 10 rows. A guide printed before a run, not a promise.
+ROW_SECONDS = {"quick": 9, "default": 140}
 FIXED_UPSTREAM = "(fixed upstream?)"  # a known deviation not seen on a drifted release: reported, exit 0
 
 @dataclass
@@ -50,11 +53,11 @@ class Row:
 def _brief(failure) -> str:
     ce = failure.counterexample
     if ce:
-        return f"row {ce['row']}: spec {ce['spec']}; engine {ce['sampler']}"
+        return f"{ce.get('label', 'row')} {ce['row']}: spec {ce['spec']}; engine {ce['sampler']}"
     return failure.message
 
 
-def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: int) -> Row:
+def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: int, progress=None) -> Row:
     """One configuration of one engine, validated against the engine's preset."""
     row = Row(engine.name, engine.version(), config.label, config.shown(), "error")
     start = time.perf_counter()
@@ -64,7 +67,8 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
             loop, next_logits = engine.generation(config.loop, **config.params)
             report = validate_generation(loop, next_logits, PROMPT, pipeline, profile=profile, alpha=alpha, seed=seed)
         else:
-            report = validate(engine.sampler(**config.params), pipeline, profile=profile, alpha=alpha, seed=seed)
+            report = validate(engine.sampler(**config.params), pipeline, profile=profile, alpha=alpha, seed=seed,
+                              progress=progress)
     except (InvalidParameter, TypeError, ValueError, RuntimeError) as e:  # the engine or the preset refused
         row.check = f"{type(e).__name__}: {e}"
         row.seconds = time.perf_counter() - start
@@ -98,12 +102,34 @@ def run(names=None, *, profile: str = "default", alpha: float = 1e-6, seed: int 
         if not e.installed():
             rows.append(Row(e.name, e.version(), "(all)", "", "skipped", f"not installed: {e.install}"))
             log(f"{e.name}: not installed ({e.install})")
+    per_row = ROW_SECONDS.get(profile)
+    log(f"{len(todo)} configurations at the {profile} profile: "
+        + (f"expect about {_duration(per_row * len(todo))} (about {per_row} s each on 2 idle cores)" if per_row else
+           "no measured figure for this profile (it draws 8x the default's: expect hours)"))
+    start = time.perf_counter()
     for i, (e, c) in enumerate(todo, 1):
-        log(f"[{i}/{len(todo)}] {e.name}: {c.label} ...")
-        row = check(e, c, profile=profile, alpha=share, seed=seed)
-        log(f"[{i}/{len(todo)}] {e.name}: {c.label}: {row.verdict} in {row.seconds:.1f} s")
+        where = f"[{i}/{len(todo)}] {e.name}: {c.label}"
+        log(f"{where} ...")
+        row = check(e, c, profile=profile, alpha=share, seed=seed, progress=_stages(log, where))
+        log(f"{where}: {row.verdict} in {row.seconds:.1f} s ({_duration(time.perf_counter() - start)} so far)")
         rows.append(row)
     return rows
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _stages(log, where: str):
+    """A validator progress callback that logs a line each time a new check starts, with its time."""
+    start, last = time.perf_counter(), [""]
+
+    def tick(text: str):
+        stage = text.split(":")[0].split(" (")[0]
+        if stage != last[0]:
+            last[0] = stage
+            log(f"{where}:   {stage} (from {time.perf_counter() - start:.1f} s)")
+    return tick
 
 
 def markdown(rows: list[Row], header: str = "") -> str:

@@ -100,7 +100,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
     Returns a `spec.validator.Report`."""
     draws = DRAWS[profile]
     report = Report(name or getattr(loop, "__name__", "generation loop"), str(pipeline), "logits", profile, alpha,
-                    seed, release=drift(pipeline.name) or "")
+                    seed, generation=True, release=drift(pipeline.name) or "")
     start = time.perf_counter()
     joint = exact_joint(next_logits, prompt, pipeline, steps)
     seen_lp: dict = {}
@@ -137,9 +137,11 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
                     worst = int(np.argmax(gap))
                     fail("white-box log-probabilities",
                          f"step {len(seq) + 1}: the loop samples from log-probabilities {_fmt(lp[worst])} for token "
-                         f"{worst} where the spec's processors give {_fmt(spec_lp[worst])} (tolerance {TOLERANCE})",
-                         case, invariant="the loop's log-probabilities are log_softmax of the processed logits",
-                         counterexample={"how": "the first history where they differ", "row": list(prompt) + seq,
+                         f"{worst} where the spec gives {_fmt(spec_lp[worst])} (tolerance {TOLERANCE})",
+                         case, invariant=("the loop's log-probabilities are log_softmax of the processed logits"
+                                          if yields == "processed" else "the loop draws from the spec's target"),
+                         counterexample={"how": "the first history where they differ", "label": "history",
+                                         "row": list(prompt) + seq,
                                          "spec": _fmt_row(spec_lp), "sampler": _fmt_row(lp)})
                     return _done(report, start, i + 1)
             seq.append(token)
@@ -151,7 +153,7 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
             fail("support", f"generated {seq}, which has spec probability 0",
                  {"name": "generation", "prompt": list(prompt), "seed": int(rng[i])},
                  invariant="every generated sequence is in the support of the exact joint",
-                 counterexample={"how": "a generated sequence", "row": list(prompt),
+                 counterexample={"how": "a generated sequence", "label": "prompt", "row": list(prompt),
                                  "spec": "probability 0", "sampler": str(seq)})
             return _done(report, start, i + 1)
         counts[tuple(seq)] = counts.get(tuple(seq), 0) + 1
@@ -176,7 +178,8 @@ def validate_generation(loop: Loop, next_logits: Callable, prompt: list, pipelin
                  {"name": "generation", "prompt": list(prompt), "seed": seed},
                  invariant="the generated sequences follow the exact joint distribution",
                  statistics={"test": result.name, "p-value": result.pvalue, "alpha": alpha_test, "draws": draws},
-                 counterexample={"how": "the most deviating sequence of the joint", "row": list(prompt),
+                 counterexample={"how": "the most deviating sequence of the joint", "label": "prompt",
+                                 "row": list(prompt),
                                  "spec": f"P({list(seq)}) = {probs[worst]:.4g}",
                                  "sampler": f"observed {observed[worst] / draws:.4g} over {draws:,} runs"})
             break

@@ -12,7 +12,7 @@ from mlx_lm.sample_utils import make_logits_processors, make_sampler
 from spec import presets
 from spec.generation import mlx_lm_loop, processed_logprobs, tiny_llama, validate_generation
 from spec.transforms import History, Pipeline, PresencePenalty, Temperature
-from tests.validating import ALPHA_RUN
+from tests.validating import ALPHA_RUN, ROOT
 
 PROMPT = [1, 2, 3, 2]
 PARAMS = dict(temp=0.8, top_p=0.9, repetition_penalty=1.3, logit_bias={4: 1.5})
@@ -129,3 +129,22 @@ def test_processed_logprobs_apply_the_pipeline_s_processors_only(model):
         penalised[t] = penalised[t] / 1.3 if penalised[t] > 0 else penalised[t] * 1.3
     expected = penalised - np.log(np.exp(penalised).sum())
     np.testing.assert_allclose(lp, expected, atol=1e-12)
+
+
+def _readme_loop_snippet() -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("Your own loop, end to end")) + len("```python\n")
+    return readme[start:readme.index("```", start)]
+
+
+def test_the_readme_generation_example_runs_as_shown_and_its_wrong_temperature_fails():
+    """The README's validate_generation example for a loop of one's own, run verbatim (at the suite's
+    alpha), then with the loop's temperature changed."""
+    code = _readme_loop_snippet().replace('profile="quick")', f'profile="quick", alpha={ALPHA_RUN!r})')
+    assert code.count("ALPHA") == 0 and f"alpha={ALPHA_RUN!r}" in code
+    for source, passes in ((code, True), (code.replace("/ 0.8", "/ 1.0"), False)):
+        scope = {"print": lambda *a: None}
+        exec(compile(source, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+        report = scope["report"]
+        assert report.passed is passes, str(report)
+    assert "history: [1, 2]" in str(report) and "1 run of the loop" in str(report)

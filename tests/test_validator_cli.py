@@ -54,7 +54,10 @@ def test_progress_bar_appears_after_a_few_seconds():
     bar = Progress(stream, after=0.0)
     bar("statistics: a case (2,500 draws)")
     bar.done()
-    assert "[##########--]" in stream.getvalue() and "statistics" in stream.getvalue()
+    assert "[##########------]" in stream.getvalue() and "statistics" in stream.getvalue()
+    for tick in ("batch same-key (64 keys)", "coupling (shift): a case", "an unnamed tick"):  # never backwards
+        bar(tick)
+    assert stream.getvalue().split("\r")[-1].startswith("[##############--]")
     quiet = Tty()
     Progress(quiet, after=60.0)("contract")
     assert quiet.getvalue() == ""

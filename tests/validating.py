@@ -12,8 +12,8 @@ tests included:
   its 10 rows);
 - test_batch_same_key.py 3 (min-p with a row maximum, impl at 2 pipelines); test_spec.py 1 (the drift line);
   test_testing.py 1;
-- test_generation.py 3 (mlx-lm's generate_step twice, a hand-written loop); test_speculative.py 1 (the exact
-  verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
+- test_generation.py 4 (mlx-lm's generate_step twice, a hand-written loop, the README's loop);
+  test_speculative.py 1 (the exact verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
 - with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the
   generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_vllm_speculative.py 2,
   test_llama_cpp_engine.py 8 (their grids, the known deviations not counted):

@@ -56,9 +56,9 @@ def validate(sampler, pipeline: Pipeline, *, input: str | None = None, array: st
     greedy, top_k = 1 and no-op parameters too. timeout: seconds one sampler call may take
     (default: the profile's).
     """
+    start = time.perf_counter()  # the whole call: building the cases and the alpha budget too
     ctx = Context.build(sampler, pipeline, input, array, profile, alpha, seed, family, progress, timeout)
     ctx.calls = Calls(ctx)
-    start = time.perf_counter()
     try:
         _run(ctx)
     finally:

@@ -39,6 +39,7 @@ KNOWN_FACTORIES = {"mlx_lm.sample_utils:make_sampler": adapters.mlx_lm}
 TAKES_LOGPROBS = ("mlx_lm", "tiny_llm")  # engines that hand their sampler z - logsumexp(z)
 DEFAULT_PRESET = "reference"
 VERDICT_FILE = "SPEC_VALIDATE_VERDICT_FILE"  # set in the child: where it writes its exit status
+STARTED = "SPEC_VALIDATE_STARTED"  # set in the child: when the command started (time.time())
 
 
 class Usage(Exception):  # noqa: N818 - a one-line usage problem, exit 2
@@ -68,17 +69,21 @@ def resolve(path: str):
 class Progress:
     """A one-line progress bar on stderr, shown once a run has taken more than two seconds."""
 
-    STAGES = ("contract", "white-box", "structure", "coupling", "statistics", "fingerprint")
+    STAGES = ("contract", "white-box", "structure", "coupling", "statistics", "batch independence", "batch same-key",
+              "fingerprint")  # in the order the tiers tick them (spec.validator.TIERS)
 
     def __init__(self, stream=sys.stderr, after: float = 2.0):
         self.stream, self.after, self.start, self.shown, self.last = stream, after, time.monotonic(), False, 0.0
+        self.stage = 1
 
     def __call__(self, text: str):
+        # the bar only moves forward: a tick that names no later stage keeps the current one
+        self.stage = max(self.stage, next((i for i, s in enumerate(self.STAGES, 1) if text.startswith(s)), 1))
         now = time.monotonic() - self.start
         tty = self.stream.isatty()
         if now < self.after or (not tty and now - self.last < 5):
             return
-        stage = next((i for i, s in enumerate(self.STAGES) if text.startswith(s)), 0) + 1
+        stage = self.stage
         bar = "#" * (2 * stage) + "-" * (2 * (len(self.STAGES) - stage))
         line = f"[{bar}] {now:5.1f} s  {text}"[:110]
         self.stream.write(("\r" + line.ljust(110)) if tty else line + "\n")
@@ -271,6 +276,8 @@ def run(argv) -> int:
     except (Usage, InvalidParameter) as e:
         print(f"spec.validate: {e}", file=sys.stderr)
         return 2
+    if started := os.environ.get(STARTED):
+        report.command_seconds = time.time() - float(started)
     if defaults := presets.engine_defaults(args.preset, **given_params(args)):
         shown = ", ".join(f"{k}={v}" for k, v in defaults.items())
         report.pipeline += f" [not typed, the engine's own defaults: {shown}; a flag sets each, its no-op turns it off]"
@@ -286,6 +293,7 @@ def run(argv) -> int:
 def main(argv=None) -> int:
     """Parse in this process (usage errors exit 2 at once), validate in a child process, and
     trust only a verdict the child wrote: a child that ends without one does not conform."""
+    started = time.time()  # after this process's imports: its own start-up is about a second more
     argv = sys.argv[1:] if argv is None else list(argv)
     if os.environ.get(VERDICT_FILE):
         status = run(argv)
@@ -299,7 +307,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         verdict = Path(tmp) / "verdict"
         child = subprocess.run([sys.executable, "-m", "spec.validator", *argv],
-                               env={**os.environ, VERDICT_FILE: str(verdict)})
+                               env={**os.environ, VERDICT_FILE: str(verdict), STARTED: str(started)})
         written = verdict.read_text() if verdict.exists() else ""
     if written == str(child.returncode):
         return child.returncode

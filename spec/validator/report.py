@@ -59,11 +59,13 @@ class Report:
     fingerprint: dict = field(default_factory=dict)
     alpha_split: str = ""
     draws: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole validate() call, the fingerprint included
+    command_seconds: float = 0.0  # the CLI: the whole command, Python's start-up and imports included
     sampler_seconds: float = 0.0  # of which inside the sampler's own calls
     calls: int = 0  # every call of the sampler (or its filter), shrinking included
     shrink_calls: int = 0
     skipped: list[str] = field(default_factory=list)  # checks that did not run, and why
+    generation: bool = False  # a generation loop's report (spec.validate_generation): runs of the loop, prompts
     release: str = ""  # the preset: the release it models against the installed one (presets.drift), or a default
 
     @property
@@ -75,11 +77,14 @@ class Report:
 
     def __str__(self) -> str:
         verdict = "CONFORMS" if self.passed else "DOES NOT CONFORM"
+        work = (f"{self.draws:,} run{'s' * (self.draws != 1)} of the loop in {self.seconds:.1f} s" if self.generation
+                else f"{self.draws:,} draws in {self.seconds:.1f} s"
+                + (f" ({self.command_seconds:.1f} s with start-up)" if self.command_seconds else "")
+                + f"; {self.calls:,} sampler calls"
+                + (f" ({self.shrink_calls:,} while shrinking)" if self.shrink_calls else "")
+                + f", {self.sampler_seconds:.1f} s inside the sampler")
         lines = [f"{verdict}: {self.sampler}", f"  spec: {self.pipeline} (input: {self.input})",
-                 f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: "
-                 f"{self.draws:,} draws in {self.seconds:.1f} s; {self.calls:,} sampler calls"
-                 + (f" ({self.shrink_calls:,} while shrinking)" if self.shrink_calls else "")
-                 + f", {self.sampler_seconds:.1f} s inside the sampler"]
+                 f"  profile {self.profile}, alpha {self.alpha:g}, seed {self.seed}: {work}"]
         if self.release:
             lines.append(f"  {self.release}")
         for f in self.failures:
@@ -95,7 +100,8 @@ class Report:
             if f.counterexample:
                 ce = f.counterexample
                 lines.append(f"  minimal counterexample ({ce['how']}):")
-                lines.append(f"    row:     {ce['row']}")
+                label = ce.get("label", "row")
+                lines.append(f"    {label + ':':<8} {ce['row']}")
                 lines.append(f"    spec:    {ce['spec']}")
                 lines.append(f"    sampler: {ce['sampler']}")
         lines += ["", "checks run:"] + [f"  - {c}" for c in self.checks]

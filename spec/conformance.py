@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import platform
 import sys
@@ -100,7 +101,9 @@ def run(names=None, *, profile: str = "default", alpha: float = 1e-6, seed: int 
     rows = []
     for e in engines:
         if not e.installed():
-            rows.append(Row(e.name, e.version(), "(all)", "", "skipped", f"not installed: {e.install}"))
+            missing = ", ".join(m for m in e.needs if importlib.util.find_spec(m) is None)
+            rows.append(Row(e.name, f"not installed (no {missing})", "(all)", "", "skipped",
+                            f"not installed: {e.install}"))
             log(f"{e.name}: not installed ({e.install})")
     per_row = ROW_SECONDS.get(profile)
     log(f"{len(todo)} configurations at the {profile} profile: "

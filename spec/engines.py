@@ -115,7 +115,7 @@ LLAMA_FLAGS = ("-DGGML_NATIVE=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS
                "-DLLAMA_CURL=OFF -DGGML_OPENMP=OFF")
 LLAMA_CPP = Engine(
     "llama-cpp", "llama_cpp", ("llama-cpp-python",), ("llama_cpp",),
-    f'CMAKE_ARGS="{LLAMA_FLAGS}" pip install -e ".[test,llama-cpp]" (builds llama.cpp: 8 min 21 s on 2 cores here)',
+    f'CMAKE_ARGS="{LLAMA_FLAGS}" pip install -e ".[test,llama-cpp]" (builds llama.cpp: 8 min 21 s, 2 idle cores)',
     adapters.llama_cpp, (
         Config("defaults (temp 0.8, top-k 40, top-p 0.95, min-p 0.05)"),
         Config("temperature 0 (greedy)", {"temp": 0.0}),

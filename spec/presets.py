@@ -515,11 +515,15 @@ DISABLED = {
 }
 
 
+ALIASES = {"transformers": "hf", "huggingface": "hf", "hugging_face": "hf"}  # engines named as people name them
+
+
 def canonical(name: str) -> str:
-    """'mlx-lm', 'llama.cpp', 'HF' -> the PRESETS key; unknown names raise InvalidParameter."""
-    key = name.strip().lower().replace("-", "_").replace(".", "_")
+    """'mlx-lm', 'llama.cpp', 'HF', 'transformers' -> the PRESETS key; unknown names raise InvalidParameter."""
+    key = name.strip().lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
     if key not in PRESETS:
-        raise InvalidParameter("preset", name, f"one of {', '.join(sorted(PRESETS))}")
+        raise InvalidParameter("preset", name, f"one of {', '.join(sorted(PRESETS))} (hf is also 'transformers')")
     return key
 
 

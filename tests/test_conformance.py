@@ -42,7 +42,7 @@ def test_an_engine_not_installed_is_a_skipped_row_with_its_install_command(monke
     monkeypatch.setitem(conformance.ENGINES, "ghost", ghost)
     rows = conformance.run(["ghost"])
     assert [(r.verdict, r.check) for r in rows] == [("skipped", "not installed: pip install ghost")]
-    assert rows[0].version == "ghost-engine (not installed)"
+    assert rows[0].version == "not installed (no no_such_module_here)"
 
 
 def _no_top_p(temp=0.0, top_p=0.0, **params):

@@ -436,6 +436,7 @@ def test_drift_between_the_modelled_and_the_installed_release_is_said(monkeypatc
     report = spec.validate(top_p.black_box(), top_p.pipeline, profile="quick", alpha=ALPHA_RUN)
     assert report.release == line and f"  {line}" in str(report).splitlines()[:5]
     assert presets.drift("vllm") is None and presets.drift("custom") is None
+    assert presets.canonical("transformers") == presets.canonical("Hugging Face") == "hf"  # the engine's name works
 
 
 def test_tiny_llm_top_k_may_equal_the_vocabulary_but_not_exceed_it():

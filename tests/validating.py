@@ -11,7 +11,7 @@ tests included:
 - test_conformance.py 6 (the mlx-lm grid's rows that must pass; the run gets 10 x ALPHA_RUN, split over
   its 10 rows);
 - test_batch_same_key.py 3 (min-p with a row maximum, impl at 2 pipelines); test_spec.py 1 (the drift line);
-  test_testing.py 1;
+  test_testing.py 1; test_validator_cuts.py 1;
 - test_generation.py 4 (mlx-lm's generate_step twice, a hand-written loop, the README's loop);
   test_speculative.py 1 (the exact verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
 - with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the

@@ -76,6 +76,17 @@ def pad(rows: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([rows, np.full((rows.shape[0], width - rows.shape[1]), -np.inf)], axis=1)
 
 
+def _top_ks(pipeline: Pipeline | None) -> list[int]:
+    return sorted({s.k for s in (pipeline.steps if pipeline else ()) if isinstance(s, TopK) and s.k <= 4096})
+
+
+def tie_at_cut(k: int) -> np.ndarray:
+    """k - 1 distinct logits, then two equal ones at positions k and k + 1, then two lower: a row
+    that puts an exact tie on the top-k cut, where the engines' tie rules differ (keep both, or
+    exactly k). Exact in every dtype: equal logits stay equal through any shift or scaling."""
+    return np.r_[np.linspace(1.0, 0.55, k - 1) if k > 1 else [], 0.5, 0.5, -1.0, -2.0][None]  # the tied pair is likely
+
+
 def fit(rows: np.ndarray, pipeline: Pipeline | None) -> np.ndarray:
     """`rows` padded with -inf so that every parameter of the pipeline is valid on them."""
     return pad(rows, min_width(pipeline))
@@ -95,6 +106,7 @@ def cases(seed: int, pipeline: Pipeline | None = None) -> list[Case]:
         Case("masked entries (-inf)", np.array([[-np.inf, 1.0, 0.5, -np.inf, 0.2, 0.0]])),
         Case("two rows with opposite top tokens in one batch", np.stack([DESCENDING, DESCENDING[::-1]])),
     ]
+    probes += [Case(f"a tie across the top-k cut (k = {k})", tie_at_cut(k)) for k in _top_ks(pipeline)]
     out = [replace(c, rows=fit(c.rows, pipeline)) for c in probes]
     out += [
         Case(f"LLM-like, V = 1,000 (seed {seed})", 0.35 * llm_logits(rng, 1, 1000), probe=False),

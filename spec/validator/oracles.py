@@ -25,7 +25,8 @@ def rank(probs: np.ndarray, token: int) -> int:
 def tie_note(ctx: Context, row: np.ndarray, token: int, drawn: bool) -> str:
     """When `token` (never drawn, or drawn outside the support) has the same logit as another token,
     whether a tie is kept whole or cut at k or p is a convention: say so, and name the presets
-    whose rule, at the same settings, would have done what the sampler did. '' otherwise."""
+    whose rule, at the same settings, would have done what the sampler did. '' when there is no
+    tie or no preset's rule would explain the draws."""
     tied = [int(j) for j in np.flatnonzero(row == row[token]) if j != token]
     if not tied or not np.isfinite(row[token]):
         return ""
@@ -37,11 +38,11 @@ def tie_note(ctx: Context, row: np.ndarray, token: int, drawn: bool) -> str:
             continue
         if (np.atleast_2d(t.probs)[0, token] > 0) == drawn:
             agree.append(name)
-    verb = "keep" if drawn else "drop"
+    if not agree:  # no tie rule explains it: the tie is beside the point
+        return ""
     return (f"; token {token} is tied with token{'s' * (len(tied) > 1)} {tied} (equal logits), and ties at a cut "
             f"are a convention: the preset under test ({ctx.pipeline.name}) {'drops' if drawn else 'keeps'} it; "
-            + (f"at these settings {', '.join(agree)} would {verb} it (choose with --preset)" if agree
-               else f"no preset would {verb} it at these settings"))
+            f"at these settings {', '.join(agree)} would {'keep' if drawn else 'drop'} it (choose with --preset)")
 
 
 def counterexample(how: str, rows: np.ndarray, spec: str, sampler: str) -> dict:

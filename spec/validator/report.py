@@ -56,6 +56,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # what ran, in order
     power: list[str] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)  # what these rows cannot show, and the settings that would
     fingerprint: dict = field(default_factory=dict)
     alpha_split: str = ""
     draws: int = 0
@@ -109,6 +110,8 @@ class Report:
             lines += ["", "checks skipped:"] + [f"  - {c}" for c in self.skipped]
         if self.passed and self.power:
             lines += ["", "a pass rules out:"] + [f"  - {p}" for p in self.power]
+        if self.passed and self.unseen:
+            lines += ["", "a pass does not rule out:"] + [f"  - {u}" for u in self.unseen]
         if self.fingerprint:
             lines += ["", f"fingerprint: {self.fingerprint.get('summary', '')}"]
         if self.alpha_split:

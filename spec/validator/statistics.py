@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec.target import target
+from spec.transforms import EpsilonCutoff, EtaCutoff, MinP, TopNSigma, TopP, TypicalP
 from spec.validator import stats
 from spec.validator.context import Capabilities, Context, fail
 from spec.validator.oracles import rank, shrink_missing, tie_note
@@ -121,3 +123,30 @@ def power(ctx: Context, caps: Capabilities, tested):
                                 "than rounding allows (see the coupling check)")
     if ctx.sampler.filter is not None:
         ctx.report.power.append("any keep-set difference on the white-box rows (definitive)")
+    ctx.report.unseen += unseen_cuts(ctx)
+
+
+CUTS = (TopP, MinP, TypicalP, EpsilonCutoff, EtaCutoff, TopNSigma)  # filters with a threshold a token may sit on
+
+
+def unseen_cuts(ctx: Context) -> list[str]:
+    """A slip at a threshold (`<=` for `<` at top-p, `>` for `>=` at min-p) shows only on a row with a
+    token exactly at the cut in the sampler's own arithmetic; a row whose cut lands within rounding
+    has boundary tokens, which every check leaves out. Only the exact-sum case (masses 1/2, 1/4,
+    1/8, 1/8; float64 samplers, decided with no tolerance) can put a token exactly on a cut, and
+    only at some settings: say so when this run had none, and which settings would."""
+    cuts = sorted({type(s).name for s in ctx.pipeline.steps if isinstance(s, CUTS)})
+    if not cuts:
+        return []
+    exact = [c for c in ctx.cases if c.exact]
+    reached = ctx.sampler.dtype == "float64" and any(
+        np.atleast_2d(target(ctx.feed(c.rows), ctx.pipeline, history=c.history()).boundary).any() for c in exact)
+    if reached:
+        return []
+    near = sum(int(np.atleast_2d(ctx.spec(ctx.feed(c.rows), c).boundary).sum()) for c in ctx.cases)
+    how = ("validate a float64 build of the sampler" if ctx.sampler.dtype != "float64" else
+           "validate once more with a cut on the exact-sum case: --top-p 0.5, 0.75 or 0.875, --min-p 0.5 or 0.25, "
+           "at temperature 1")
+    return [f"a slip exactly at the {', '.join(cuts)} cut (`<=` for `<`, `>` for `>=`): no row of this run put a "
+            f"token exactly on the cut in the sampler's arithmetic ({near} tokens sat within rounding of one, and "
+            f"are left out as boundary tokens); to reach it, {how}"]

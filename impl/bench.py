@@ -118,9 +118,9 @@ def compare(batch, name, params, processors, inputs, repeats, mlx_lm_make_sample
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m impl.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=100)
-    p.add_argument("--sweep-repeats", type=int, default=30)
-    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--repeats", type=int, default=100, help="timed calls per configuration (default: 100)")
+    p.add_argument("--sweep-repeats", type=int, default=30, help="timed calls per entropy-sweep point (default: 30)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="where the JSON goes (default: results)")
     args = p.parse_args(argv)
     from mlx_lm.sample_utils import make_logits_processors
     from mlx_lm.sample_utils import make_sampler as mlx_lm_make_sampler

@@ -135,10 +135,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m proofs.bench", description=__doc__.splitlines()[0])
     p.add_argument("--limit", type=float, default=10.0, help="seconds allowed per proof (default 10)")
     p.add_argument("--cap", type=int, default=4096, help="largest n tried (default 4096)")
-    p.add_argument("--at", type=int, nargs="+", help="run these n only (no doubling, no bisection)")
+    p.add_argument("--at", type=int, nargs="+",
+                   help="run these n only (no doubling, no bisection; default: double, then bisect)")
     p.add_argument("--rlimit", type=float, default=RLIMIT, help=f"z3 resource units per query (default {RLIMIT:.0e})")
-    p.add_argument("--encodings", nargs="+", default=ALL, choices=ALL)
-    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--encodings", nargs="+", default=ALL, choices=ALL, help="which encodings (default: all)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="where the JSON goes (default: results)")
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
     print(f"z3: {z3_version()}; load average {load:.2f} on {os.cpu_count()} cores at start", flush=True)

@@ -62,11 +62,13 @@ def run(cmd, env, timeout=3600):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", type=int, default=5, help="full test-suite runs")
-    parser.add_argument("--cli", type=int, default=30, help="validator CLI runs (cycling through 3 samplers)")
-    parser.add_argument("--busy", action="store_true", help="a CPU-heavy job alongside")
+    parser.add_argument("--suite", type=int, default=5, help="full test-suite runs (default: 5)")
+    parser.add_argument("--cli", type=int, default=30,
+                        help="validator CLI runs, cycling through 3 samplers (default: 30)")
+    parser.add_argument("--busy", action="store_true", help="a CPU-heavy job alongside (default: off)")
     parser.add_argument("--cause", type=int, default=0, metavar="N",
-                        help="first run the cause's reproduction N times without and N times with the release")
+                        help="first run the cause's reproduction N times without and N times with the release "
+                             "(default: 0)")
     args = parser.parse_args()
     stop = multiprocessing.Event()
     spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True)

@@ -15,6 +15,7 @@ def test_the_top_p_slip_fails_where_the_exact_sum_case_sits_on_the_cut():
     out = run_cli("spec.examples:top_p_075_sampler_keeping_the_token_at_p", "--preset", "hf", "--top-k", "0",
                   "--top-p", "0.75")
     assert out.returncode == 1 and "FAILED structure: support: returned token 2" in out.stdout, out.stdout
+    assert "token 2 sits exactly on a cut of this row" in out.stdout
 
 
 def test_a_pass_says_the_slip_was_out_of_reach_and_which_settings_reach_it():

@@ -72,6 +72,9 @@ def support_failure(ctx: Context, case, row: int, token: int, t: Target, key: in
         check, inv, msg = (Check.SUPPORT, "every sampled token is in the spec's support",
                            f"returned token {token}, which the spec gives probability 0")
     msg += tie_note(ctx, ctx.feed(case.rows)[row], token, drawn=True) if not pipeline.greedy else ""
+    if case.exact and np.atleast_2d(target(ctx.feed(case.rows), pipeline).boundary)[row, token]:
+        msg += (f"; token {token} sits exactly on a cut of this row (float64, decided with no tolerance): keeping it "
+                "is a `<=` where the preset has `<` (or `>` for `>=`)")
     if case.batch:
         msg += f" (row {row} of a {case.rows.shape[0]}-row batch)"
         if ctx.sampler.batched:

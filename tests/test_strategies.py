@@ -8,6 +8,7 @@ from hypothesis import find, given, settings
 
 from spec.rows import VOCAB
 from spec.strategies import (
+    _well_separated,
     huge_rows,
     llm_like,
     logit_rows,
@@ -141,7 +142,12 @@ def test_llm_like_rows_look_like_a_language_model():
 
 
 def test_tie_free_rows_still_have_neg_inf_repeats_and_huge_values():
-    """tie_free_rows(): -inf entries may repeat, and huge magnitudes and LLM rows (to 4,096) occur."""
+    """tie_free_rows(): -inf entries may repeat, and huge magnitudes and LLM rows (to 4,096) occur.
+    The LLM rows are looked for in their own branch (the same strategy and filter tie_free_rows uses):
+    Hypothesis (>= 6.131) biases its draws with constants read from this project's source, so
+    whether 2,000 examples of the whole mix reach a 1,000-token row moved with unrelated changes."""
     assert int(np.isneginf(find(tie_free_rows(), lambda r: np.isneginf(r).sum() >= 2, settings=FIND)).sum()) >= 2
     assert np.abs(finite(find(tie_free_rows(), lambda r: np.abs(finite(r)).max() >= 1e29, settings=FIND))).max() >= 1e29
-    assert find(tie_free_rows(), lambda r: r.size > 1_000, settings=FIND).size > 1_000
+    assert "llm_like(max_size=4096).filter(_well_separated)" in repr(tie_free_rows())
+    big = find(llm_like(4096).filter(_well_separated), lambda r: r.size > 1_000, settings=FIND)
+    assert big.size > 1_000

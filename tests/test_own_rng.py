@@ -5,7 +5,7 @@ The validator's reproducibility probe decides with a stated error (contract._rep
 sampler that ignores its key passes it with probability q^m <= alpha / 100, so no same-key check
 reads its independent draws as a shift dependence. Every run here is a correct sampler at
 alpha = ALPHA_OWN: they share 4e-8 of the suite's false-alarm budget (conftest.py). The runs go two
-at a time (two cores; a process each), so that 30 seeds per kind, twice, fit in CI's time.
+at a time (two cores; a process each), to fit in CI's time.
 """
 
 import subprocess
@@ -21,9 +21,13 @@ from zoo import BUGGY, BUGGY_TRANSFORMS
 
 import spec
 
-SEEDS = range(1, 31)  # per kind, through the Python API and through the CLI
+SEEDS = range(1, 31)  # per kind, through the Python API
+# Through the CLI (two processes per run, each importing the project): the issue's own sampler at 30
+# seeds and every other kind at 10, for CI's time; tests/false_alarms.py --cli runs each kind at more.
+CLI_SEEDS = {"numpy module-level": range(1, 31)}
+CLI_OTHER = range(1, 11)
 KINDS = list(zoo_own_rng.kinds(0))
-RUNS = 2 * len(KINDS) * len(SEEDS) + len(SEEDS) + 2  # API and CLI, torch, 2 more
+RUNS = len(KINDS) * len(SEEDS) + sum(len(CLI_SEEDS.get(k, CLI_OTHER)) for k in KINDS) + len(SEEDS) + 2  # torch, 2 more
 ALPHA_OWN = 4e-8 / RUNS
 
 
@@ -45,7 +49,7 @@ def _cli(path: str, flags, seed: int) -> subprocess.Popen:
 def test_every_kind_conforms_through_the_cli():
     """The CLI seeds the global random state before each call, which these samplers never read."""
     jobs = [(kind, path, setting.flags, seed) for kind, (_, setting, path) in zoo_own_rng.kinds(0).items()
-            for seed in SEEDS]
+            for seed in CLI_SEEDS.get(kind, CLI_OTHER)]
     failed, done = [], 0
     for pair in (jobs[i:i + 2] for i in range(0, len(jobs), 2)):
         procs = [(job, _cli(job[1], job[2], job[3])) for job in pair]

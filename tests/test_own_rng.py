@@ -99,7 +99,7 @@ class KeyedAtFirst:
         self.calls += 1
         p = zoo_own_rng._probs(logits, zoo_own_rng.HF_MIN_P)
         rng = np.random if self.calls <= self.honest else self.own
-        return zoo_own_rng._pick(p, rng.random(len(p)))
+        return zoo_own_rng.pick(p, rng.random(len(p)))
 
 
 def test_a_same_key_check_whose_control_moves_is_skipped_not_failed():

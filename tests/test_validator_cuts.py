@@ -5,6 +5,7 @@ samplers), and a pass at other settings says that such a slip was out of reach a
 
 import numpy as np
 from validating import ALPHA_RUN, run_cli
+from zoo import inverse_cdf
 
 import spec
 from spec import examples, presets
@@ -33,10 +34,7 @@ def _exactly_k(k):
         keep = np.zeros_like(x, dtype=bool)
         np.put_along_axis(keep, np.argsort(-x, axis=-1, kind="stable")[:, :k], True, -1)
         p = np.exp(np.where(keep, x, -np.inf) - x.max(axis=-1, keepdims=True))
-        cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
-        u = np.random.default_rng(seed).random(len(x))
-        picks = (np.searchsorted(c, v, side="right") for c, v in zip(cdf, u, strict=True))
-        return np.minimum(np.fromiter(picks, dtype=np.int64), x.shape[1] - 1)
+        return inverse_cdf(p / p.sum(axis=-1, keepdims=True), np.random.default_rng(seed))
     return sample
 
 

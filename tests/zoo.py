@@ -67,12 +67,17 @@ def with_checks(fn):
     return checked
 
 
-def inverse_cdf(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per row from (B, V) probabilities (B = 1 is broadcast to len(rng draws)):
-    the first token whose cumulative mass exceeds u ~ U[0, total)."""
+def pick(probs: np.ndarray, u) -> np.ndarray:
+    """Inverse CDF: per row of (B, V) probabilities, the first token whose cumulative mass exceeds
+    u * total, for one uniform u per row (from any generator)."""
     cdf = np.cumsum(probs, axis=-1)
-    u = rng.random(len(probs)) * cdf[:, -1]
+    u = np.asarray(u, dtype=np.float64) * cdf[:, -1]
     return np.array([min(np.searchsorted(c, v, side="right"), c.size - 1) for c, v in zip(cdf, u, strict=True)])
+
+
+def inverse_cdf(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One token per row from (B, V) probabilities (B = 1 is broadcast to len(rng draws))."""
+    return pick(probs, rng.random(len(probs)))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 import spec
 from spec import presets
+from tests.zoo import pick
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,6 @@ LLAMA = Setting(presets.llama_cpp(temp=0.8, top_k=40, top_p=0.9, min_p=0.05),
                  "--min-p", "0.05"))
 
 
-def _pick(probs: np.ndarray, u) -> np.ndarray:
-    """Inverse CDF: per row, the first token whose cumulative mass exceeds u * total."""
-    cdf = np.cumsum(probs, axis=-1)
-    u = np.asarray(u, dtype=np.float64) * cdf[:, -1]
-    return np.array([min(int(np.searchsorted(c, x, side="right")), c.size - 1) for c, x in zip(cdf, u, strict=True)])
-
-
 def _probs(logits, setting: Setting) -> np.ndarray:
     """The exact target of each row (computed once per distinct row: the validator tiles copies)."""
     x = np.atleast_2d(np.asarray(logits, dtype=np.float64))
@@ -58,7 +52,7 @@ _MODULE_RNG = np.random.default_rng(0)
 def module_level(logits):
     """A numpy Generator at module level (HF order, temperature 1.3 then min-p 0.05)."""
     p = _probs(logits, HF_MIN_P)
-    return _pick(p, _MODULE_RNG.random(len(p)))
+    return pick(p, _MODULE_RNG.random(len(p)))
 
 
 class Attribute:
@@ -69,14 +63,14 @@ class Attribute:
 
     def __call__(self, logits):
         p = _probs(logits, self.setting)
-        return _pick(p, self.rng.random(len(p)))
+        return pick(p, self.rng.random(len(p)))
 
 
 def constructed(rng: np.random.Generator, setting: Setting):
     """A numpy Generator passed at construction, closed over."""
     def sample(logits):
         p = _probs(logits, setting)
-        return _pick(p, rng.random(len(p)))
+        return pick(p, rng.random(len(p)))
     return sample
 
 
@@ -88,7 +82,7 @@ class PythonRandom:
 
     def __call__(self, logits):
         p = _probs(logits, self.setting)
-        return _pick(p, [self.rng.random() for _ in range(len(p))])
+        return pick(p, [self.rng.random() for _ in range(len(p))])
 
 
 class TorchGenerator:
@@ -127,7 +121,7 @@ class Clock:
 
     def __call__(self, logits):
         p = _probs(logits, self.setting)
-        return _pick(p, np.random.default_rng(time.time_ns()).random(len(p)))
+        return pick(p, np.random.default_rng(time.time_ns()).random(len(p)))
 
 
 def kinds(seed: int) -> dict:

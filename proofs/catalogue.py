@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from proofs import commutation, floating, order, refutations, samplers, sanity, speculative, symbolic
+from dataclasses import replace
+
+from proofs import commutation, fidelity, floating, order, refutations, samplers, sanity, speculative, symbolic
 from proofs.core import Theorem
 from proofs.samplers import MAX_N
 
@@ -11,6 +13,15 @@ def both(*parts):
     def run(ctx):
         for part in parts:
             part(ctx)
+    return run
+
+
+def faithful(*rules):
+    """The fidelity steps of a theorem: each encoded rule it reads, evaluated on concrete rows, keeps
+    what spec.target keeps (proofs.fidelity; one evaluation per rule and run)."""
+    def run(ctx):
+        for rule in rules:
+            fidelity.shared(ctx, rule)
     return run
 
 
@@ -34,7 +45,7 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\frac{e^{z_i - c}}{\sum_{j=1}^{n} e^{z_j - c}} = \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_j}}",
         (REAL_ROW, SHIFT, "n is a symbolic positive integer; also every concrete n from 1 to 16"),
         "SymPy, symbolic n (IndexedBase + Sum), and every concrete n = 1..16", "proved",
-        both(symbolic.softmax_shift, sanity.softmax_shift),
+        both(faithful("softmax"), symbolic.softmax_shift, sanity.softmax_shift),
         "A categorical sampler may be fed logits or any per-row shift of them (log-probabilities "
         "included): the target distribution is the same."),
     Theorem(
@@ -43,14 +54,15 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\log \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_j}} = z_i - \log \sum_{j=1}^{n} e^{z_j}",
         (REAL_ROW, "n is a symbolic positive integer",
          "no force=True rewriting: the log of a quotient is split only for positive factors"),
-        "SymPy, symbolic n", "proved", both(symbolic.log_softmax, sanity.log_softmax),
+        "SymPy, symbolic n", "proved", both(faithful("softmax"), symbolic.log_softmax, sanity.log_softmax),
         "What mlx-lm passes to its samplers, z - logsumexp(z), is exactly the log-probabilities."),
     Theorem(
         "softmax-of-logprobs", "sampling from log-probabilities = sampling from logits",
         "Applying softmax to the log-probabilities gives back the same distribution as softmax of the logits.",
         r"\operatorname{softmax}\big(z - \operatorname{logsumexp}(z)\big)_i = \operatorname{softmax}(z)_i",
         (REAL_ROW, "n is a symbolic positive integer"),
-        "SymPy, symbolic n", "proved", both(symbolic.softmax_of_logprobs, sanity.softmax_of_logprobs),
+        "SymPy, symbolic n", "proved",
+        both(faithful("softmax"), symbolic.softmax_of_logprobs, sanity.softmax_of_logprobs),
         "Categorical sampling on log-probabilities targets exactly the distribution of sampling on logits."),
     Theorem(
         "temperature-shift", "temperature commutes with the shift; it never moves the argmax",
@@ -59,7 +71,8 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\qquad \operatorname{argmax}\frac{z}{T} = \operatorname{argmax} z",
         (REAL_ROW, SHIFT, "T > 0 (T = 0 is greedy by convention, not a division)"),
         "SymPy for the softmax part (symbolic n); Z3 for the argmax part (unbounded n, arrays, quantifiers)",
-        "proved", both(symbolic.temperature_softmax, order.temperature_argmax, sanity.temperature_shift),
+        "proved", both(faithful("softmax", "first-max"), symbolic.temperature_softmax, order.temperature_argmax,
+                       sanity.temperature_shift),
         "Temperature can be applied to logits or log-probabilities alike, and as T -> 0 the most "
         "likely token does not depend on the choice."),
     Theorem(
@@ -75,7 +88,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "on both sides (z3's preprocessing may still substitute it). Unbounded: arrays, quantifiers, "
         "symbolic n; the first maximum exists (the running argmax is one: an explicit instance of the induction "
         "rule is a premise, and z3 checks base case, step and conclusion in one query) and is unique",
-        "proved", both(order.argmax_shift, sanity.argmax_shift),
+        "proved", both(faithful("argmax-one-hot", "first-max"), order.argmax_shift, sanity.argmax_shift),
         "Greedy decoding may be fed logits or log-probabilities (in exact arithmetic; see the "
         "floating-point theorems for rounding)."),
     Theorem(
@@ -85,7 +98,7 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\operatorname{argmax}_{\text{first}}(z)",
         (REAL_ROW, "logsumexp(z) is used only as one real number per row (an uninterpreted function)"),
         "Z3, unbounded n, logsumexp as an uninterpreted function of the row", "proved",
-        both(order.greedy_logprobs, sanity.greedy_logprobs),
+        both(faithful("first-max"), order.greedy_logprobs, sanity.greedy_logprobs),
         "An engine that hands log-probabilities to argmax picks the same token as on logits."),
     Theorem(
         "gumbel-coupling", "the same random key gives the same token from logits and log-probabilities",
@@ -99,7 +112,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3, unbounded n: first maximum of z + g vs z - c + g; prefix sums scaled by s > 0 (an explicit "
         "instance of the induction rule is a premise, and z3 checks base case, step and conclusion in one "
         "query), then the first crossing of u times the total", "proved",
-        both(order.gumbel_coupling, sanity.gumbel_coupling),
+        both(faithful("first-max"), order.gumbel_coupling, sanity.gumbel_coupling),
         "Seeded tests may compare a sampler's token on logits and on log-probabilities draw by draw, "
         "with the same key, instead of by statistics."),
     Theorem(
@@ -117,7 +130,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "with weights e_i = exp(z_i) > 0 and shifted weights e_i t, t = exp(-c) > 0: nonlinear real arithmetic "
         "for n = 1..6, and for unbounded n over arrays (prefix sums, induction-rule instances). Mutants that "
         "read logits or unnormalised weights are not proved (tests)", "proved",
-        both(order.filters_shift, sanity.filters_shift),
+        both(faithful("top-k", "top-p", "min-p"), order.filters_shift, sanity.filters_shift),
         "Each filter may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
         "penalty-shift", "claim: the repetition penalty is shift-invariant, in any engine's form (it is not)",
@@ -136,7 +149,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3: the four formulas are one function for theta > 0; a Z3 search for a witness, re-checked in exact "
         "rational arithmetic with each engine's formula evaluated separately; Z3 on the pinned witness: greedy on "
         "the penalized log-probabilities picks token 0 for every c in [max z, max z + 1]", "refuted",
-        both(refutations.penalty_shift, sanity.penalty_shift),
+        both(faithful("penalty"), refutations.penalty_shift, sanity.penalty_shift),
         "A repetition penalty must be applied to logits (as documented), not to log-probabilities: in every "
         "engine's form, on log-probabilities it can change even the greedy token (so top-k with k = 1 keeps "
         "a different token and the target distribution's most likely token moves)."),
@@ -166,7 +179,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "by mpmath interval arithmetic so that c is determined, the rest in Fractions with the format as "
         "numpy / mlx define it, every value round-tripped through numpy / mlx) and confirmed by Z3's "
         "floating-point theory (bit-precise) with c pinned by the bracket", "refuted",
-        both(floating.fp_argmax_shift_exact, floating.sanity_witnesses),
+        both(floating.declared_formats, floating.fp_argmax_shift_exact, floating.sanity_witnesses),
         "In floating point, greedy on log-probabilities can pick a different token from greedy on logits "
         "when the top two logits are adjacent floats; see fp-greedy-exact-guard for when it cannot."),
     Theorem(
@@ -175,7 +188,7 @@ THEOREMS: tuple[Theorem, ...] = (
         r"x \le y \implies \mathrm{fl}(x - c) \le \mathrm{fl}(y - c)",
         ("x, y, c finite (with c = NaN the claim fails: shown)", "round-to-nearest-even"),
         "Z3 floating-point theory, per format, queries in parallel", "proved",
-        both(floating.fp_sub_monotone, floating.sanity_monotone),
+        both(floating.declared_formats, floating.fp_sub_monotone, floating.sanity_monotone),
         "Shifting by a constant in floating point never reverses the order of two logits; it can only "
         "merge them into a tie."),
     Theorem(
@@ -186,7 +199,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3 floating-point theory search per format; the witness re-checked exactly in the format as numpy / "
         "mlx define it (not the encoding's format table), each value round-tripped through numpy / mlx",
         "refuted",
-        both(floating.fp_sub_strict, floating.sanity_witnesses),
+        both(floating.declared_formats, floating.fp_sub_strict, floating.sanity_witnesses),
         "Why exact invariance fails: a strict gap between two logits can vanish after the shift."),
     Theorem(
         "fp-argmax-shift-weak", "in floating point the argmax can only move earlier, to a tied token",
@@ -199,7 +212,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "that format's floats and symbolic n: y[i] = f(z[i], c) with f defined as fp.sub RNE, the lemma as a "
         "universally quantified hypothesis about f (proved by the per-format query), the claim about the "
         "first maximum", "proved",
-        both(floating.fp_argmax_shift_weak, floating.sanity_weak),
+        both(floating.declared_formats, floating.fp_argmax_shift_weak, floating.sanity_weak),
         "A sampler fed float log-probabilities never picks a token that was not a (rounded) maximiser."),
     Theorem(
         "fp-greedy-exact-guard", "greedy on float log-probabilities is exact when max(z) <= c < 2 max(z)",
@@ -214,7 +227,7 @@ THEOREMS: tuple[Theorem, ...] = (
         "lemmas as universally quantified hypotheses about f (each proved by its per-format query), the "
         "claim that the first maximum stays. For log-probabilities, `spec.greedy_logprobs_exact` checks these "
         "premises on the row's own computed logsumexp (nothing about it is assumed here)", "proved",
-        both(floating.fp_greedy_exact_guard, floating.sanity_guard),
+        both(floating.declared_formats, floating.fp_greedy_exact_guard, floating.sanity_guard),
         "`spec.greedy_logprobs_exact(row, dtype)` applies this guard: when it says yes, a greedy sampler "
         "may be fed float log-probabilities with no risk of a different token."),
     Theorem(
@@ -237,7 +250,7 @@ THEOREMS: tuple[Theorem, ...] = (
          "for symbolic n", SAMPLERS_NOTE),
         PROB_METHOD + " The log-probabilities and H: SymPy, symbolic n (log softmax(z - c) = log softmax(z), "
         "then H as a sum of functions of them). Mutant that scores |-z_i - H| with the logits: not proved "
-        "(tests)", "proved", both(samplers.shift_theorem("typical"), sanity.typical_shift),
+        "(tests)", "proved", both(faithful("typical"), samplers.shift_theorem("typical"), sanity.typical_shift),
         "Typical-p may run on logits or log-probabilities (mlx-lm's input) and keeps the same tokens."),
     Theorem(
         "epsilon-shift", "epsilon sampling keeps the same tokens for logits and log-probabilities",
@@ -248,7 +261,7 @@ THEOREMS: tuple[Theorem, ...] = (
         (REAL_ROW, SHIFT, "any epsilon in [0, 1], any min_tokens_to_keep >= 1 (the largest logits, ties kept)",
          f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
         PROB_METHOD + " Mutant that compares exp(z_i) (unnormalised) with epsilon: not proved (tests)", "proved",
-        both(samplers.shift_theorem("epsilon"), sanity.epsilon_shift),
+        both(faithful("epsilon"), samplers.shift_theorem("epsilon"), sanity.epsilon_shift),
         "Epsilon sampling may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
         "eta-shift", "eta sampling keeps the same tokens for logits and log-probabilities",
@@ -259,7 +272,7 @@ THEOREMS: tuple[Theorem, ...] = (
         (REAL_ROW, SHIFT, "any epsilon in [0, 1] (sqrt: its root >= 0), any min_tokens_to_keep >= 1",
          f"bounded: every n = 1..{samplers.MAX_N}; the log-probabilities and H for symbolic n", SAMPLERS_NOTE),
         PROB_METHOD + " H: SymPy, symbolic n, as for typical-shift. Mutant that compares exp(z_i) with eta: not "
-        "proved (tests)", "proved", both(samplers.shift_theorem("eta"), sanity.eta_shift),
+        "proved (tests)", "proved", both(faithful("eta"), samplers.shift_theorem("eta"), sanity.eta_shift),
         "Eta sampling may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
         "xtc-shift", "XTC targets the same mixture for logits and log-probabilities",
@@ -273,7 +286,7 @@ THEOREMS: tuple[Theorem, ...] = (
          f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
         PROB_METHOD + " The claim covers the removed set of the branch that fires and the mixture, for each of "
         "the four variants. Mutant that compares exp(z_i) with the threshold: not proved (tests)", "proved",
-        both(samplers.shift_theorem("xtc"), sanity.xtc_shift),
+        both(faithful("xtc"), samplers.shift_theorem("xtc"), sanity.xtc_shift),
         "XTC may run on logits or log-probabilities: the same tokens are excluded and the target mixture is the same."),
     Theorem(
         "top-n-sigma-shift", "top-n-sigma keeps the same tokens for logits and log-probabilities",
@@ -287,7 +300,7 @@ THEOREMS: tuple[Theorem, ...] = (
         f"{samplers.MAX_N}: max(z - c) = max(z) - c and sigma(z - c) = sigma(z) (the roots of equal variances; "
         "nonlinear real arithmetic); then one query for every n (a copy of the row per n), given that lemma: the "
         "keep tests agree. Mutant whose sigma is that of exp(z): not proved (tests)", "proved",
-        both(samplers.top_n_sigma, sanity.top_n_sigma_shift),
+        both(faithful("top-n-sigma"), samplers.top_n_sigma, sanity.top_n_sigma_shift),
         "Top-n-sigma may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
         "top-n-sigma-temperature", "top-n-sigma commutes with temperature",
@@ -301,7 +314,8 @@ THEOREMS: tuple[Theorem, ...] = (
         "Z3 over the reals, one row length per query (nonlinear), the row written z = T y: mean(z) = T mean(y), "
         "var(z) = T^2 var(y), then max(z) = T max(y) and sigma(z) = T sigma(y) (the roots >= 0), each lemma "
         "given the ones before; then one query for every n (a copy of the row per n): the keep tests agree",
-        "proved", both(samplers.top_n_sigma_temperature, sanity.top_n_sigma_temperature),
+        "proved",
+        both(faithful("top-n-sigma"), samplers.top_n_sigma_temperature, sanity.top_n_sigma_temperature),
         "Temperature and top-n-sigma may be applied in either order: the same tokens stay and the target "
         "distribution is the same."),
     Theorem(
@@ -317,7 +331,7 @@ THEOREMS: tuple[Theorem, ...] = (
          "same processors and sampling transforms, normalised"),
         f"Z3 over the reals (nonlinear: the ratios and the normalisation), one query per n = 1..{speculative.MAX_N}, "
         "and one for the per-token identity q min(1, p/q) + max(0, p - q) = p; a sanity check in Fractions on "
-        "random rational p and q up to 12 tokens", "proved", speculative.rejection,
+        "random rational p and q up to 12 tokens", "proved", both(faithful("speculative"), speculative.rejection),
         "A speculative verifier keeps the target's distribution if it compares normalised probabilities of the "
         "distributions it really samples from: apply the same temperature, filters and penalties to the draft "
         "as to the target before computing q, or the ratio is of the wrong distributions."),
@@ -359,5 +373,22 @@ THEOREMS: tuple[Theorem, ...] = (
         "spec.validate_generation over two tokens), not only at marginals."),
     *commutation.THEOREMS,
 )
+
+
+def _formats(ctx) -> str:
+    return ", ".join(floating.formats(ctx))
+
+
+# What each bounded theorem is checked for, in its verdict ("proved for n <= 6"): one place. Theorems
+# not listed are checked for every n (symbolic n, or arrays and quantifiers).
+SCOPES = {
+    **dict.fromkeys(("typical-shift", "epsilon-shift", "eta-shift", "xtc-shift", "top-n-sigma-shift"),
+                    f"n <= {samplers.MAX_N}"),
+    "top-n-sigma-temperature": lambda ctx: f"n <= {MAX_N if ctx.full else samplers.TEMPERATURE_N}",
+    "speculative-rejection": f"n <= {speculative.MAX_N}",
+    "speculative-token-match": f"n <= {speculative.MATCH_N}",
+    **dict.fromkeys(("fp-sub-monotone", "fp-argmax-shift-weak", "fp-greedy-exact-guard"), _formats),
+}
+THEOREMS = tuple(replace(t, scope=SCOPES[t.id]) if t.id in SCOPES else t for t in THEOREMS)
 
 BY_ID = {t.id: t for t in THEOREMS}

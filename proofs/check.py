@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from proofs import crosscheck
 from proofs.catalogue import BY_ID, THEOREMS
-from proofs.core import Context, verdict
+from proofs.core import INCONCLUSIVE, Context, verdict
 from proofs.crosscheck import Usage  # the one Usage class (see there why it lives in crosscheck)
 from proofs.smt import RLIMIT
 from proofs.transcript import Result, write, z3_drift
@@ -91,14 +93,22 @@ def parse_args(argv):
 def run(theorem, max_n, timeout, full=False, rlimit=RLIMIT) -> Result:
     ctx = Context(max_n=max_n, timeout=timeout, full=full, rlimit=rlimit)
     start = time.perf_counter()
-    theorem.run(ctx)
-    return Result(theorem, verdict(ctx.steps), ctx.steps, ctx.counterexample, time.perf_counter() - start)
+    try:
+        theorem.run(ctx)
+    except Exception as e:  # noqa: BLE001 - a degenerate row or a mutant must end in a verdict, not a traceback
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        ctx.step("the checker raised an error", "error", INCONCLUSIVE,
+                 f"`{type(e).__name__}: {e}` in {Path(where.filename).name}:{where.lineno} ({where.name}). The steps "
+                 "after it did not run, so nothing is concluded: **not proved**.", time.perf_counter() - start)
+    scope = theorem.scope_of(ctx)
+    return Result(theorem, verdict(ctx.steps, scope), ctx.steps, ctx.counterexample, time.perf_counter() - start,
+                  scope)
 
 
 def why_not(result: Result, args) -> str:
     """For a theorem not proved: which limit stopped the solver, and the flag that raises it."""
     limits = {s.answer.status for s in result.steps if s.answer is not None}
-    if result.verdict != "not proved" or not limits & {"resource limit", "timeout"}:
+    if not result.verdict.startswith("not proved") or not limits & {"resource limit", "timeout"}:
         return ""
     if "resource limit" in limits:
         return f"  (resource limit of {args.rlimit:,} units; try --rlimit)"
@@ -116,8 +126,9 @@ def main(argv=None) -> int:
         print(f"proofs.check: error: {str(e).translate(LINE_BREAKS)}", file=sys.stderr)
         return 2
     if args.list:
+        default = Context()  # the scope of a default run (--full widens some)
         for t in THEOREMS:
-            print(f"{t.id:22} expected {t.expected:8} {t.title}")
+            print(f"{t.id:31} expected {t.expected_verdict(t.scope_of(default)):30} {t.title}")
         return 0
     chosen = [BY_ID[i] for i in dict.fromkeys(args.only)] if args.only else list(THEOREMS)
     log = sys.stderr if args.json else sys.stdout
@@ -126,15 +137,16 @@ def main(argv=None) -> int:
         r = run(theorem, args.max_n, args.timeout, args.full, args.rlimit)
         results.append(r)
         mark = "ok" if r.ok else "UNEXPECTED"
-        print(f"[{number:2}/{len(chosen)}] {theorem.id:22} {r.verdict:11} (expected {theorem.expected:8}) "
+        print(f"[{number:2}/{len(chosen)}] {theorem.id:31} {r.verdict:18} (expected {r.expected:18}) "
               f"{r.seconds:6.2f} s  {mark}{why_not(r, args)}", file=log, flush=True)
         if r.counterexample:
             print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
     data = write(args.out, results, args.cross_check)
     failed = [r.theorem.id for r in results if not r.ok]
-    print(f"\n{'theorem':22} {'expected':9} {'verdict':11} seconds", file=log)
+    width = max(len(r.verdict) for r in results + [Result(None, "verdict", [], "", 0.0)])
+    print(f"\n{'theorem':31} {'expected':{width}} {'verdict':{width}} seconds", file=log)
     for r in results:
-        print(f"{r.theorem.id:22} {r.theorem.expected:9} {r.verdict:11} {r.seconds:7.2f}", file=log)
+        print(f"{r.theorem.id:31} {r.expected:{width}} {r.verdict:{width}} {r.seconds:7.2f}", file=log)
     total = sum(r.seconds for r in results)
     print(f"\n{len(results) - len(failed)}/{len(results)} theorems as expected in {total:.1f} s; "
           f"transcripts in {args.out}/index.md", file=log)
@@ -153,4 +165,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `python -m proofs.check | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -39,16 +39,10 @@ import time
 
 import numpy as np
 
-from proofs import commute_interval
+from proofs import commute_interval, fidelity
 from proofs.commute_exact import find_witness, np_disagree, random_case, recheck, witness_params
 from proofs.commute_proof import MAX_N, proof_queries
-from proofs.commute_smt import (  # noqa: F401 (chain_max, conj: proofs.samplers imports them from here)
-    SEARCH_N,
-    chain_max,
-    conj,
-    run_batch,
-    search_query,
-)
+from proofs.commute_smt import SEARCH_N, run_batch, search_query
 from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, Context, Theorem
 
 TRANSFORMS = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "repetition", "typical", "epsilon",
@@ -177,9 +171,11 @@ LEMMA_NOTE = ("exp is an uninterpreted function E; the only facts about it are g
 def decide(a: str, b: str):
     def run(ctx: Context):
         if exact(a, b):
+            fidelity.shared(ctx, "commute-chains")  # the encoder of both chains, against spec.target
             (prove if commutes(a, b) else refute)(ctx, a, b)
             sanity(ctx, a, b)
         elif commutes(a, b):  # the one commuting pair not decided elsewhere: repetition and temperature
+            fidelity.shared(ctx, "penalty")
             commute_interval.repetition_temperature(ctx)
         else:
             commute_interval.refute(ctx, *canonical(a, b))
@@ -233,7 +229,7 @@ def theorem(a: str, b: str) -> Theorem:
             "the literal definitions of both chains (probabilities p_i = E(z_i) / sum over the kept entries), "
             "true facts about exp, and instances of small lemmas over free variables (SMT-LIB define-fun macros, "
             "each proved in its own query first: an instance of a valid formula is valid). " + shared,
-            "proved", decide(a, b), meaning)
+            "proved", decide(a, b), meaning, scope=f"n <= {MAX_N}")
     claim = (f"Claim: applying {a} then {b} keeps the same entries and gives the same distribution as {b} then {a}, "
              "for every row and every parameter. False: a witness where the keep-sets or the distributions differ.")
     latex = rf"\text{{claim: }} \forall z, \theta:\ ({equation})(z)"
@@ -271,12 +267,17 @@ THEOREMS: tuple[Theorem, ...] = tuple(theorem(a, b) for a, b in itertools.permut
 # --- the table -----------------------------------------------------------------------------------
 
 def matrix_markdown(results=None) -> str:
-    """The commutation table: rows = applied first, columns = applied second; "=" commutes (proved),
-    "≠" does not (refuted), "?" any other verdict, "—" the diagonal. `results` maps theorem ids to
+    """The commutation table: rows = applied first, columns = applied second; "=" commutes (proved for
+    every n), "= (n ≤ 5)" commutes on the rows checked, "≠" does not (refuted), "?" any other verdict,
+    "—" the diagonal. `results` maps theorem ids to
     verdicts (or is a list of proofs.transcript.Result); without it, the catalogue's expected verdicts."""
     if results is None:
-        verdicts = {theorem_id(a, b): "proved" if commutes(a, b) else "refuted"
-                    for a, b in itertools.permutations(TRANSFORMS, 2)}
+        from proofs.catalogue import BY_ID  # the catalogue imports this module
+        default = Context()
+        verdicts = {}
+        for a, b in itertools.permutations(TRANSFORMS, 2):
+            t = BY_ID[theorem_id(a, b)]
+            verdicts[t.id] = t.expected_verdict(t.scope_of(default))
     elif isinstance(results, dict):
         verdicts = {k: getattr(v, "verdict", v) for k, v in results.items()}
     else:
@@ -286,6 +287,8 @@ def matrix_markdown(results=None) -> str:
         if a == b:
             return "—"
         v = verdicts.get(theorem_id(a, b), "")
+        if v.startswith("proved for n <= "):  # bounded: the cell says for which rows
+            return f"= (n ≤ {v.removeprefix('proved for n <= ')})"
         return "=" if v == "proved" else "≠" if v == "refuted" else "?"
     lines = ["| first \\ then | " + " | ".join(TRANSFORMS) + " |", "|---" * (len(TRANSFORMS) + 1) + "|"]
     lines += [f"| **{a}** | " + " | ".join(cell(a, b) for b in TRANSFORMS) + " |" for a in TRANSFORMS]

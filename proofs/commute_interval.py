@@ -6,7 +6,8 @@ raises `Undecided` and the candidate is not a witness. A decided comparison is t
 a witness found here is exact, not a floating-point observation.
 
 Also here: the one commuting pair of these transforms that no other theorem decides, the
-repetition penalty and temperature (z3: the two entrywise maps are equal), and the sanity checks,
+repetition penalty and temperature (z3, rows of any length as arrays: the two orders give the same
+row entry by entry, and equal rows the same softmax), and the sanity checks,
 which replay every witness through `spec.target` itself (the definitions people validate with).
 """
 
@@ -24,6 +25,7 @@ from mpmath import iv
 
 from proofs import rules
 from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, Context
+from proofs.encodings import accumulate, arrays, below, const_array, consts, induction
 from proofs.refutations import fmt
 from proofs.rules import PENALTY_SMT
 
@@ -321,23 +323,73 @@ def refute(ctx: Context, a: str, b: str):
              "A sanity check of the spec against the proof's rules, not the proof.", time.perf_counter() - t0)
 
 
-def _repeat(v: str, engine: str) -> str:
-    """The repetition penalty of one entry v, applied iff the token was seen."""
-    return f"(ite seen {PENALTY_SMT[engine].replace('v', v)} {v})"
+def _repeat(v: str, engine: str, seen: str = "seen", form: str | None = None) -> str:
+    """The repetition penalty of one entry v, applied iff the token was seen (`seen` a Bool term).
+    form: another penalty formula in v and theta (a mutant), instead of the engine's."""
+    return f"(ite {seen} {(form or PENALTY_SMT[engine]).replace('v', v)} {v})"
+
+
+ROWS_DECLS = "\n".join([arrays("x", "u", "v"), "(declare-const seen (Array Int Bool))", consts("Real", "theta", "T"),
+                        consts("Int", "n")])
+SAME_ROWS = below("(= (select u m) (select v m))")  # the two orders' rows agree on 0..n-1
+
+
+def repetition_rows(engine: str, form: str | None = None) -> tuple[str, list[str], str, tuple[str, ...]]:
+    """Rows of any length n >= 1 (arrays, symbolic n): logits x, seen flags, u = temperature then the
+    penalty (u_m = rep(x_m / T)), v = the penalty then temperature (v_m = rep(x_m) / T). Claim: u_m = v_m
+    for every m in 0..n-1. form: a mutant penalty formula. Returns (decls, premises, claim, witness)."""
+    def rep(value):
+        return _repeat(value, engine, "(select seen m)", form)
+    premises = ["(>= n 1)", "(> theta 0.0)", "(> T 0.0)", below(f"(= (select u m) {rep('(/ (select x m) T)')})"),
+                below(f"(= (select v m) (/ {rep('(select x m)')} T))")]
+    # n = 1, a row of zeros, nothing seen, theta = T = 1: a model of the premises (pinned: quantifiers)
+    witness = ("(= n 1)", "(= theta 1.0)", "(= T 1.0)", *(const_array(a, "0.0") for a in "xuv"),
+               const_array("seen", "false", "Bool"))
+    return ROWS_DECLS, premises, SAME_ROWS, witness
+
+
+def softmax_rows(mask_v: str = "kept", same: str = SAME_ROWS, rule: bool = True):
+    """Two rows u, v of any length n >= 1, equal entry by entry (`same`: the conclusion of
+    `repetition_rows`, for every engine), a keep mask shared by both orders (neither transform masks or
+    unmasks: -inf / T = -inf and rep(-inf) = -inf), exp an uninterpreted function E. A[j], B[j]: the
+    prefix sums of E over the kept entries 0..j of u, v; P_m = E(u_m) / A[n-1] if kept else 0, Q the same
+    for v. Claim: P = Q on 0..n-1. The premises hold the instance of the induction rule for
+    same-prefix(j) = (j < n => A[j] = B[j]). Mutants: mask_v = "other" (v's softmax over another mask),
+    rule = False (no induction instance). Returns (decls, premises, claim, witness)."""
+    decls = "\n".join([arrays("u", "v", "A", "B", "P", "Q"), "(declare-const kept (Array Int Bool))",
+                       "(declare-const other (Array Int Bool))", "(declare-fun E (Real) Real)", consts("Int", "n"),
+                       "(define-fun same-prefix ((j Int)) Bool (=> (< j n) (= (select A j) (select B j))))"])
+    induction_rule, _ = induction("same-prefix", 0, "j")
+    premises = ["(>= n 1)", same,
+                *accumulate("A", lambda j: f"(ite (select kept {j}) (E (select u {j})) 0.0)"),
+                *accumulate("B", lambda j: f"(ite (select {mask_v} {j}) (E (select v {j})) 0.0)"),
+                below("(= (select P m) (ite (select kept m) (/ (E (select u m)) (select A (- n 1))) 0.0))"),
+                below(f"(= (select Q m) (ite (select {mask_v} m) (/ (E (select v m)) (select B (- n 1))) 0.0))"),
+                *([induction_rule] if rule else [])]
+    # n = 1, a row of zeros, kept, E(0) = 1: a model of the premises (the true exp is one)
+    witness = ("(= n 1)", "(= (E 0.0) 1.0)", *(const_array(a, "0.0") for a in "uv"),
+               *(const_array(a, "1.0") for a in "ABPQ"), *(const_array(a, "true", "Bool") for a in ("kept", "other")))
+    return decls, premises, below("(= (select P m) (select Q m))"), witness
 
 
 def repetition_temperature(ctx: Context):
-    """Both maps act entry by entry, so they commute iff they commute on one entry, for every
-    entry value, penalised or not: one query per engine's form of the penalty."""
-    decls = "(declare-const x Real)\n(declare-const theta Real)\n(declare-const T Real)\n(declare-const seen Bool)"
-    premises = ["(> theta 0.0)", "(> T 0.0)"]
+    """For rows of any length (arrays, symbolic n): the two orders give the same row entry by entry,
+    one query per engine's form of the penalty; then, for any two rows equal entry by entry over a
+    shared keep mask, the same softmax (prefix sums by an induction-rule instance)."""
     for engine in dict.fromkeys(PENALTY_SMT.values()):
         name = next(e for e, f in PENALTY_SMT.items() if f == engine)
-        claim = f"(= {_repeat('(/ x T)', name)} (/ {_repeat('x', name)} T))"
-        ctx.proof(f"repetition-temperature.{name.replace(' ', '-').replace('.', '')}",
-                  f"{name}'s repetition penalty then temperature gives every entry x the value temperature then the "
-                  f"penalty gives, penalised (seen) or not, for every real x, theta > 0, T > 0 ({PENALTY_SMT[name]})",
-                  decls, premises, claim)
+        decls, premises, claim, witness = repetition_rows(name)
+        ctx.proof(f"repetition-temperature.rows.{name.replace(' ', '-').replace('.', '')}",
+                  f"every n >= 1, any seen tokens, theta > 0, T > 0: {name}'s repetition penalty then temperature "
+                  f"gives the row temperature then the penalty gives, entry by entry (penalty {PENALTY_SMT[name]}; "
+                  "rows are arrays, n symbolic)", decls, premises, claim, witness=witness)
+    decls, premises, claim, witness = softmax_rows()
+    ctx.proof("repetition-temperature.softmax",
+              "every n >= 1, any keep mask: two rows equal entry by entry (each engine's conclusion above) have "
+              "equal prefix sums of E over the kept entries, hence the same softmax E(u_m) / sum over the kept "
+              "(E an uninterpreted exp). Premise: the instance of the induction rule for same-prefix(j) = "
+              "(j < n => A[j] = B[j]), true by the principle of induction over the integers", decls, premises,
+              claim, witness=witness)
     t0 = time.perf_counter()
     rng = np.random.default_rng(7)
     worst = 0.0

@@ -1,11 +1,19 @@
 """What a theorem is, what a proof step records, and how steps decide a verdict.
 
-Verdicts: `proved` (every step holds and a solver or an exact computation checked each one),
-`proved (modulo N paper steps)` (the same, except N steps argued on paper: never reported as plain
-`proved`), `refuted` (a counterexample, confirmed in exact arithmetic), `not proved` (anything
-else: a solver `unknown`, resource limit or timeout, SymPy not reaching 0, contradictory
-premises). An inconclusive step always wins, so a timeout can never read as `proved`. A step that
-was not run (float32 without --full) is listed as such and supports nothing.
+Verdicts, each earned by its steps:
+- `proved`: every step holds and a solver, SymPy or an exact computation checked each one. When the
+  theorem is checked on bounded rows or some float formats only, the scope is part of the word:
+  `proved for n <= 6`, `proved for bfloat16, float16`; nothing bounded reads as unbounded.
+- `proved (modulo N paper steps)`: the same, except N steps argued on paper.
+- `refuted`: a counterexample re-checked outside z3 (exact rationals, or intervals that decide every
+  comparison) is printed with the verdict. A z3 model alone is not enough: a `sat` whose model no
+  exact step confirms reads `not proved (z3 model not confirmed)`.
+- `not proved (encoding does not match the spec)`: a rule as the solver sees it, evaluated on concrete
+  rows, keeps other tokens than spec.target does (a fidelity step failed), so its proof would be
+  about another rule.
+- `not proved`: anything else (a solver `unknown`, resource limit or timeout, SymPy not reaching 0,
+  contradictory premises). An inconclusive step always wins, so a timeout can never read as `proved`.
+A step that was not run (float32 without --full) is listed as such and supports nothing.
 """
 
 from __future__ import annotations
@@ -18,13 +26,16 @@ from dataclasses import dataclass, field
 from proofs.smt import RLIMIT, Answer, Query, solve
 
 HOLDS, COUNTEREXAMPLE, INCONCLUSIVE, NOT_RUN = "holds", "counterexample", "inconclusive", "not run"
+MISMATCH = "mismatch"  # a fidelity step: the encoded rule keeps other tokens than spec.target
+NOT_CONFIRMED = "not proved (z3 model not confirmed)"
+NOT_FAITHFUL = "not proved (encoding does not match the spec)"
 
 
 @dataclass
 class Step:
     title: str
-    method: str  # sympy | z3 | exact | paper | sanity | not run
-    status: str  # holds | counterexample | inconclusive | not run
+    method: str  # sympy | z3 | exact | fidelity | format | paper | sanity | not run
+    status: str  # holds | counterexample | inconclusive | mismatch | not run
     detail: str = ""  # Markdown
     query: Query | None = None
     answer: Answer | None = None
@@ -43,6 +54,14 @@ class Theorem:
     run: Callable[[Context], None]
     meaning: str = ""  # what it means for someone writing a sampler
     control: bool = False  # a deliberately false claim that shows the checker can fail
+    scope: str | Callable[[Context], str] = ""  # bounded checks: "n <= 6", or a function of the run's options
+
+    def scope_of(self, ctx: Context) -> str:
+        return self.scope(ctx) if callable(self.scope) else self.scope
+
+    def expected_verdict(self, scope: str) -> str:
+        """The verdict this theorem should reach in a run whose scope is `scope`."""
+        return scoped(self.expected, scope)
 
 
 @dataclass
@@ -107,13 +126,25 @@ class Context:
         return self.z3_batch([(neg, what), (pre, f"premises of: {what} are satisfiable")])
 
 
-def verdict(steps: list[Step]) -> str:
-    if not steps or any(s.status == INCONCLUSIVE for s in steps):
+def scoped(word: str, scope: str) -> str:
+    """`proved` with its scope when bounded: `proved for n <= 6`, `proved for n <= 6 (modulo 1 paper step)`."""
+    if not scope or not word.startswith("proved"):
+        return word
+    return word.replace("proved", f"proved for {scope}", 1)
+
+
+def verdict(steps: list[Step], scope: str = "") -> str:
+    if not steps or any(s.status == MISMATCH for s in steps):
+        return NOT_FAITHFUL if steps else "not proved"
+    if any(s.status == INCONCLUSIVE for s in steps):
         return "not proved"
     if any(s.status == COUNTEREXAMPLE for s in steps):
-        return "refuted"
+        # only a witness re-checked outside the solver refutes: a z3 model may satisfy an encoding
+        # that says something else than the claim (uninterpreted exp, a wrong format, a typo)
+        confirmed = any(s.status == COUNTEREXAMPLE and s.method == "exact" for s in steps)
+        return "refuted" if confirmed else NOT_CONFIRMED
     paper = paper_steps(steps)
-    return f"proved (modulo {paper} paper step{'s' * (paper > 1)})" if paper else "proved"
+    return scoped(f"proved (modulo {paper} paper step{'s' * (paper > 1)})" if paper else "proved", scope)
 
 
 def paper_steps(steps: list[Step]) -> int:

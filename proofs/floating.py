@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
-from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, NOT_RUN, Context
+from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, MISMATCH, NOT_RUN, Context
 from proofs.encodings import consts
 from proofs.smt import Query, real
 
@@ -109,10 +109,11 @@ def to_library(fmt: str, values):
     float32) and back to float64."""
     import numpy as np
     values = np.asarray(values, dtype=np.float64)
-    if fmt == "bfloat16":
-        import mlx.core as mx
-        return np.array(mx.array(values.astype(np.float32)).astype(mx.bfloat16).astype(mx.float32)).astype(np.float64)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # overflow to inf is an answer here, not a problem
+        if fmt == "bfloat16":
+            import mlx.core as mx
+            as_bf16 = mx.array(values.astype(np.float32)).astype(mx.bfloat16)
+            return np.array(as_bf16.astype(mx.float32)).astype(np.float64)
         return values.astype({"float16": np.float16, "float32": np.float32}[fmt]).astype(np.float64)
 
 
@@ -125,6 +126,39 @@ def representable(fmt: str, *values: Fraction) -> bool:
         return False  # not even a float64
     back = to_library(fmt, as_float)
     return bool(np.all(np.isfinite(back)) and all(Fraction(float(b)) == v for b, v in zip(back, values, strict=True)))
+
+
+def declared_formats(ctx: Context):
+    """Every run: each format the SMT encoding declares (FORMATS) is the one numpy / mlx implement.
+
+    Two checks per format, both cheap: the declared (exponent, significand) bits equal those read
+    from the library's finfo; and values built from the DECLARED bits (1 + one ulp, the largest
+    finite, the smallest normal and subnormal) survive a round trip through the library's dtype
+    unchanged, while 1 + half an ulp rounds to 1 (ties to even) and twice the largest finite
+    overflows. A wrong declaration (bfloat16 as (5, 11)) fails both, and every theorem that reads the
+    table is then `not proved (encoding does not match the spec)`."""
+    import numpy as np
+    t0 = time.perf_counter()
+    rows, bad = [], []
+    for fmt, (eb, sb) in FORMATS.items():
+        bias = 2 ** (eb - 1) - 1
+        ulp = Fraction(2) ** (1 - sb)
+        survive = {"1 + ulp": 1 + ulp, "largest finite": (2 - ulp) * Fraction(2) ** bias,
+                   "smallest normal": Fraction(2) ** (1 - bias), "smallest subnormal": Fraction(2) ** (2 - bias - sb)}
+        problems = [name for name, v in survive.items() if not representable(fmt, v)]
+        half, big = to_library(fmt, [float(1 + ulp / 2), float((2 - ulp) * Fraction(2) ** bias) * 2])
+        problems += [] if half == 1.0 else ["1 + ulp/2 does not round to 1"]
+        problems += [] if np.isinf(big) else ["twice the largest finite does not overflow"]
+        real = library_format(fmt)
+        problems += [] if real == (eb, sb) else [f"{LIBRARY[fmt]} has {real}"]
+        rows.append(f"| {fmt} | ({eb}, {sb}) | {real} | {'; '.join(problems) or 'agree'} |")
+        bad += [fmt] if problems else []
+    ctx.step("the declared float formats are numpy's and mlx's", "format", MISMATCH if bad else HOLDS,
+             "Each format as the .smt2 files declare it (exponent bits, significand bits), against the library "
+             "that implements it: finfo, and values built from the declared bits round-tripped through the "
+             "library's dtype.\n\n| format | declared | library finfo | result |\n|---|---|---|---|\n"
+             + "\n".join(rows) + (f"\n\n**{', '.join(bad)}: the declaration is not the real format.**" if bad else ""),
+             time.perf_counter() - t0)
 
 
 def show(x: Fraction) -> str:

@@ -313,10 +313,14 @@ def min_p_prob_space(ctx: Context):
         "(>= n 1)", "(and (<= 0 i) (< i n))", "(= m (Exp logm))",
         below("(and (= (select e j) (Exp (select z j))) (> (select e j) 0.0))", "j"),
         below("(= (select p j) (/ (select e j) S))", "j"), "(first-max z n kz)", "(first-max p n kp)",
-        # exp is strictly increasing: at the row's entries, and at z_i against max(z) + log m
+        # exp is strictly increasing: at the row's entries, and at z_i against max(z) + log m, in both
+        # directions (u < v iff exp(u) < exp(v), and v < u iff exp(v) < exp(u), so u = v iff
+        # exp(u) = exp(v)): with one direction only, a model may give exp two equal values at two
+        # different points, and a true claim that reads `>` would look refutable
         "(forall ((a Int) (b Int)) (=> (and (<= 0 a) (< a n) (<= 0 b) (< b n) (< (select z a) (select z b))) "
         "(< (select e a) (select e b))))",
         f"(= (< (select z i) (+ {zmax} logm)) (< (select e i) (Exp (+ {zmax} logm))))",
+        f"(= (< (+ {zmax} logm) (select z i)) (< (Exp (+ {zmax} logm)) (select e i)))",
         f"(= (Exp (+ {zmax} logm)) (* (Exp {zmax}) (Exp logm)))"]  # exp(a + b) = exp(a) exp(b)
     total = [*accumulate("E", lambda j: f"(select e {j})"), "(= S (select E (- n 1)))"]
     rule, _ = induction("positive", 0, "j")

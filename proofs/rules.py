@@ -74,7 +74,10 @@ def eta_threshold(probs, epsilon, log, exp, sqrt):
 
 
 def keep_top_n_sigma(row, n, sqrt) -> set[int]:
-    """Keep iff z_i >= max(z) - n sigma(z), sigma the population standard deviation."""
+    """Keep iff z_i >= max(z) - n sigma(z), sigma the population standard deviation. A row with no
+    entries left (an earlier filter removed all) keeps none, as spec.target's rows never reach it."""
+    if not row:
+        return set()
     mean = sum(row) / len(row)
     sigma = sqrt(sum((v - mean) ** 2 for v in row) / len(row))
     return {i for i, v in enumerate(row) if v >= max(row) - n * sigma}

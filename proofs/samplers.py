@@ -9,7 +9,10 @@ Top-n-sigma reads max(z) and the standard deviation sigma(z). Each proof has two
   every n = 1..MAX_N), the log-probabilities and the entropy too (SymPy, symbolic n); for
   top-n-sigma, sigma(z - c) = sigma(z) (SymPy, symbolic n) and max(z - c) = max(z) - c (z3);
 - given that, the rule keeps the same tokens (z3, every n = 1..MAX_N, a copy of the row per n in
-  one query, every parameter symbolic).
+  one query, every parameter symbolic);
+- and over one keep-set the softmax of z - c is that of z (SymPy, symbolic n, a keep mask m_j), so
+  the target distributions agree, not only the keep-sets (`masked_softmax_shift`, one step shared by
+  the five theorems).
 
 The lemma's rows are written as in `filters-shift`: weights e_i = exp(z_i) > 0, shifted weights
 f_i = t e_i with t = exp(-c) > 0, p_i = e_i / sum(e). The rules' rows hold logits z and y = z - c,
@@ -18,19 +21,21 @@ E(z_i): log and exp are uninterpreted functions (lg, E), so equal arguments give
 nothing else is assumed about them. Mutants that read the logits or the weights where the engines
 read probabilities are not proved (tests): z3 finds a model of their negated claim.
 
-`top-n-sigma-temperature`: the same rule on z and z / T (T > 0), max and sigma both scaled by 1 / T.
+`top-n-sigma-temperature`: the same rule on z and z / T (T > 0), max and sigma both scaled by 1 / T;
+then, given the keep-sets agree, the two orders give the same distribution: softmax(z / T) over
+keep(z / T) and over keep(z) (z3, exp uninterpreted, `temperature_distribution`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
 from proofs import symbolic
-from proofs.commutation import chain_max, conj, run_batch
-from proofs.core import NOT_RUN, Context
+from proofs.commute_smt import chain_max, conj, run_batch
+from proofs.core import INCONCLUSIVE, NOT_RUN, Context
 from proofs.encodings import add
 from proofs.smt import Query
 
@@ -54,6 +59,7 @@ class Rows:
     pre: str
     decls: list = field(default_factory=list)
     premises: list = field(default_factory=list)
+    keep: dict = field(default_factory=dict)  # sigma_rows: each row's entries and keep tests, by row name
 
     def const(self, name: str, sort: str = "Real", definition: str | None = None) -> str:
         name = self.pre + name
@@ -296,8 +302,9 @@ def sigma_rows(n: int, scale: bool = False, reads: str = "logits") -> tuple[Rows
     lemmas = ([f"(= {mean_z} (* {c} {mean_y}))", f"(= {var_z} (* {c} {c} {var_y}))",
                f"(and (= {mz} (* {c} {my})) (= {sz} (* {c} {sy})))"] if scale
               else [f"(and (= {my} (- {mz} {c})) (= {sy} {sz}))"])
-    claim = conj(f"(= (>= {a} (- {mz} (* {k} {sz}))) (>= {b} (- {my} (* {k} {sy}))))"
-                 for a, b in zip(z, y, strict=True))
+    r.keep = {tag: (v, [f"(>= {a} (- {mx} (* {k} {s})))" for a in v])
+              for v, tag, mx, s in ((z, "z", mz, sz), (y, "y", my, sy))}
+    claim = conj(f"(= {a} {b})" for a, b in zip(r.keep["z"][1], r.keep["y"][1], strict=True))
     return r, lemmas, claim
 
 
@@ -307,6 +314,45 @@ LEMMA_TEXT = {
            "max(z) = T max(z / T) and sigma(z) = T sigma(z / T), sigma the root >= 0 of the variance"],
 }
 TEMPERATURE_N = 4  # top-n-sigma-temperature: every n = 1..4 by default, up to MAX_N with --full
+
+
+def temperature_distribution(n: int, mutant: str | None = None) -> tuple[Rows, list[str], str]:
+    """The distributions of the two orders on the row of `sigma_rows(n, scale=True)` (z = T y, so
+    z / T = y). Temperature then top-n-sigma: softmax of y over keep(y), P_i = E(y_i) / sum over keep(y)
+    (0 if dropped). Top-n-sigma then temperature: keep(z), the kept entries divided by T, softmax over
+    keep(z) of z / T: Q_i = E(z_i / T) / sum over keep(z). E is an uninterpreted exp. Premises: T > 0,
+    z_i = T y_i and the keep query's conclusion, keep_i(z) = keep_i(y) (proved from the lemmas); no
+    other premise of the row, so the claim P = Q holds for any values of max and sigma. Returns (rows,
+    premises, claim). Mutants: "no-keep" (without the keep conclusion), "no-mask" (Q over every entry),
+    "no-temperature" (Q of z, not z / T)."""
+    r, _, keep_claim = sigma_rows(n, scale=True)
+    T = f"{r.pre}T"
+    (z, keep_z), (y, keep_y) = r.keep["z"], r.keep["y"]
+    premises = [f"(> {T} 0.0)", *(f"(= {a} (* {T} {b}))" for a, b in zip(z, y, strict=True)),
+                *([] if mutant == "no-keep" else [keep_claim])]
+    assert set(premises[:n + 1]) <= set(r.premises)  # the row's own premises, as sigma_rows states them
+    scaled = list(z) if mutant == "no-temperature" else [f"(/ {a} {T})" for a in z]
+    mask_z = ["true"] * n if mutant == "no-mask" else keep_z
+    start = len(r.premises)
+    sides = []
+    for tag, mask, row in (("P", keep_y, y), ("Q", mask_z, scaled)):
+        total = r.const(f"S{tag}", definition=add([f"(ite {m} (E {x}) 0.0)" for m, x in zip(mask, row, strict=True)]))
+        sides.append(r.vector(tag, definitions=(f"(ite {m} (/ (E {x}) {total}) 0.0)"
+                                                for m, x in zip(mask, row, strict=True))))
+    premises += r.premises[start:]  # the definitions of the two softmaxes
+    return r, premises, conj(f"(= {a} {b})" for a, b in zip(*sides, strict=True))
+
+
+def distribution_jobs(sizes, mutant: str | None = None) -> list[tuple[Query, str]]:
+    """One query for every n in sizes (a copy of the row per n): given the keep-sets agree, the two
+    orders give the same distribution."""
+    built = [temperature_distribution(n, mutant) for n in sizes]
+    return jobs("distribution", f"every n = 1..{sizes[-1]} (a copy of the row per n), given the keep query's "
+                "conclusion keep(z) = keep(z / T): temperature then top-n-sigma gives softmax(z / T) over "
+                "keep(z / T), top-n-sigma then temperature gives softmax(z / T) over keep(z), and the two are "
+                "the same distribution (exp an uninterpreted function E; masked sums)",
+                [d for r, *_ in built for d in r.decls], [x for _, premises, _ in built for x in premises],
+                conj(c for *_, c in built))
 
 
 def sigma_proof(ctx: Context, scale: bool):
@@ -325,6 +371,8 @@ def sigma_proof(ctx: Context, scale: bool):
                  f"keep_i = (z_i >= max(z) - k sigma(z)) is the same for z and {row}",
                  [d for r, *_ in built for d in r.decls],
                  [x for r, lemmas, _ in built for x in [*r.premises, *lemmas]], conj(c for *_, c in built))
+    if scale:
+        todo += distribution_jobs(sizes)
     run_batch(ctx, todo)
     if not ctx.full and scale:
         ctx.step(f"n = {TEMPERATURE_N + 1}..{MAX_N} (only with --full)", "not run", NOT_RUN,
@@ -351,6 +399,7 @@ def sigma_shift(ctx: Context):
 def top_n_sigma(ctx: Context):
     sigma_shift(ctx)
     sigma_proof(ctx, scale=False)
+    masked_softmax_shift(ctx)
 
 
 def top_n_sigma_temperature(ctx: Context):
@@ -369,10 +418,57 @@ RULE_TEXT = {
 }
 
 
+# --- the distribution over a keep-set: the same for z - c and z (SymPy, symbolic n) ----------------
+
+MASK = sp.IndexedBase("m", nonnegative=True)  # m_j = 1 if entry j is kept, else 0 (any weights >= 0 will do)
+
+
+def masked_softmax(logit_of, mask=MASK):
+    """softmax over the entries the mask keeps, m_i exp(v_i) / sum_j m_j exp(v_j) with v_j = logit_of(j):
+    0 for a dropped entry, the renormalised softmax over the kept ones."""
+    i, j = symbolic.i, symbolic.j
+    return mask[i] * sp.exp(logit_of(i)) / symbolic.sum_j(mask[j] * sp.exp(logit_of(j)))
+
+
+MASKED_SHIFT_TITLE = ("symbolic n, any keep mask m_j in {0, 1} (at least one kept): the softmax over the kept "
+                      "entries of z - c is that of z, m_i exp(z_i - c) / sum_j m_j exp(z_j - c) = "
+                      "m_i exp(z_i) / sum_j m_j exp(z_j)")
+_MASKED_SHIFT: dict = {}  # (lhs, rhs) -> the recorded step: five theorems check the same chain
+
+
+def masked_softmax_shift(ctx: Context):
+    """The keep-set of z - c is that of z (each shift theorem's z3 steps), and over one keep-set the
+    softmax of z - c is that of z: so the target distributions agree, not only the keep-sets. The chain
+    is derived from the left-hand side (a wrong left-hand side gives a chain that does not close):
+    exp(a - b) = exp(a) exp(-b) in the numerator and in every term of the sum, then the factor exp(-c),
+    free of j, leaves the sum and cancels. With c = logsumexp(z) it also says that the probabilities
+    p_i renormalised over the kept entries are the softmax of the logits over them."""
+    z, c = symbolic.z, symbolic.c
+    lhs, rhs = masked_softmax(lambda k: z[k] - c), masked_softmax(lambda k: z[k])
+    key = (lhs, rhs)
+    if key not in _MASKED_SHIFT:
+        t0, scratch = time.perf_counter(), Context()
+        num, den = sp.fraction(lhs)
+        split = sp.expand(num) / sp.expand(den)
+        try:
+            symbolic.finish(scratch, MASKED_SHIFT_TITLE, lhs, rhs, [
+                ("exp(a - b) = exp(a) exp(-b) for real a, b, in the numerator and in every term of the sum", split),
+                ("the factor exp(-c) is free of j: it leaves the sum and cancels (exp(-c) > 0; the sum is positive "
+                 "when at least one entry is kept)", sp.expand(num) / symbolic.pull_out_sum(den)),
+            ], t0)
+        except Exception as e:  # simplify itself can raise (StopIteration on two different sums)
+            scratch.step(MASKED_SHIFT_TITLE, "sympy", INCONCLUSIVE, f"SymPy raised {type(e).__name__} while "
+                         "checking the chain: **not proved** (this is not a refutation).", time.perf_counter() - t0)
+        _MASKED_SHIFT[key] = scratch.steps[-1]
+    ctx.steps.append(replace(_MASKED_SHIFT[key]))
+
+
 def shift_theorem(rule: str):
-    """The run of `<rule>-shift`: what the rule reads is shift-invariant, then the keep-sets agree."""
+    """The run of `<rule>-shift`: what the rule reads is shift-invariant, then the keep-sets agree, then
+    the softmax over the keep-set of z - c is that of z."""
     def run(ctx: Context):
         if rule in ("typical", "eta"):
             log_probs_shift(ctx)
         run_batch(ctx, probabilities() + keep_jobs(rule, RULE_TEXT[rule]))  # one batch: z3 on every core
+        masked_softmax_shift(ctx)
     return run

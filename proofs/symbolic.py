@@ -1,8 +1,9 @@
 """SymPy proofs of the softmax identities, for a symbolic vocabulary size n.
 
-Each proof rewrites one side step by step with rules that hold for real z, real c, T > 0 and a
-positive integer n, and ends when the difference of the two sides is identically 0. A difference
-SymPy cannot reduce to 0 is reported as `not proved`, never as false.
+Each proof is a closed chain: the left-hand side as stated, then whole expressions each checked
+equal to the one before it (rewrites that hold for real z, real c, T > 0 and a positive integer n),
+the last checked equal to the right-hand side. A link SymPy cannot reduce to 0 makes the step
+`not proved`, never false.
 """
 
 from __future__ import annotations
@@ -33,16 +34,37 @@ def show(expr) -> str:
     return f"$$\n{sp.latex(expr)}\n$$"
 
 
+def same(a, b) -> bool:
+    """a - b reduces to exactly 0 (simplify, then simplify after expand): equal for every value of
+    the symbols under their assumptions. False means only that SymPy did not show it."""
+    diff = a - b
+    try:
+        return sp.simplify(diff) == 0 or sp.simplify(sp.expand(diff)) == 0
+    except Exception:  # noqa: BLE001 - SymPy 1.14's simplify can raise StopIteration on Sums: not shown
+        return False
+
+
 def finish(ctx: Context, title: str, lhs, rhs, steps: list[tuple[str, object]], started: float):
-    """Record a chain of rewrites of `lhs` and whether its difference with `rhs` is exactly 0."""
-    lines = [f"Start: {show(sp.Eq(sp.Symbol('L'), lhs, evaluate=False))}"]
-    for why, expr in steps:
-        lines.append(f"{why}: {show(expr)}")
-    diff = sp.simplify(steps[-1][1] - rhs) if steps else sp.simplify(lhs - rhs)
-    lines.append(f"Difference from the right-hand side {show(rhs)} simplifies to {show(diff)}")
-    status = HOLDS if diff == 0 else INCONCLUSIVE
-    if status != HOLDS:
-        lines.append("SymPy did not reach 0: **not proved** (this is not a refutation).")
+    """Record a closed chain lhs = e_1 = ... = e_k = rhs. Each e_m is a whole expression, checked
+    equal to the one before it (e_1 to lhs as stated), and e_k to rhs: every link's check is in the
+    transcript, and the step holds only if every link reduced to 0. A chain that is not closed
+    proves nothing, however plausible its last expression looks (a rewrite of the wrong left-hand
+    side can still end at the right-hand side)."""
+    lines = [f"Left-hand side as stated: {show(sp.Eq(sp.Symbol('L'), lhs, evaluate=False))}"]
+    failed, previous = [], lhs
+    for number, (why, expr) in enumerate(steps, 1):
+        ok = same(expr, previous)
+        failed += [] if ok else [number]
+        lines.append(f"Link {number}, {why}: {show(expr)}\nCheck: this minus the expression before it "
+                     f"{'simplifies to 0' if ok else '**does not simplify to 0**'}.")
+        previous = expr
+    ok = same(previous, rhs)
+    failed += [] if ok else ["last"]
+    lines.append(f"Right-hand side: {show(rhs)}\nCheck: the last expression minus the right-hand side "
+                 f"{'simplifies to 0' if ok else '**does not simplify to 0**'}.")
+    status = HOLDS if not failed else INCONCLUSIVE
+    lines.append(f"The chain is closed: each of its {len(steps) + 1} links was checked." if not failed else
+                 f"Links not shown equal: {failed}. **not proved** (this is not a refutation).")
     ctx.step(title, "sympy", status, "\n\n".join(lines), time.perf_counter() - started)
 
 
@@ -56,11 +78,12 @@ def prove_shift(ctx: Context, title: str, logit, shifted_logit):
     t0 = time.perf_counter()
     lhs = softmax(shifted_logit)
     num = sp.expand(sp.exp(shifted_logit(i)))
-    den = pull_out_sum(sum_j(sp.exp(shifted_logit(j))))
+    den = sum_j(sp.exp(shifted_logit(j)))
+    split = num / den
     finish(ctx, title, lhs, softmax(logit), [
-        ("Numerator: exp(a - b) = exp(a) exp(-b) for real a, b", num),
-        ("Denominator: the same split in every term, then the factor free of j leaves the sum", den),
-        ("Quotient: the common factor cancels", sp.cancel(num / den)),
+        ("numerator: exp(a - b) = exp(a) exp(-b) for real a, b", split),
+        ("denominator: the same split in every term, then the factor free of j leaves the sum; the "
+         "common factor cancels", num / pull_out_sum(den)),
     ], t0)
 
 

@@ -25,10 +25,15 @@ class Result:
     steps: list[Step]
     counterexample: str
     seconds: float
+    scope: str = ""  # what the run checked when bounded ("n <= 6", "bfloat16, float16"); "" for every n
+
+    @property
+    def expected(self) -> str:
+        return self.theorem.expected_verdict(self.scope)
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.theorem.expected
+        return self.verdict == self.expected
 
 
 def query_path(theorem_id: str, step: Step) -> str:
@@ -154,7 +159,8 @@ def render_steps(result: Result) -> list[str]:
             continue
         flush()
         label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic", "not run": "not run",
-                 "sanity": "numeric"}[step.method]
+                 "sanity": "numeric", "fidelity": "encoding vs spec.target", "format": "declared float format",
+                 "error": "checker error"}[step.method]
         title = step.title if f"({label})" in step.title else f"{step.title} ({label})"
         out.append(f"### {number}. {title}: {step.status}\n\n{step.detail}")
     flush()
@@ -165,9 +171,11 @@ def render(result: Result, run: dict, base: list[dict] | None = None) -> str:
     t = result.theorem
     lines = [
         f"# `{t.id}`: {t.title}", "",
-        f"**Verdict: {result.verdict}** (expected: {t.expected})"
+        f"**Verdict: {result.verdict}** (expected: {result.expected})"
         + (" - control: a deliberately false claim" if t.control else ""),
         "", "## Claim", "", t.claim, "", f"$$\n{t.latex}\n$$", "",
+        *([f"**As checked: for {result.scope} only.** The claim above is stated for every row; this run checks "
+           f"it for {result.scope}, and the verdict says so.", ""] if result.scope else []),
         "## Assumptions", "", *[f"- {a}" for a in t.assumptions], "",
         *(["Every Z3 proof below also checks that its premises alone are satisfiable (the "
            "`.premises` queries), so no proof rests on contradictory assumptions.", ""]
@@ -193,8 +201,9 @@ def render(result: Result, run: dict, base: list[dict] | None = None) -> str:
 def summary(results: list[Result], run: dict) -> dict:
     return {
         "theorems": [{
-            "id": r.theorem.id, "title": r.theorem.title, "expected": r.theorem.expected,
-            "verdict": r.verdict, "ok": r.ok, "control": r.theorem.control, "paper_steps": paper_steps(r.steps),
+            "id": r.theorem.id, "title": r.theorem.title, "expected": r.expected,
+            "verdict": r.verdict, "scope": r.scope or "unbounded", "ok": r.ok, "control": r.theorem.control,
+            "paper_steps": paper_steps(r.steps),
             "steps": [{"title": s.title, "method": s.method, "status": s.status,
                        **({"query": query_path(r.theorem.id, s), "expect": s.query.expect,
                            "answer": s.answer.status} if s.query else {})} for s in r.steps],
@@ -218,7 +227,7 @@ def write(out: Path, results: list[Result], cross_check: str | None = None) -> d
         (out / f"{r.theorem.id}.md").write_text(render(r, run, base))
     index = ["# Proof transcripts", "",
              "| theorem | claim | expected | verdict | as expected |", "|---|---|---|---|---|"]
-    index += [f"| [`{r.theorem.id}`]({r.theorem.id}.md) | {r.theorem.title} | {r.theorem.expected} | "
+    index += [f"| [`{r.theorem.id}`]({r.theorem.id}.md) | {r.theorem.title} | {r.expected} | "
               f"{r.verdict} | {'yes' if r.ok else '**NO**'} |" for r in results]
     index += ["", *render_trusted_base(base)]
     index += ["## Run (timing and versions; these vary between runs)", "",

@@ -31,7 +31,7 @@ NEW = ["typical-shift", "epsilon-shift", "eta-shift", "xtc-shift", "top-n-sigma-
 @pytest.mark.parametrize("theorem_id", NEW)
 def test_new_shift_theorems_are_proved_with_no_paper_step(theorem_id):
     r = run(BY_ID[theorem_id], max_n=16, timeout=120)
-    assert r.verdict == BY_ID[theorem_id].expected == "proved", [(s.title, s.status) for s in r.steps]
+    assert r.verdict == f"proved for n <= {samplers.MAX_N}" and r.ok, [(s.title, s.status) for s in r.steps]
     assert paper_steps(r.steps) == 0
     names = {s.query.name for s in r.steps if s.query}
     assert {"keep.negation", "keep.premises"} <= names
@@ -72,7 +72,7 @@ def test_top_n_sigma_temperature_is_proved_and_full_covers_every_n():
     theorem = BY_ID["top-n-sigma-temperature"]
     for full, top in ((False, samplers.TEMPERATURE_N), (True, samplers.MAX_N)):
         r = run(theorem, max_n=16, timeout=120, full=full)
-        assert r.verdict == theorem.expected == "proved", [(s.title, s.status) for s in r.steps]
+        assert r.verdict == f"proved for n <= {top}" and r.ok, [(s.title, s.status) for s in r.steps]
         keep = next(s for s in r.steps if s.query and s.query.name == "keep.negation")
         assert f"(declare-const n{top}_z0 Real)" in keep.query.body
         assert f"(declare-const n{top + 1}_z0 Real)" not in keep.query.body

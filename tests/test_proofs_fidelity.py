@@ -5,12 +5,12 @@ time."""
 
 import re
 from fractions import Fraction as F
-from functools import partial
 
 import pytest
+from encoding_mutants import MUTANTS
 
 from proofs import fidelity as fd
-from proofs import order, samplers, speculative
+from proofs import samplers
 from proofs.core import HOLDS, Context
 from proofs.encodings import FIRST_MAX, add
 
@@ -83,77 +83,6 @@ def test_every_rule_agrees_with_the_spec(rule):
 
 
 # --- mutants: each must be reported as a mismatch -------------------------------------------------------
-
-def _top_p_le(mp):
-    original = order.top_p_keep
-    mp.setattr(order, "top_p_keep", lambda row, i, size: original(row, i, size).replace("(or (< ", "(or (<= ", 1))
-
-
-def _top_p_all(mp):
-    mp.setattr(order, "top_p_keep", lambda row, i, size: "true")
-
-
-def _typical_descending(mp):
-    original, earlier = samplers.RULES["typical"], samplers.earlier
-
-    def typical(r, side, tag, **kwargs):  # the same rule, ranking by descending distance
-        samplers.earlier = lambda v, j, i, asc=False: earlier(v, j, i, asc=False)
-        try:
-            return original(r, side, tag, **kwargs)
-        finally:
-            samplers.earlier = earlier
-    mp.setitem(samplers.RULES, "typical", typical)
-
-
-def _xtc_removes_least(mp):
-    def xtc(r, side, tag, reads="probabilities"):  # every token above the threshold goes, the least likely too
-        v, n, out = side.p, r.n, []
-        for above in (">", ">="):
-            over = [f"({above} {x} {r.pre}thr)" for x in v]
-            for _ties in ("all", "any"):
-                removed = [f"(and {over[i]} (not {r.pre}special{i}))" for i in range(n)]
-                few = f"(< {samplers.count(f'(not {x})' for x in removed)} {r.pre}min_keep)"
-                kept = [f"(or (not {x}) {few})" for x in removed]
-                total = samplers.mass(side.p, kept)
-                out += kept
-                out += [f"(+ (* (- 1.0 {r.pre}chance) {x}) (* {r.pre}chance (/ (ite {k} {x} 0.0) {total})))"
-                        for k, x in zip(kept, side.p, strict=True)]
-        return out
-    mp.setitem(samplers.RULES, "xtc", xtc)
-
-
-def _one_hot_any_max(mp):
-    original = order.one_hot
-
-    def one_hot(n, per_entry=False):  # f_i = (v_i = max), without "no earlier entry is at the max"
-        decls, premises, claim = original(n, per_entry)
-        decls, count = re.subn(r"\(and (\(= \w+ \w+\)) \(not \w+\)\)", r"\1", decls)
-        assert count == 2 * n
-        return decls, premises, claim
-    mp.setattr(order, "one_hot", one_hot)
-
-
-def _first_max_any(mp):
-    earlier = "\n       (forall ((j Int)) (=> (and (<= 0 j) (< j k)) (< (select a j) (select a k))))"
-    mutant = FIRST_MAX.replace(earlier, "")
-    assert mutant != FIRST_MAX
-    mp.setattr(order, "FIRST_MAX", mutant)
-
-
-def _rejection_inverted(mp):
-    mp.setattr(speculative, "_rejection_query", partial(speculative._rejection_query, mutant="inverted"))
-
-
-MUTANTS = {
-    "top-p <= instead of <": ("top-p", _top_p_le),
-    "top-p keeps every token": ("top-p", _top_p_all),
-    "typical-p by descending distance": ("typical", _typical_descending),
-    "XTC removes the least likely too": ("xtc", _xtc_removes_least),
-    "one-hot argmax without first-index": ("argmax-one-hot", _one_hot_any_max),
-    "greedy first-max: any maximum": ("first-max", _first_max_any),
-    "speculative: accept with min(1, q/p)": ("speculative", _rejection_inverted),
-}
-
 
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_is_a_mismatch(name, monkeypatch):

@@ -373,7 +373,10 @@ THEOREMS: tuple[Theorem, ...] = (
          "the target's draws at the two positions are independent (separate random numbers)",
          f"bounded: every n = 1..{speculative.MATCH_N} tokens and every first draft token"),
         f"Z3 over the reals, one query per n = 1..{speculative.MATCH_N} and draft token: the probability of each "
-        "emitted pair written from the scheme's definition", "proved", speculative.token_match,
+        "emitted pair written from the scheme's definition", "proved", both(fidelity.no_counterpart(
+            "spec/ has no token-matching verifier of its own to evaluate the encoded scheme against (it drives "
+            "mlx-lm's, spec.generation.mlx_lm_speculative_loop); the scheme is written from its definition in "
+            "proofs/speculative.py and enumerated exactly in the sanity check below"), speculative.token_match),
         "Token matching keeps the target's distribution only if each position draws its own randomness: a "
         "sampler that shares a coin or a random number across the positions of one call breaks it "
         "(`speculative-shared-coin`)."),

@@ -547,10 +547,11 @@ class TypicalP(Transform):
         with np.errstate(invalid="ignore"):  # inf - inf when a kept score is inf (a zero probability)
             near |= (s != last) & (np.abs(s - last) < _slack(row))
         near[: self.min_tokens_to_keep] = False
-        if self.ties == "any":
-            cut = int(kept_sorted.sum()) - 1
-            if cut + 1 < s.size and s[cut] == s[cut + 1]:
-                near |= s == s[cut]
+        if self.ties == "any":  # a tie group straddling the cut: which of it stays is the sort's choice
+            cut = int(kept_sorted.sum()) - 1  # ties within rounding count (equal scores of different p)
+            with np.errstate(invalid="ignore"):
+                if cut + 1 < s.size and (s[cut] == s[cut + 1] or abs(s[cut] - s[cut + 1]) < _slack(row)):
+                    near |= (s == s[cut]) | (np.abs(s - s[cut]) < _slack(row))
         row.boundary[alive[order][near]] = True
         row.keep = np.zeros_like(row.keep)
         row.keep[alive[order][kept_sorted]] = True
@@ -714,6 +715,20 @@ class XTC(Transform):
             if (over | near).sum() >= 2:
                 row.boundary |= over | near
             return
+        kept = self._kept(row, probs, over)
+        # Boundary: tokens near the threshold may join or leave the group above it, and then the least
+        # likely one above changes, or the group falls below two and nothing is removed: every token
+        # whose fate differs with the near ones all out or all in; and tokens near the least likely value.
+        least = probs[over].min()
+        for moved in (over & ~near, over | near):
+            row.boundary |= kept ^ self._kept(row, probs, moved)
+        row.boundary |= near | (over & (probs != least) & (_log_gap(probs, least) < _slack(row)))
+        row.keep = kept
+
+    def _kept(self, row: Row, probs: np.ndarray, over: np.ndarray) -> np.ndarray:
+        """The survivors when the tokens `over` are above the threshold (the branch that fires)."""
+        if over.sum() < 2:
+            return row.keep.copy()
         least = probs[over].min()
         removed = over & (probs > least)
         if self.ties == "any":  # exactly one of the tokens tied at the minimum stays, chosen by a sort
@@ -723,13 +738,8 @@ class XTC(Transform):
                 row.boundary[tied] = True
         removed[list(self.special_tokens)] = False
         if int((row.keep & ~removed).sum()) < self.min_keep:
-            return
-        # Boundary: tokens near the threshold (they may join or leave the group above it, and then
-        # the least likely one above changes) and tokens near that least likely value.
-        row.boundary |= near | (over & (probs != least) & (_log_gap(probs, least) < _slack(row)))
-        if (near & ~over).any():
-            row.boundary |= over & (probs == least)
-        row.keep = row.keep & ~removed
+            return row.keep.copy()
+        return row.keep & ~removed
 
 
 REGISTRY: dict[str, type[Transform]] = {cls.name: cls for cls in (

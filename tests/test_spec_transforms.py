@@ -197,7 +197,9 @@ def test_xtc_conventions_strict_or_not_ties_special_tokens_and_min_keep():
     acts = lambda step: spec.target(z, Pipeline((step,))).mixture[-1][1]  # noqa: E731 - the branch where XTC acts
     assert np.allclose(acts(XTC(0.5, 0.25)), [0.5, 0.25, 0.25])  # mlx-lm: p > 0.25 only token 0: nothing happens
     on = spec.target(z, Pipeline((XTC(0.5, 0.25, above=">=", ties="any"),)))  # llama.cpp: p >= 0.25, one stays
-    assert np.allclose(on.mixture[-1][1], [0, 1, 0]) and on.boundary.tolist() == [False, True, True]
+    # tokens 1 and 2 sit on the threshold: an engine's rounded p may put them below it, and then XTC does
+    # not act and token 0 stays, so token 0's removal is boundary too
+    assert np.allclose(on.mixture[-1][1], [0, 1, 0]) and on.boundary.tolist() == [True, True, True]
     assert np.allclose(acts(XTC(0.5, 0.25, above=">=")), [0, 0.5, 0.5])  # ties="all": both least likely stay
     assert np.allclose(acts(XTC(0.5, 0.2, special_tokens=[0])), [0.5, 0.25, 0.25])  # token 0 is exempt
     assert np.allclose(acts(XTC(0.5, 0.2, above=">=", ties="any", min_keep=3)), [0.5, 0.25, 0.25])
@@ -301,3 +303,24 @@ def test_engine_ranges_are_enforced(make, name):
     with pytest.raises(spec.InvalidParameter) as e:
         make()
     assert e.value.name == name
+
+
+# --- boundaries the fidelity check (proofs/fidelity.py) found undeclared -------------------------------
+
+def test_xtc_a_token_on_the_threshold_leaves_every_fate_it_decides_open():
+    """p = (1/8, 7/8), threshold 1/8, `>`: exactly, only token 1 is above, XTC does nothing and keeps
+    both. float64 puts p0 a hair above 1/8, so the spec's own branch removes token 1; since that rests on
+    a comparison within rounding, token 1 must be allowed (boundary), or a correct sampler is failed."""
+    t = spec.target(np.log([1.0, 7.0]), Pipeline((XTC(1.0, 0.125, ">"),)))
+    assert t.allowed.tolist() == [True, True]
+    assert t.support[0]  # kept whichever side of the threshold token 0 is
+
+
+def test_typical_any_an_exact_tie_across_the_cut_is_boundary():
+    """p = (1, 1, 2, 1, 1, 2) / 8: every typicality score is exactly (1/2) log 2, so with ties broken
+    by a sort any two-plus tokens reaching the mass may stay; float64 sees the scores of different p as
+    a hair apart. Each token of the tie group is allowed either way."""
+    t = spec.target(np.log([2.0, 2, 4, 2, 2, 4]), Pipeline((TypicalP(0.5, 2, "any"),)))
+    assert t.allowed.all()
+    exact = {0, 1, 2}  # the tie broken by index: the mass before token 2 is 1/4 < 1/2, before token 3 it is 1/2
+    assert exact <= set(np.flatnonzero(t.allowed)) and set(np.flatnonzero(t.support)) <= set(range(6))

@@ -177,8 +177,8 @@ def render(result: Result, run: dict, base: list[dict] | None = None) -> str:
         f"**Verdict: {result.verdict}** (expected: {result.expected})"
         + (" - control: a deliberately false claim" if t.control else ""),
         "", "## Claim", "", t.claim, "", f"$$\n{t.latex}\n$$", "",
-        *([f"**As checked: for {result.scope} only.** The claim above is stated for every row; this run checks "
-           f"it for {result.scope}, and the verdict says so.", ""] if result.scope else []),
+        *([f"**As checked: for {result.scope} only.** The claim above is stated in general; this run checks it "
+           f"for {result.scope}, and the verdict says so.", ""] if result.scope else []),
         "## Assumptions", "", *[f"- {a}" for a in t.assumptions], "",
         *(["Every Z3 proof below also checks that its premises alone are satisfiable (the "
            "`.premises` queries), so no proof rests on contradictory assumptions.", ""]

@@ -7,7 +7,7 @@ and tests/test_proofs_mutants.py, the whole theorem). Why these: each is a plaus
 import re
 from functools import partial
 
-from proofs import order, samplers, speculative
+from proofs import order, samplers, speculative, symbolic
 from proofs.encodings import FIRST_MAX
 
 
@@ -71,7 +71,13 @@ def _rejection_inverted(mp):
     mp.setattr(speculative, "_rejection_query", partial(speculative._rejection_query, mutant="inverted"))
 
 
+def _softmax_half(mp):
+    original = symbolic.softmax
+    mp.setattr(symbolic, "softmax", lambda logit_of: original(logit_of) / 2)  # the denominator doubled
+
+
 MUTANTS = {
+    "softmax with its denominator doubled": ("softmax", _softmax_half),
     "top-p le (<=) instead of lt (<)": ("top-p", _top_p_le),
     "top-p keeps every token": ("top-p", _top_p_all),
     "typical-p by descending distance": ("typical", _typical_descending),

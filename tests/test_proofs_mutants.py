@@ -234,7 +234,8 @@ MUTANTS = [
     *(Mutant(f"encoding-{_slug(name)}-{theorem}", theorem, f"{name} (both rows: tests/encoding_mutants.py)",
              _encoding(name), verdict=NOT_FAITHFUL)
       for name, (rule, _) in ENCODING_MUTANTS.items()
-      for theorem in {"top-p": ["filters-shift"], "typical": ["typical-shift"], "xtc": ["xtc-shift"],
+      for theorem in {"softmax": ["softmax-shift"],
+                      "top-p": ["filters-shift"], "typical": ["typical-shift"], "xtc": ["xtc-shift"],
                       "argmax-one-hot": ["argmax-shift"], "first-max": ["greedy-logprobs", "temperature-shift"],
                       "speculative": ["speculative-rejection"]}[rule]),
     Mutant("bfloat16-declared-float16", "fp-greedy-exact-guard", "bfloat16 declared to z3 as (5, 11), float16's "

@@ -143,7 +143,7 @@ def main(argv=None) -> int:
             print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
     data = write(args.out, results, args.cross_check)
     failed = [r.theorem.id for r in results if not r.ok]
-    width = max(len(r.verdict) for r in results + [Result(None, "verdict", [], "", 0.0)])
+    width = max(len("verdict"), *(len(r.expected) for r in results), *(len(r.verdict) for r in results))
     print(f"\n{'theorem':31} {'expected':{width}} {'verdict':{width}} seconds", file=log)
     for r in results:
         print(f"{r.theorem.id:31} {r.expected:{width}} {r.verdict:{width}} {r.seconds:7.2f}", file=log)

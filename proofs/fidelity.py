@@ -766,13 +766,24 @@ class Encoded:
                 return g
 
     def check(self, g: dict):
-        for text, f in self.premises:
+        self._hold(self.premises, g)
+
+    @staticmethod
+    def _hold(premises, g: dict, defer: bool = False) -> list:
+        """Every premise must be true at g. defer: premises reading something not bound yet (the
+        free index) are returned for later instead of being an error."""
+        pending = []
+        for text, f in premises:
             try:
                 ok = f(g, {})
             except Unbound as e:
+                if defer:
+                    pending.append((text, f))
+                    continue
                 raise Unsupported(f"premise {text} reads {e}, which nothing binds") from None
             if ok is not True:
                 raise PremiseFalse(text)
+        return pending
 
     def run(self, inputs: dict, hand=None) -> tuple[list, list]:
         """Solve, check every premise, and evaluate both sides of every claim equality."""
@@ -788,27 +799,13 @@ class Encoded:
         returns, per side, the list of each claim term's values over `values` (one list per term).
         What does not depend on the index is solved and checked once."""
         g0 = self.solve({**inputs, "__memo": {}}, hand)
-        pending = []
-        for text, f in self.premises:
-            try:
-                ok = f(g0, {})
-            except Unbound:
-                pending.append((text, f))
-                continue
-            if ok is not True:
-                raise PremiseFalse(text)
+        pending = self._hold(self.premises, g0, defer=True)
         left, right = [[] for _ in self.sides], [[] for _ in self.sides]
         for v in values:
             g = {k: Arr(x.items, x.default, x.name) if isinstance(x, Arr) else x for k, x in g0.items()}
             g.update({index: v, "__memo": dict(g0["__memo"])})
             self.solve(g, hand)
-            for text, f in pending:
-                try:
-                    ok = f(g, {})
-                except Unbound as e:
-                    raise Unsupported(f"premise {text} reads {e}, which nothing binds") from None
-                if ok is not True:
-                    raise PremiseFalse(text)
+            self._hold(pending, g)
             a, b = self._sides(g)
             for out, vals in ((left, a), (right, b)):
                 for lst, x in zip(out, vals, strict=True):

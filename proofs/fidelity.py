@@ -1427,7 +1427,7 @@ def _commute_chains(rows, rng, tally):
 
 
 class _Coin:
-    """A stand-in generator for spec.generation.rejection_verify: random() * q < p is decided as
+    """A stand-in generator for spec.validator.generation.rejection_verify: random() * q < p is decided as
     `accept` says (the draw's law is read off, not sampled), choice(...) records the residual."""
 
     def __init__(self, accept):
@@ -1448,10 +1448,10 @@ class _Coin:
 
 
 def _verifier_law(p, q) -> np.ndarray:
-    """The output distribution of spec.generation.rejection_verify for one draft d ~ q: with u
+    """The output distribution of spec.validator.generation.rejection_verify for one draft d ~ q: with u
     uniform on [0, 1), P(u q(d) < p(d)) = min(1, p(d) / q(d)); on rejection, the distribution it
     hands rng.choice."""
-    from spec.generation import rejection_verify
+    from spec.validator.generation import rejection_verify
     ps, qs = [np.array([float(x) for x in p])] * 2, [np.array([float(x) for x in q])] * 2
     out = np.zeros(len(p))
     for d, qd in enumerate(q):
@@ -1469,7 +1469,7 @@ def _verifier_law(p, q) -> np.ndarray:
 
 def _speculative(rows, rng, tally):
     """speculative._rejection_query(n), n = 1..MAX_N: the encoded output distribution of the
-    verifier (the claim's left side) against the law of spec.generation.rejection_verify, on
+    verifier (the claim's left side) against the law of spec.validator.generation.rejection_verify, on
     rational p and q with zeros and ties (p = q and p_i = q_i: the acceptance exactly 1)."""
     enc = {}
     def one(r):
@@ -1487,7 +1487,8 @@ def _speculative(rows, rng, tally):
         got = [float(x) for x in left]
         if not np.allclose(got, law, rtol=0, atol=1e-12):
             tally.fail(f"speculative verifier, n = {n}, p = {_fmt(p)}, q = {_fmt(q)}: the encoding's output "
-                       f"distribution {_fmt(got)}, spec.generation.rejection_verify's {_fmt(law.tolist())}")
+                       f"distribution {_fmt(got)}, spec.validator.generation.rejection_verify's "
+                       f"{_fmt(law.tolist())}")
             return
     _drive(one, rows, tally)
 
@@ -1551,7 +1552,7 @@ def tally(rule: str, rows: int = ROWS, seed: int = 0) -> Tally:
     return t
 
 
-REFERENCE = {"penalty": "spec's RepetitionPenalty", "speculative": "spec.generation.rejection_verify"}
+REFERENCE = {"penalty": "spec's RepetitionPenalty", "speculative": "spec.validator.generation.rejection_verify"}
 
 
 ROWS_OF = {"softmax": 250}  # the same rows as the keep rules

@@ -46,10 +46,10 @@ def validation(profiles=("quick", "default")) -> dict:
     V = 151,936, and the share of it spent inside the sampler (the peer: what the draws alone cost);
     then the same run with one call in flight (in_flight=1) instead of the adapter's two."""
     from spec import validate
-    from spec.validator import adapters
+    from spec.engines import mlx_lm
 
     def run(profile, in_flight):
-        sampler = adapters.mlx_lm(temp=0.7, top_p=0.9)
+        sampler = mlx_lm.sampler(temp=0.7, top_p=0.9)
         sampler.in_flight = in_flight
         return validate(sampler, presets.mlx_lm(temp=0.7, top_p=0.9), input="logprobs", profile=profile)
 

@@ -15,9 +15,9 @@ from zoo import inverse_cdf, masked, softmax_rows, with_checks
 import impl
 import spec
 from spec import presets
-from spec.validator import adapters
-from spec.validator.context import Context
-from spec.validator.independence import GEOMETRIC, PEAKED, same_key_applies
+from spec.validator.context import Context, same_key_applies
+from spec.validator.independence import GEOMETRIC, PEAKED
+from spec.validator.sampler import Sampler
 
 MIN_P = presets.hf(top_k=0, min_p=0.3)
 
@@ -32,7 +32,7 @@ def black_box(name, draw):
     def sample(logits, seed):
         with_checks(lambda z: None)(logits)  # NaN, +inf and all -inf rows raise
         return draw(logits, seed)
-    return adapters.Sampler(sample, "numpy", "seed", name=name)
+    return Sampler(sample, "numpy", "seed", name=name)
 
 
 def min_p_sampler(batch_max: bool):
@@ -95,6 +95,6 @@ def test_random_steps_and_one_row_samplers_skip_it():
                                                    None, None)
     assert same_key_applies(build(impl.make_sampler(MIN_P), MIN_P))
     assert not same_key_applies(build(impl.make_sampler(xtc), xtc))
-    one_row = adapters.Sampler(lambda logits, seed: np.zeros(len(logits), int), "numpy", "seed", batched=False)
+    one_row = Sampler(lambda logits, seed: np.zeros(len(logits), int), "numpy", "seed", batched=False)
     ctx = build(one_row, MIN_P)
     assert not same_key_applies(ctx) and ctx.alpha_batch_key == 0

@@ -11,19 +11,20 @@ prompt it has not prefilled (`prev_tokens = None`, then only the last prompt tok
 repetition penalty ignores every prompt token but the last, where generate_step counts the whole
 prompt: the white-box tier catches it on the first token.
 
-Here: a speculative loop around any verifier (spec.generation.speculative_loop), an exact verifier
+Here: a speculative loop around any verifier (spec.validator.generation.speculative_loop), an exact verifier
 that passes, and the verifier zoo, each bug caught."""
 
 import pytest
 
 from spec import presets
-from spec.generation import tiny_llama, validate_generation
+from spec.engines.mlx_lm import tiny_llama
+from spec.validator.generation import validate_generation
 from tests.validating import ALPHA_RUN
 
 PROMPT = [1, 2, 3]
 
 
-# --- the verifier zoo: spec.generation.speculative_loop around each verifier --------------------
+# --- the verifier zoo: spec.validator.generation.speculative_loop around each verifier --------------------
 
 FLAT = presets.reference(temperature=2.0)  # 64 sequences of two tokens have mass: every bug shape shows
 
@@ -39,7 +40,7 @@ def verify_check(loop, target):
 
 
 def test_an_exact_rejection_verifier_passes(two_models):
-    from spec.generation import rejection_verify, speculative_loop
+    from spec.validator.generation import rejection_verify, speculative_loop
     target, draft = two_models
     report = verify_check(speculative_loop(rejection_verify, target, draft, FLAT), target)
     assert report.passed, str(report)
@@ -53,7 +54,7 @@ def test_each_verifier_bug_is_caught(two_models, bug, options):
     """Resampling from p, the ratio from raw logits, the bonus token from q, one uniform for every
     position, and a verifier handed the draft's plain softmax while the drafts were drawn after
     temperature and top-p."""
-    from spec.generation import rejection_verify, speculative_loop
+    from spec.validator.generation import rejection_verify, speculative_loop
     from tests import zoo_speculative
     target, draft = two_models
     verify = rejection_verify if bug == "draft_seen_raw" else getattr(zoo_speculative, bug)

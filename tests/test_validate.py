@@ -15,7 +15,7 @@ import impl
 import spec
 from proofs.catalogue import BY_ID as THEOREMS
 from spec import presets
-from spec.validator import adapters
+from spec.engines import mlx_lm
 
 
 @pytest.mark.parametrize("bug", BUGGY, ids=lambda s: s.name)
@@ -38,7 +38,7 @@ def test_correct_numpy_samplers_pass(sampler):
 
 
 MLX_LM_CONFIGS = [dict(temp=0.7, top_p=0.9), dict(temp=1.0, min_p=0.1, top_k=20), dict(temp=0.0)]
-# mlx-lm's make_sampler with make_logits_processors, composed as generate_step does (adapters.mlx_lm),
+# mlx-lm's make_sampler with make_logits_processors, composed as generate_step does (mlx_lm.sampler),
 # at the new parameters. XTC runs one case copy per call (an engine may toss one coin per call): quick.
 XTC = dict(temp=1.0, xtc_probability=0.5, xtc_threshold=0.1)
 MLX_LM_PROCESSOR_CONFIGS = [
@@ -53,7 +53,7 @@ MLX_LM_PROCESSOR_CONFIGS = [
 
 @pytest.mark.parametrize("params", MLX_LM_CONFIGS, ids=str)
 def test_mlx_lm_make_sampler_conforms_to_the_mlx_lm_preset(params):
-    report = spec.validate(adapters.mlx_lm(**params), presets.mlx_lm(**params), input="logprobs", alpha=ALPHA_RUN)
+    report = spec.validate(mlx_lm.sampler(**params), presets.mlx_lm(**params), input="logprobs", alpha=ALPHA_RUN)
     assert report.passed, str(report)
 
 
@@ -63,7 +63,7 @@ def test_mlx_lm_sampler_and_logits_processors_conform_to_the_mlx_lm_preset(param
     """The adapter takes logits (its processors see raw logits), with one spec.History per row.
     mlx-lm's XTC tosses one coin per call for the whole batch: every row's marginal is right, and
     the batch-independence check catches it with a 2-row counterexample."""
-    report = spec.validate(adapters.mlx_lm(**params), presets.mlx_lm(**params), profile=profile, alpha=ALPHA_RUN)
+    report = spec.validate(mlx_lm.sampler(**params), presets.mlx_lm(**params), profile=profile, alpha=ALPHA_RUN)
     if params is XTC:
         (failure,) = report.failures
         assert failure.check == "statistics: batch independence", str(report)
@@ -95,7 +95,7 @@ def test_impl_conforms_to_the_mlx_lm_preset_with_processors(params, profile):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_correct_samplers_pass_on_other_seeds(seed):
-    runs = [(adapters.mlx_lm(temp=0.7, top_p=0.9), presets.mlx_lm(temp=0.7, top_p=0.9), "logprobs"),
+    runs = [(mlx_lm.sampler(temp=0.7, top_p=0.9), presets.mlx_lm(temp=0.7, top_p=0.9), "logprobs"),
             (impl.make_sampler(presets.hf(top_k=0, top_p=0.8)), presets.hf(top_k=0, top_p=0.8), "logits"),
             (CORRECT[4].black_box(), CORRECT[4].pipeline, "logits")]
     for sampler, pipeline, input_kind in runs:
@@ -106,7 +106,8 @@ def test_correct_samplers_pass_on_other_seeds(seed):
 def test_hf_warpers_conform_to_the_hf_preset():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
+    from spec.engines import transformers as hf
     params = dict(temperature=0.7, top_k=40, top_p=0.9)
-    report = spec.validate(adapters.hf_warpers(**params), presets.hf(**params), alpha=ALPHA_RUN)
+    report = spec.validate(hf.sampler(**params), presets.hf(**params), alpha=ALPHA_RUN)
     assert report.passed, str(report)
     assert report.fingerprint["consistent"] and "hf" in report.fingerprint["consistent"]

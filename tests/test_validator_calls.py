@@ -12,9 +12,10 @@ import pytest
 
 import spec
 from spec import presets
-from spec.validator import adapters
+from spec.engines import mlx_lm
 from spec.validator.calls import Calls, mlx_streams
 from spec.validator.context import Context
+from spec.validator.sampler import Sampler
 from tests.validating import ALPHA_RUN
 
 pytestmark = pytest.mark.skipif(not mlx_streams(), reason="mlx < 0.32.1: one call in flight only")
@@ -33,7 +34,7 @@ def test_two_in_flight_draw_the_keys_and_tokens_of_one(params):
     pipeline = presets.mlx_lm(**params)
     counts, next_keys, overlapped = {}, {}, {}
     for in_flight in (1, 2):
-        sampler = adapters.mlx_lm(**params)
+        sampler = mlx_lm.sampler(**params)
         sampler.in_flight = in_flight
         ctx = _context(sampler, pipeline)
         try:
@@ -54,7 +55,7 @@ def test_a_run_reports_the_same_with_two_in_flight():
     pipeline = presets.mlx_lm(temp=0.7, top_p=0.9)
     reports = {}
     for in_flight in (1, 2):
-        sampler = adapters.mlx_lm(temp=0.7, top_p=0.9)
+        sampler = mlx_lm.sampler(temp=0.7, top_p=0.9)
         sampler.in_flight = in_flight
         reports[in_flight] = spec.validate(sampler, pipeline, input="logprobs", profile="quick", alpha=ALPHA_RUN,
                                            seed=3)
@@ -78,7 +79,7 @@ def test_samplers_with_mlx_state_or_the_global_random_state_are_sampled_as_with_
         return mx.random.randint(0, 2**30, (x.shape[0],))
 
     for draw in (chained, unkeyed):
-        ctx = _context(adapters.Sampler(draw, "mlx", None, in_flight=2), presets.reference())
+        ctx = _context(Sampler(draw, "mlx", None, in_flight=2), presets.reference())
         fed = ctx.feed(ctx.cases[0].rows)
         x, before = ctx.calls.tiled(fed, 1)
         try:
@@ -103,7 +104,7 @@ def _lazy_sampler(hang_on: int | None = None, mutate_on: int | None = None):
             x[:] = 7.0
         return mx.random.categorical(x, key=mx.random.key(key))
 
-    return adapters.Sampler(draw, "mlx", "key", in_flight=2, name="lazy test sampler")
+    return Sampler(draw, "mlx", "key", in_flight=2, name="lazy test sampler")
 
 
 @pytest.mark.parametrize("call", [30, 31])
@@ -123,6 +124,6 @@ def test_a_mutation_of_a_reused_tiled_input_is_found_under_its_own_key(call):
     report = spec.validate(_lazy_sampler(mutate_on=call), presets.reference(), profile="quick", seed=0)
     assert report.failures and report.failures[0].check == "contract: input not mutated", str(report)
     keys = []
-    spec.validate(adapters.Sampler(lambda x, key: keys.append(key) or mx.random.categorical(x, key=mx.random.key(key)),
+    spec.validate(Sampler(lambda x, key: keys.append(key) or mx.random.categorical(x, key=mx.random.key(key)),
                                    "mlx", "key", in_flight=2), presets.reference(), profile="quick", seed=0)
     assert report.failures[0].case["key"] == keys[call - 1]

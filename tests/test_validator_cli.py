@@ -89,8 +89,8 @@ def recording_factory(**params):
     """A factory that records what the CLI passes it (every engine parameter of the preset)."""
     RECEIVED.clear()
     RECEIVED.update(params)
-    from spec.validator import adapters
-    return adapters.mlx_lm(**params)
+    from spec.engines import mlx_lm
+    return mlx_lm.sampler(**params)
 
 
 def test_cli_factory_gets_every_engine_parameter_and_the_engine_only_ones():

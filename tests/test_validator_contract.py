@@ -15,7 +15,9 @@ from validating import ALPHA_RUN
 import impl
 import spec
 from spec import presets
-from spec.validator import Family, adapters
+from spec.engines import mlx_lm
+from spec.validator import Family
+from spec.validator.sampler import Sampler
 
 
 def _raises(x):
@@ -49,7 +51,7 @@ def test_bad_samplers_are_reported_as_such(sampler, words):
 
 def test_nan_rows_returned_silently_are_noted_not_failed():
     """mlx-lm returns a token for a NaN row; the spec has no target there, so it is a note."""
-    report = spec.validate(adapters.mlx_lm(temp=0.0), presets.mlx_lm(temp=0.0), input="logprobs", profile="quick")
+    report = spec.validate(mlx_lm.sampler(temp=0.0), presets.mlx_lm(temp=0.0), input="logprobs", profile="quick")
     assert report.passed and any("NaN" in n for n in report.notes)
 
 
@@ -97,7 +99,7 @@ def test_a_one_row_sampler_is_called_row_by_row():
             raise ValueError("one row at a time")
         return mx.random.categorical(logprobs * (1 / 0.7), key=mx.random.key(key))
     pipeline = presets.tiny_llm(temp=0.7)
-    report = spec.validate(adapters.Sampler(one_row, "mlx", "key", batched=False), pipeline, input="logprobs",
+    report = spec.validate(Sampler(one_row, "mlx", "key", batched=False), pipeline, input="logprobs",
                            profile="quick", alpha=ALPHA_RUN)
     assert report.passed, str(report)
     batched = spec.validate(one_row, pipeline, input="logprobs", profile="quick")

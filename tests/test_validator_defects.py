@@ -23,7 +23,9 @@ from zoo import BUGGY, CORRECT, top_k_keep
 import impl
 import spec
 from spec import presets
-from spec.validator import Family, adapters
+from spec.engines import mlx_lm
+from spec.validator import Family
+from spec.validator.sampler import Sampler
 
 
 def gumbel_choice(z: np.ndarray, keep: np.ndarray, seed: int) -> np.ndarray:
@@ -190,7 +192,7 @@ def test_defect_10_a_single_row_is_always_exercised():
 def test_defect_13_top_k_50_keeps_the_probes():
     """Under mlx-lm with top_k = 50 every probe (V <= 10) was skipped, the batch-rows check among
     them, and "a NaN row is rejected" was claimed although the raise came from top_k >= V."""
-    report = spec.validate(adapters.mlx_lm(temp=1.0, top_k=50), presets.mlx_lm(temp=1.0, top_k=50),
+    report = spec.validate(mlx_lm.sampler(temp=1.0, top_k=50), presets.mlx_lm(temp=1.0, top_k=50),
                            input="logprobs", profile="quick", alpha=ALPHA_RUN, seed=0)
     assert report.passed, str(report)
     assert any("batch-rows" in c for c in report.checks), report.checks
@@ -303,7 +305,7 @@ def test_defect_16_array_type_falls_back_and_says_so():
 def test_defect_17_a_raise_where_the_engine_raises_is_not_a_failure():
     """mlx-lm raises for top_k >= V; the validator skipped every probe with V <= top_k instead of
     checking that the sampler raises there as the engine does."""
-    report = spec.validate(adapters.mlx_lm(temp=1.0, top_k=4), presets.mlx_lm(temp=1.0, top_k=4), input="logprobs",
+    report = spec.validate(mlx_lm.sampler(temp=1.0, top_k=4), presets.mlx_lm(temp=1.0, top_k=4), input="logprobs",
                            profile="quick", alpha=ALPHA_RUN, seed=0)
     assert report.passed, str(report)
     assert any("a row the engine rejects" in c for c in report.checks), report.checks
@@ -329,7 +331,7 @@ def _wrong_when_top_is_last(bug: str):
                 return np.zeros(1, dtype=np.int64)
             z = z / 2.0
         return gumbel_choice(z, keep, seed)
-    return adapters.Sampler(sample, "numpy", "seed", batched=False, name=f"one row, {bug} bug")
+    return Sampler(sample, "numpy", "seed", batched=False, name=f"one row, {bug} bug")
 
 
 def test_defect_18_reports_say_what_happened():

@@ -10,12 +10,13 @@ from validating import ALPHA_RUN
 import impl
 import spec
 from spec import presets
-from spec.validator import Case, adapters
+from spec.engines import mlx_lm
+from spec.validator import Case
 
 
 def test_fingerprint_tells_temperature_order_apart():
     params = dict(temp=0.7, top_p=0.9)
-    report = spec.validate(adapters.mlx_lm(**params), presets.mlx_lm(**params), input="logprobs", profile="quick",
+    report = spec.validate(mlx_lm.sampler(**params), presets.mlx_lm(**params), input="logprobs", profile="quick",
                            alpha=ALPHA_RUN)
     fp = report.fingerprint
     assert "mlx_lm" in fp["consistent"] and "hf" not in fp["consistent"] and fp["rows"]

@@ -1,4 +1,4 @@
-"""Token histories and random steps in the validator (spec/validator/cases.py, adapters.py,
+"""Token histories and random steps in the validator (spec/validator/cases.py, sampler.py,
 white_box.py, calls.py): the cases carry histories that tell the penalty conventions apart, a
 sampler reads them through its `history` parameter, and XTC's mixture is checked component-wise.
 
@@ -15,8 +15,10 @@ from validating import ALPHA_RUN
 
 import spec
 from spec import History, presets
-from spec.validator import adapters, cases
-from spec.validator.white_box import components
+from spec.engines import mlx_lm
+from spec.validator import cases
+from spec.validator.keep import components
+from spec.validator.sampler import Sampler, as_sampler
 
 PENALTY = presets.mlx_lm(temp=1.0, presence_penalty=0.7, presence_context_size=0)
 
@@ -47,16 +49,16 @@ def _first_row_history(inner):
 
 
 @pytest.mark.parametrize(("name", "sampler", "pipeline", "case"), [
-    ("the context window ignored", adapters.mlx_lm(temp=1.0, repetition_penalty=1.5, repetition_context_size=0),
+    ("the context window ignored", mlx_lm.sampler(temp=1.0, repetition_penalty=1.5, repetition_context_size=0),
      presets.mlx_lm(temp=1.0, repetition_penalty=1.5), "window 20"),
-    ("presence counted as frequency", adapters.mlx_lm(temp=1.0, frequency_penalty=0.5),
+    ("presence counted as frequency", mlx_lm.sampler(temp=1.0, frequency_penalty=0.5),
      presets.mlx_lm(temp=1.0, presence_penalty=0.5), "seen 3 times"),
-    ("the prompt not counted", _output_only(adapters.mlx_lm(temp=1.0, presence_penalty=0.7, presence_context_size=0)),
+    ("the prompt not counted", _output_only(mlx_lm.sampler(temp=1.0, presence_penalty=0.7, presence_context_size=0)),
      PENALTY, "prompt (0, 0, 2) vs output"),
     ("row 0's history used for every row",
-     _first_row_history(adapters.mlx_lm(temp=1.0, presence_penalty=0.7, presence_context_size=0)), PENALTY,
+     _first_row_history(mlx_lm.sampler(temp=1.0, presence_penalty=0.7, presence_context_size=0)), PENALTY,
      "two rows with opposite top tokens"),
-    ("the repetition penalty's sign ignored", adapters.mlx_lm(temp=1.0, repetition_penalty=1.0 / 1.5),
+    ("the repetition penalty's sign ignored", mlx_lm.sampler(temp=1.0, repetition_penalty=1.0 / 1.5),
      presets.mlx_lm(temp=1.0, repetition_penalty=1.5), "history"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_history_bugs_are_caught_on_the_case_made_for_them(name, sampler, pipeline, case):
@@ -66,7 +68,7 @@ def test_history_bugs_are_caught_on_the_case_made_for_them(name, sampler, pipeli
 
 
 def test_a_sampler_without_a_history_parameter_is_validated_with_empty_histories_and_told_so():
-    inner = adapters.mlx_lm(temp=1.0, presence_penalty=0.7)
+    inner = mlx_lm.sampler(temp=1.0, presence_penalty=0.7)
     report = spec.validate(lambda x: inner.draw(x), presets.mlx_lm(temp=1.0, presence_penalty=0.7), profile="quick",
                            alpha=ALPHA_RUN)
     assert report.passed, str(report)
@@ -76,17 +78,17 @@ def test_a_sampler_without_a_history_parameter_is_validated_with_empty_histories
 def test_history_is_detected_by_name_or_declared():
     def sample(x, history):
         return np.zeros(len(x), dtype=np.int64)
-    assert adapters.as_sampler(sample).history and not adapters.as_sampler(lambda x: x).history
-    declared = adapters.Sampler(lambda x, history: np.array([len(history[0].output)]), history=True)
+    assert as_sampler(sample).history and not as_sampler(lambda x: x).history
+    declared = Sampler(lambda x, history: np.array([len(history[0].output)]), history=True)
     assert declared(np.zeros((1, 3)), None, [History(output=(1, 2))]).tolist() == [2]
 
 
 def test_mlx_lm_adapter_composes_generate_step_and_leaves_its_input_alone():
     """Processors on the raw logits with prompt + output, then logits - logsumexp, per row."""
     params = dict(temp=1.0, repetition_penalty=2.0, logit_bias={1: 1.0})
-    sampler = adapters.mlx_lm(**params)
+    sampler = mlx_lm.sampler(**params)
     assert sampler.input == "logits" and sampler.history
-    assert set(inspect.signature(adapters.mlx_lm).parameters) == set(inspect.signature(presets.mlx_lm).parameters) - {
+    assert set(inspect.signature(mlx_lm.sampler).parameters) == set(inspect.signature(presets.mlx_lm).parameters) - {
         "version"}
     x = mx.array([[1.0, -1.0, 0.5], [1.0, -1.0, 0.5]])
     got = np.array(sampler.filter(x, [History(prompt=(0,), output=(1,)), History()]))
@@ -123,8 +125,8 @@ def test_white_box_with_random_steps_accepts_any_one_component(buggy):
     """A filter that always acts matches the 'XTC acts' component: not a failure. One whose
     keep-set matches no component is."""
     pipeline = presets.mlx_lm(temp=1.0, xtc_probability=0.5)
-    draw = adapters.mlx_lm(temp=1.0, xtc_probability=0.5)
-    sampler = adapters.Sampler(draw.draw, "mlx", "global", _xtc_filter(buggy), input="logits")
+    draw = mlx_lm.sampler(temp=1.0, xtc_probability=0.5)
+    sampler = Sampler(draw.draw, "mlx", "global", _xtc_filter(buggy), input="logits")
     report = spec.validate(sampler, pipeline, profile="quick", alpha=ALPHA_RUN)
     if buggy:
         assert report.failures[0].check == "white-box: keep-set", str(report)
@@ -137,10 +139,12 @@ def test_white_box_with_random_steps_accepts_any_one_component(buggy):
 def test_hf_processors_conform_to_the_hf_preset():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
+    from spec.engines import transformers as hf
     params = dict(temperature=0.8, top_k=0, repetition_penalty=1.3, typical_p=0.9, sequence_bias={2: 1.5})
-    report = spec.validate(adapters.hf_warpers(**params), presets.hf(**params), alpha=ALPHA_RUN)
+    report = spec.validate(hf.sampler(**params), presets.hf(**params), alpha=ALPHA_RUN)
     assert report.passed, str(report)
 
 
 def test_hf_factory_takes_every_parameter_of_the_hf_preset():
-    assert inspect.signature(adapters.hf_warpers).parameters.keys() == inspect.signature(presets.hf).parameters.keys()
+    from spec.engines import transformers as hf  # importable without torch: the engine loads on first use
+    assert inspect.signature(hf.sampler).parameters.keys() == inspect.signature(presets.hf).parameters.keys()

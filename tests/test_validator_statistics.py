@@ -14,7 +14,7 @@ from zoo import CORRECT
 import impl
 import spec
 from spec import presets
-from spec.validator import adapters
+from spec.validator.sampler import Sampler
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -23,7 +23,7 @@ def test_low_precision_inputs_pass_with_boundary_tokens_left_out(dtype):
     test the rest, whose relative probabilities do not depend on the boundary."""
     pipeline = presets.mlx_lm(temp=0.7, top_p=0.9)
     sampler = impl.make_sampler(pipeline)
-    report = spec.validate(adapters.Sampler(sampler, "mlx", "key", sampler.filter, dtype=dtype), pipeline,
+    report = spec.validate(Sampler(sampler, "mlx", "key", sampler.filter, dtype=dtype), pipeline,
                            input="logprobs", profile="quick", alpha=ALPHA_RUN)
     assert report.passed, str(report)
     assert any(c.startswith("statistics: 11 cases (12 rows)") for c in report.checks), report.checks

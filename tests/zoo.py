@@ -17,7 +17,7 @@ import numpy as np
 
 import spec
 from spec import presets
-from spec.validator import adapters
+from spec.validator.sampler import Sampler as Declared  # the validator's calling convention
 
 
 def softmax_rows(z):
@@ -150,13 +150,13 @@ class Sampler:
         # filtered logits only when it gives them (one branch per call).
         random = any(type(s).random for s in self.pipeline.steps)
         expose = white_box and not (random and self.logits is None)
-        return adapters.Sampler(sample, "numpy", "global" if own_rng else "seed", filtered if expose else None,
+        return Declared(sample, "numpy", "global" if own_rng else "seed", filtered if expose else None,
                                 name=f"zoo: {self.name}" + (" (own generator)" if own_rng else ""), **extra)
 
 
 def _adapter_fields() -> set:
     from dataclasses import fields
-    return {f.name for f in fields(adapters.Sampler)}
+    return {f.name for f in fields(Declared)}
 
 
 HF_TOP_P = presets.hf(top_k=0, top_p=0.8)

@@ -1,5 +1,5 @@
 """Speculative verifiers with the bug shapes real implementations have shipped, for
-tests/test_speculative.py: each takes (ps, qs, drafts, rng, logits) as spec.generation.rejection_verify
+tests/test_speculative.py: each takes (ps, qs, drafts, rng, logits) as spec.validator.generation.rejection_verify
 does, and is wrong in one way."""
 
 import numpy as np

@@ -46,10 +46,10 @@ def validate(sampler, pipeline: Pipeline, *, input: str | None = None, array: st
              progress: Callable[[str], None] | None = None, timeout: float | None = None) -> Report:
     """Check `sampler` against the spec's `pipeline`; see the module docstring for the tiers.
 
-    sampler: a callable (B, V) array -> B token ids, or a `spec.validator.adapters.Sampler`.
+    sampler: a callable (B, V) array -> B token ids, or a `spec.validator.sampler.Sampler`.
     input: what the sampler is fed, "logits" or "logprobs" (z - logsumexp(z)); None: what the
-    `Sampler` declares (adapters.mlx_lm: logits, since its processors see raw logits), else logits.
-    A sampler that reads the token history takes `history=` (a list, one `spec.History` per row);
+    `Sampler` declares (spec.engines.mlx_lm.sampler: logits, since its processors see raw logits),
+    else logits. A sampler that reads the token history takes `history=` (a list, one `spec.History` per row);
     the cases then carry histories that exercise the pipeline's penalties. array: "mlx",
     "numpy", "torch" or "auto" (guessed from the sampler's module, and other types tried if the
     guess fails). alpha: the false-alarm rate of the whole run. family: a factory, to check

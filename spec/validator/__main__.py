@@ -32,10 +32,9 @@ from pathlib import Path
 from spec import presets
 from spec.errors import InvalidParameter
 from spec.transforms import REGISTRY, LogitBias
-from spec.validator import PROFILES, Family, adapters, validate
+from spec.validator import PROFILES, Family, validate
+from spec.validator.sampler import ARRAYS, as_sampler
 
-# Factories with a white-box adapter: the same sampler, plus access to its filtered logits.
-KNOWN_FACTORIES = {"mlx_lm.sample_utils:make_sampler": adapters.mlx_lm}
 TAKES_LOGPROBS = ("mlx_lm", "tiny_llm")  # engines that hand their sampler z - logsumexp(z)
 DEFAULT_PRESET = "reference"
 VERDICT_FILE = "SPEC_VALIDATE_VERDICT_FILE"  # set in the child: where it writes its exit status
@@ -168,8 +167,10 @@ def _has_processors(pipeline) -> bool:
     return any(type(s).history or isinstance(s, LogitBias) for s in pipeline.steps)
 
 
-def build(args):
-    """(sampler, pipeline, family, input) from the command line, or Usage."""
+def build(args, factories=None):
+    """(sampler, pipeline, family, input) from the command line, or Usage. factories: {"module:function"
+    of an engine's own factory: an adapter that builds the same sampler with white-box access}
+    (`spec.engines.factories()`, which `python -m spec.validate` passes; the validator imports no engine)."""
     obj = resolve(args.target)
     preset = presets.canonical(args.preset)
     given = given_params(args)
@@ -180,7 +181,7 @@ def build(args):
     if args.factory:
         if not callable(obj):
             raise Usage(f"{args.target} is not callable, so it cannot be a factory")
-        factory = KNOWN_FACTORIES.get(args.target, obj)
+        factory = (factories or {}).get(args.target, obj)
 
         def make(**common):
             return factory(**presets.factory_params(preset, **common), **to_factory)
@@ -194,7 +195,7 @@ def build(args):
         if not callable(obj):
             raise Usage(f"{args.target} is not callable: pass a sampler, or a factory with --factory")
         sampler = obj
-    sampler = adapters.as_sampler(sampler, args.array)
+    sampler = as_sampler(sampler, args.array)
     sampler.batched = not args.one_row
     # Processors (bias, penalties) see raw logits, so an engine that hands its sampler
     # log-probabilities still takes logits in front of its processors.
@@ -247,7 +248,7 @@ def parse(argv):
                              "(default: the preset's own)")
     parser.add_argument("--input", choices=("logits", "logprobs"),
                         help="what the sampler is fed (default: logprobs for mlx_lm and tiny_llm, else logits)")
-    parser.add_argument("--array", choices=("auto", *adapters.ARRAYS), default="auto",
+    parser.add_argument("--array", choices=("auto", *ARRAYS), default="auto",
                         help="the array type the sampler takes (default: auto, guessed from its module)")
     parser.add_argument("--one-row", action="store_true",
                         help="the sampler takes one (1, V) row at a time (default: a (B, V) batch)")
@@ -264,11 +265,11 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-def run(argv) -> int:
+def run(argv, factories=None) -> int:
     """The validation itself (in the child process)."""
     try:
         args = parse(argv)
-        sampler, pipeline, family, input_kind = build(args)
+        sampler, pipeline, family, input_kind = build(args, factories)
         progress = Progress()
         report = validate(sampler, pipeline, input=input_kind, profile=args.profile, alpha=args.alpha,
                           seed=args.seed, family=family, progress=progress, timeout=args.timeout)
@@ -290,13 +291,14 @@ def run(argv) -> int:
     return 0 if report.passed else 1
 
 
-def main(argv=None) -> int:
-    """Parse in this process (usage errors exit 2 at once), validate in a child process, and
-    trust only a verdict the child wrote: a child that ends without one does not conform."""
+def main(argv=None, factories=None, entry: str = "spec.validator") -> int:
+    """Parse in this process (usage errors exit 2 at once), validate in a child process (`python -m
+    entry`, which gets the same `factories`), and trust only a verdict the child wrote: a child that
+    ends without one does not conform."""
     started = time.time()  # after this process's imports: its own start-up is about a second more
     argv = sys.argv[1:] if argv is None else list(argv)
     if os.environ.get(VERDICT_FILE):
-        status = run(argv)
+        status = run(argv, factories)
         Path(os.environ[VERDICT_FILE]).write_text(str(status))
         return status
     try:
@@ -306,7 +308,7 @@ def main(argv=None) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         verdict = Path(tmp) / "verdict"
-        child = subprocess.run([sys.executable, "-m", "spec.validator", *argv],
+        child = subprocess.run([sys.executable, "-m", entry, *argv],
                                env={**os.environ, VERDICT_FILE: str(verdict), STARTED: str(started)})
         written = verdict.read_text() if verdict.exists() else ""
     if written == str(child.returncode):

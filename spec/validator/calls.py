@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spec.validator.adapters import Sampler
 from spec.validator.report import Check
+from spec.validator.sampler import Sampler
 
 CALL_ELEMENTS = 2**20  # rows are tiled into batches of about this many entries per call
 

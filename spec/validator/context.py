@@ -15,9 +15,9 @@ from spec.presets import drift
 from spec.target import Target, Tolerance, log_softmax, target
 from spec.transforms import Pipeline
 from spec.validator import stats
-from spec.validator.adapters import Sampler, as_sampler
 from spec.validator.cases import Case, cases, reads_history
 from spec.validator.report import Check, Failure, Report
+from spec.validator.sampler import Sampler, as_sampler
 
 INPUTS = ("logits", "logprobs")
 
@@ -162,13 +162,13 @@ class Context:
         counted = (self.input == "logits" and not self.pipeline.greedy
                    and not any(0 < s.chance < 1 for s in self.pipeline.steps))
         self.alpha_coupling = self.alpha / 10 if counted else 0.0
-        from spec.validator.independence import applies, same_key_applies
         # Set aside before the contract finds whether the sampler is reproducible: unused, it only
         # makes the run more conservative.
         self.alpha_batch_key = self.alpha / 100 if same_key_applies(self) else 0.0
         probed = self.sampler.key is not None and not all(self._deterministic(c) for c in self.cases)
         self.alpha_probe = self.alpha / 100 if probed else 0.0  # contract._reproducible
-        rows = sum(c.rows.shape[0] for c in self.stat_cases) + applies(self)  # + the joint of batch independence
+        # + 1: the joint of batch independence
+        rows = sum(c.rows.shape[0] for c in self.stat_cases) + independence_applies(self)
         rest = self.alpha - self.alpha_coupling - self.alpha_batch_key - self.alpha_probe
         self.alpha_stat = rest / max(1, rows * looks * len(stats.TESTS))
         self.report.alpha_split = "no statistical decisions: every check is definitive" if not rows else (
@@ -213,3 +213,14 @@ def targets_or_none(ctx: Context, x, case=None, pipeline=None, history=None) -> 
         return ctx.spec(x, case, pipeline, history)
     except (InvalidParameter, InvalidLogits):
         return None
+
+
+def independence_applies(ctx: Context) -> bool:
+    """Batch independence is tested: a batched sampler with a random target."""
+    return ctx.sampler.batched and not ctx.pipeline.greedy
+
+
+def same_key_applies(ctx: Context) -> bool:
+    """Batched and without random steps: a correct sampler may spend its key on XTC's coins in
+    any order (e.g. only for rows where XTC acts), which moves the other rows' draws."""
+    return independence_applies(ctx) and not any(0 < s.chance < 1 for s in ctx.pipeline.steps)

@@ -14,10 +14,10 @@ from spec.errors import InvalidLogits, InvalidParameter
 from spec.presets import ENGINE_NAMES, canonical
 from spec.target import target
 from spec.transforms import REGISTRY, VOCAB_SIZE
-from spec.validator.adapters import ARRAYS, as_sampler, installed
 from spec.validator.cases import Case, rejected_row
 from spec.validator.context import Capabilities, Context, Finding, fail
 from spec.validator.report import Check
+from spec.validator.sampler import ARRAYS, as_sampler, installed
 
 HOW = {"key": "its `key` argument", "seed": "its `seed` argument", "rng": "a numpy Generator",
        "generator": "a seeded generator", "global": "seeding its array library's global random state"}

@@ -1,24 +1,24 @@
 """Same-key coupling (part of tier 3): with the same key, a sampler fed a row and a related row
 (shifted, or turned into log-probabilities) must return the same token, up to what rounding
-allows; the floating-point theorems bound that (`mismatch_rate`)."""
+allows; the floating-point theorems bound that (`spec.validator.rounding.mismatch_rate`)."""
 
 from __future__ import annotations
 
-import math
 from contextlib import closing
 
 import numpy as np
 
 from spec.exactness import greedy_logprobs_exact
 from spec.invariants import BY_ID
-from spec.target import EPS, Target, logsumexp
-from spec.transforms import Pipeline, RepetitionPenalty, Temperature
+from spec.target import Target, logsumexp
+from spec.transforms import RepetitionPenalty
 from spec.validator import stats
 from spec.validator.cases import Case
 from spec.validator.context import Context, fail
 from spec.validator.contract import unkeyed
 from spec.validator.oracles import rank, shrink_coupling
 from spec.validator.report import Check
+from spec.validator.rounding import mismatch_rate
 
 RELATIONS = ("shift", "logits-vs-logprobs")
 
@@ -137,26 +137,3 @@ def _pairs(a, b, t: Target):
     top = np.argsort(-counts, kind="stable")[:6]
     return [{"token": int(pairs[0, i]), "rank": rank(probs, int(pairs[0, i])), "spec_p": float(probs[pairs[0, i]]),
              "observed": f"-> {int(pairs[1, i])} x{int(counts[i])}", "expected": 0.0} for i in top]
-
-
-def mismatch_rate(t: Target, va: np.ndarray, vb: np.ndarray, dtype: str, pipeline: Pipeline) -> tuple[float, float]:
-    """An upper bound on the chance that one same-key draw differs between two inputs that are
-    the same row up to a shift and rounding (va, vb: the arrays the sampler received).
-
-    Rounding keeps the order of values (fp-sub-monotone) and moves each by at most a few units
-    in the last place, so the scores a sampler races or accumulates differ by at most
-    delta = |rounding of vb against va's shift| + 8 u (max |score| + 17), where 17 bounds the
-    Gumbel noise and the 8 covers a sampler's own operations in precision u. A Gumbel-max race
-    changes winner only if its top two scores are within 2 delta, which happens with probability
-    at most e^(2 delta) - 1; an inverse CDF moves a boundary F_k by at most
-    (e^(2 delta) - 1) min(F_k, 1 - F_k). The bound takes the larger of the two. Returns (rate, delta)."""
-    finite = np.isfinite(va) & np.isfinite(vb)
-    shift = np.median(va[finite] - vb[finite]) if finite.any() else 0.0
-    input_error = float(np.abs((va[finite] - vb[finite]) - shift).max()) if finite.any() else 0.0
-    t_min = min([s.t for s in pipeline.steps if isinstance(s, Temperature) and s.t > 0] + [1.0])
-    scale = float(np.abs(np.r_[va[finite], vb[finite]]).max()) / t_min if finite.any() else 0.0
-    delta = (input_error / t_min) + 8 * EPS[dtype] * (scale + 17)
-    probs = np.atleast_2d(t.probs)[0]
-    cdf = np.cumsum(np.sort(probs)[::-1])
-    spread = max(1.0, float(np.minimum(cdf, 1 - cdf).sum()))
-    return min(1.0, math.expm1(2 * delta) * spread), delta

@@ -24,9 +24,10 @@ import numpy as np
 from spec.invariants import BY_ID
 from spec.validator import stats
 from spec.validator.cases import Case, fit
-from spec.validator.context import Capabilities, Context, fail
+from spec.validator.context import Capabilities, Context, fail, independence_applies, same_key_applies
 from spec.validator.contract import unkeyed
 from spec.validator.report import Check
+from spec.validator.rounding import mismatch_rate
 
 # A row where XTC at the common thresholds acts (every token is above 0.1 and 0.15 is the least
 # likely), top-k / top-p / min-p leave two or more tokens, and no comparison sits on a threshold.
@@ -39,22 +40,12 @@ GEOMETRIC = np.log(0.75 ** np.arange(16) / (0.75 ** np.arange(16)).sum())
 PEAKED = np.log(np.r_[np.full(15, 0.01), 0.85])
 
 
-def applies(ctx: Context) -> bool:
-    return ctx.sampler.batched and not ctx.pipeline.greedy
-
-
-def same_key_applies(ctx: Context) -> bool:
-    """Batched and without random steps: a correct sampler may spend its key on XTC's coins in
-    any order (e.g. only for rows where XTC acts), which moves the other rows' draws."""
-    return applies(ctx) and not any(0 < s.chance < 1 for s in ctx.pipeline.steps)
-
-
 def case(ctx: Context) -> Case:
     return Case("batch independence: one row twice in a batch of 2", fit(np.stack([ROW, ROW]), ctx.pipeline))
 
 
 def independence(ctx: Context, caps: Capabilities):
-    if not applies(ctx):
+    if not independence_applies(ctx):
         reason = "the sampler takes one row per call" if not ctx.sampler.batched else "the target is deterministic"
         ctx.report.skipped.append(f"batch independence: {reason}")
         return
@@ -97,8 +88,7 @@ def same_key(ctx: Context):
     """Under each key: [r, r], [r, s], [s, r]. Row 0 of [r, s] and row 1 of [s, r] must be the
     token r got in [r, r] at that position. r is bitwise the same row in all three calls, so only
     rounding in work shared across the batch could move it: the tolerance is
-    coupling.mismatch_rate with no input error, at the share Context._budget sets aside."""
-    from spec.validator.coupling import mismatch_rate
+    rounding.mismatch_rate with no input error, at the share Context._budget sets aside."""
 
     inv = BY_ID["batch-same-key"]
     rows = fit(np.stack([GEOMETRIC, PEAKED]), ctx.pipeline)

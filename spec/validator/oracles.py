@@ -14,7 +14,9 @@ from spec.errors import InvalidLogits, InvalidParameter
 from spec.presets import PRESETS, common, common_params
 from spec.target import Target, target
 from spec.validator.context import Context, fail, targets_or_none
+from spec.validator.keep import keep_mismatch
 from spec.validator.report import Check, probs_text, row_text
+from spec.validator.rounding import mismatch_rate
 from spec.validator.shrink import shrink
 
 
@@ -142,7 +144,6 @@ def white_box_failure(ctx: Context, rows, where: str, shrunk: bool = False, hist
     """A keep-set that differs from the spec's support (from every mixture component's, with
     random steps), shrunk by delta debugging unless Hypothesis did or the row has a token history
     (removing tokens would renumber the history)."""
-    from spec.validator.white_box import keep_mismatch
 
     seen = bool(history) and any(h.prompt or h.output for h in history)
     if not shrunk and not seen:
@@ -217,7 +218,6 @@ def shrink_coupling(ctx: Context, case, relate, keys: list, reps: int):
     """Delta-debug a same-key failure with the failing keys fixed: the oracle holds while more
     draws differ than rounding could explain at a 1e-9 error rate."""
     from spec.validator import stats
-    from spec.validator.coupling import mismatch_rate
 
     if case.seen:  # removing tokens would renumber the history
         return None

@@ -1,5 +1,5 @@
 """Hugging Face transformers' own processors and warpers, as generate(do_sample=True) builds them
-(adapters.hf_warpers: GenerationMixin._get_logits_processor, then torch.multinomial), validated
+(spec/engines/transformers.py: GenerationMixin._get_logits_processor, then torch.multinomial), validated
 against the hf preset. Skipped without torch and transformers (pip install -e ".[hf]").
 
 False alarms: each validation run uses alpha = ALPHA_RUN (counted in tests/validating.py).
@@ -10,10 +10,11 @@ from validating import ALPHA_RUN
 
 import spec
 from spec import presets
-from spec.validator import adapters
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
+
+from spec.engines import transformers as hf  # noqa: E402 - after the skips
 
 # temperature + top-k + top-p is test_validate.py's test_hf_warpers_conform_to_the_hf_preset, and
 # repetition_penalty + typical_p + sequence_bias is test_validator_history.py's.
@@ -31,7 +32,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("params", CONFIGS, ids=str)
 def test_hf_generate_processors_conform_to_the_hf_preset(params):
-    report = spec.validate(adapters.hf_warpers(**params), presets.hf(**params), alpha=ALPHA_RUN)
+    report = spec.validate(hf.sampler(**params), presets.hf(**params), alpha=ALPHA_RUN)
     assert report.passed, str(report)
     assert report.input == "logits"
     assert any(c.startswith("white-box: keep-set") for c in report.checks), report.checks
@@ -46,10 +47,10 @@ def test_hf_generate_processors_conform_to_the_hf_preset(params):
 def test_the_by_hand_list_is_the_one_generate_builds(params):
     """min_tokens_to_keep != 1 is built by hand: at 1, the same processors in the same order as
     _get_logits_processor's, with the same effect."""
-    config = adapters.hf_generation_config(**params)
+    config = hf.generation_config(**params)
     ids = torch.tensor([[1, 2, 1], [4, 4, 0]])
-    built = adapters.hf_logits_processor(config, ids)
-    by_hand = adapters._hf_by_hand(config, 1)
+    built = hf.logits_processor(config, ids)
+    by_hand = hf._by_hand(config, 1)
     assert [type(p) for p in built] == [type(p) for p in by_hand]
     scores = torch.randn(2, 16, generator=torch.Generator().manual_seed(0))
     assert torch.equal(built(ids, scores.clone()), by_hand(ids, scores.clone()))
@@ -57,7 +58,7 @@ def test_the_by_hand_list_is_the_one_generate_builds(params):
 
 def test_the_hf_preset_defaults_are_generates():
     """generate(do_sample=True) with nothing else set: top-k 50 alone (transformers' global defaults)."""
-    built = adapters.hf_logits_processor(adapters.hf_generation_config(), torch.tensor([[0]]))
+    built = hf.logits_processor(hf.generation_config(), torch.tensor([[0]]))
     assert [type(p).__name__ for p in built] == ["TopKLogitsWarper"]
     assert [type(s).__name__ for s in presets.hf().steps] == ["TopK"]
 
@@ -67,7 +68,7 @@ def test_a_processor_list_is_fresh_for_each_call():
     list for each call, as generate() builds one per call, so vocabularies of any size can follow."""
     from transformers import generation as g
 
-    sampler = adapters.hf(g.LogitsProcessorList([g.SequenceBiasLogitsProcessor([[[1], 2.0]])]))
+    sampler = hf.from_processors(g.LogitsProcessorList([g.SequenceBiasLogitsProcessor([[[1], 2.0]])]))
     for vocab in (5, 8, 3):
         assert sampler.filtered(torch.zeros(2, vocab))[:, 1].tolist() == [2.0, 2.0]
 
@@ -79,7 +80,7 @@ def test_typical_p_min_tokens_to_keep_ranks_far_tokens_as_hugging_face_does():
 
     params = dict(top_k=0, typical_p=0.5, min_tokens_to_keep=2)
     row = np.array([0.0, 10000.0, 5000.0])  # surprise 10000, 0, 5000: token 2 is the more typical
-    kept = adapters.hf_warpers(**params).filtered(torch.tensor(row[None], dtype=torch.float32))[0]
+    kept = hf.sampler(**params).filtered(torch.tensor(row[None], dtype=torch.float32))[0]
     assert np.flatnonzero(np.isfinite(kept.numpy())).tolist() == [1, 2]
     assert np.flatnonzero(spec.target(row, presets.hf(**params)).support).tolist() == [1, 2]
 
@@ -89,15 +90,15 @@ def test_typical_p_min_tokens_to_keep_ranks_far_tokens_as_hugging_face_does():
 def test_hf_generate_loop_samples_the_spec_joint(params):
     """transformers' real generate() on a small random LlamaForCausalLM: the first two tokens follow
     the exact joint of the hf preset, the scores it draws from match the spec at every history."""
-    from spec.generation import hf_loop, tiny_hf_llama, validate_generation
-    model, next_logits = tiny_hf_llama()
-    report = validate_generation(hf_loop(model, **params), next_logits, [1, 2, 3, 2], presets.hf(**params),
+    from spec.validator.generation import validate_generation
+    model, next_logits = hf.tiny_llama()
+    report = validate_generation(hf.loop(model, **params), next_logits, [1, 2, 3, 2], presets.hf(**params),
                                  yields="final", profile="quick", alpha=ALPHA_RUN)
     assert report.passed, str(report)
     assert any("white-box" in c and "(final)" in c for c in report.checks)
 
 
 def test_the_conformance_grid_of_transformers_conforms():
-    from spec import conformance, engines
-    rows = conformance.run(["transformers"], profile="quick", alpha=ALPHA_RUN * len(engines.HF.configs))
-    assert [r.verdict for r in rows] == ["conforms"] * len(engines.HF.configs), conformance.markdown(rows)
+    from spec import conformance
+    rows = conformance.run(["transformers"], profile="quick", alpha=ALPHA_RUN * len(hf.ENGINE.configs))
+    assert [r.verdict for r in rows] == ["conforms"] * len(hf.ENGINE.configs), conformance.markdown(rows)

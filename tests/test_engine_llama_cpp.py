@@ -1,7 +1,7 @@
-"""llama.cpp's real sampler chain (adapters.llama_cpp, through llama-cpp-python's low-level API),
+"""llama.cpp's real sampler chain (spec/engines/llama_cpp.py, through llama-cpp-python's low-level API),
 validated against the llama_cpp preset over the conformance grid; the two configurations that show a
 documented llama.cpp deviation must still fail. Skipped without llama-cpp-python (the
-[llama-cpp] extra builds llama.cpp from source: see spec/engines.py).
+[llama-cpp] extra builds llama.cpp from source: see spec/engines/llama_cpp.py).
 
 False alarms: each validation run uses alpha = ALPHA_RUN (counted in tests/validating.py).
 """
@@ -11,11 +11,12 @@ from validating import ALPHA_RUN
 
 pytest.importorskip("llama_cpp")
 
-from spec import conformance, engines  # noqa: E402
+from spec import conformance  # noqa: E402
+from spec.engines import llama_cpp  # noqa: E402
 
 
 def test_the_conformance_grid_of_llama_cpp_conforms_but_for_its_documented_deviations():
-    configs = engines.LLAMA_CPP.configs
+    configs = llama_cpp.ENGINE.configs
     rows = conformance.run(["llama-cpp"], profile="quick", alpha=ALPHA_RUN * len(configs))
     expected = ["known deviation" if c.known else "conforms" for c in configs]
     assert [r.verdict for r in rows] == expected, conformance.markdown(rows)

@@ -1,8 +1,8 @@
-"""spec.validate_generation: mlx-lm's real generation loop (generate_step on a small random llama
-model) passes; broken loops fail with a counterexample: processors applied after the sampler, a
-penalty that counts the prompt where the engine says it does not (and the reverse), and
-log-probabilities computed as log(softmax) in float16. A hand-written correct loop (no KV cache)
-passes too, so the check is about what is sampled, not how."""
+"""spec.validate_generation, generic: on a small random llama model (mlx-lm's, no download), a
+hand-written correct loop (no KV cache) passes, so the check is about what is sampled, not how;
+broken loops fail with a counterexample: processors applied after the sampler, a penalty that
+counts the prompt where the engine says it does not, and log-probabilities computed as
+log(softmax) in float16. mlx-lm's own loops are tested in tests/test_engine_mlx_lm.py."""
 
 import mlx.core as mx
 import numpy as np
@@ -10,8 +10,10 @@ import pytest
 from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
 from spec import presets
-from spec.generation import mlx_lm_loop, processed_logprobs, tiny_llama, validate_generation
-from spec.transforms import History, Pipeline, PresencePenalty, Temperature
+from spec.engines.mlx_lm import loop as mlx_lm_loop
+from spec.engines.mlx_lm import tiny_llama
+from spec.transforms import History
+from spec.validator.generation import processed_logprobs, validate_generation
 from tests.validating import ALPHA_RUN, ROOT
 
 PROMPT = [1, 2, 3, 2]
@@ -59,13 +61,6 @@ def check(loop, next_logits, pipeline, profile="quick"):
     return validate_generation(loop, next_logits, PROMPT, pipeline, profile=profile, alpha=ALPHA_RUN, seed=3)
 
 
-def test_mlx_lm_generate_step_passes(model):
-    m, next_logits = model
-    report = check(mlx_lm_loop(m, **PARAMS), next_logits, presets.mlx_lm(**PARAMS))
-    assert report.passed, str(report)
-    assert report.draws == 4_000 and any("white-box" in c for c in report.checks)
-
-
 def test_a_hand_written_correct_loop_passes(model):
     m, next_logits = model
     report = check(hand_loop(m, PARAMS), next_logits, presets.mlx_lm(**PARAMS))
@@ -84,18 +79,6 @@ def test_broken_loops_fail_with_a_counterexample(model, broken, spec_params):
     failure = report.failures[0]
     assert failure.check == "generation: white-box log-probabilities" and failure.counterexample
     assert report.draws <= 1  # found on the first run: deterministic, no statistics needed
-
-
-def test_a_penalty_counting_the_prompt_fails_where_the_engine_counts_only_the_output(model):
-    """vLLM's presence penalty counts only the output (vllm/v1/sample: output_token_ids); mlx-lm's
-    real loop counts the prompt too, so held to that convention it fails."""
-    m, next_logits = model
-    output_only = Pipeline((PresencePenalty(1.0, counts="output"), Temperature(1.0)))
-    report = check(mlx_lm_loop(m, temp=1.0, presence_penalty=1.0), next_logits, output_only)
-    assert not report.passed and report.failures[0].check == "generation: white-box log-probabilities"
-    report = check(mlx_lm_loop(m, temp=1.0, presence_penalty=1.0), next_logits,
-                   presets.mlx_lm(temp=1.0, presence_penalty=1.0))
-    assert report.passed, str(report)
 
 
 def test_statistics_catch_a_loop_whose_log_probabilities_are_right_but_draws_are_not(model):

@@ -272,19 +272,12 @@ THEOREMS: tuple[Theorem, ...] = tuple(theorem(a, b) for a, b in itertools.permut
 
 # --- the table -----------------------------------------------------------------------------------
 
-def matrix_markdown(results=None) -> str:
+def matrix_markdown(results) -> str:
     """The commutation table: rows = applied first, columns = applied second; "=" commutes (proved for
     every n), "= (n ≤ 5)" commutes on the rows checked, "≠" does not (refuted), "?" any other verdict,
-    "—" the diagonal. `results` maps theorem ids to
-    verdicts (or is a list of proofs.transcript.Result); without it, the catalogue's expected verdicts."""
-    if results is None:
-        from proofs.catalogue import BY_ID  # the catalogue imports this module
-        default = Context()
-        verdicts = {}
-        for a, b in itertools.permutations(TRANSFORMS, 2):
-            t = BY_ID[theorem_id(a, b)]
-            verdicts[t.id] = t.expected_verdict(t.scope_of(default))
-    elif isinstance(results, dict):
+    "—" the diagonal. `results` maps theorem ids to verdicts (or Results), or is a list of
+    proofs.transcript.Result."""
+    if isinstance(results, dict):
         verdicts = {k: getattr(v, "verdict", v) for k, v in results.items()}
     else:
         verdicts = {r.theorem.id: r.verdict for r in results}

@@ -3,12 +3,14 @@ a skipped row with its install command, a broken engine is a failing row with it
 counterexample, a documented deviation must still fail, usage errors exit 2. Each engine's own grid
 is tested in its own file (tests/test_engine_<module>.py)."""
 
+import sys
 from dataclasses import replace
 
 import pytest
 
 from spec import conformance, presets
 from spec.engines import Config, Engine, engines, mlx_lm
+from tests.validating import ALPHA_RUN, ROOT
 
 ENGINES = engines()  # the runner's table: a test adds an engine to it with monkeypatch.setitem
 
@@ -73,3 +75,33 @@ def test_a_documented_deviation_must_still_fail(monkeypatch):
     monkeypatch.setitem(ENGINES, "broken", broken)
     (row,) = conformance.run(["broken"], profile="quick")
     assert row.verdict == "known deviation" and "known: ignores top_p" in row.check and row.counterexample
+
+
+def _readme_engine() -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("### Add an engine")) + len("```python\n")
+    return readme[start:readme.index("```", start)]
+
+
+def test_an_engine_is_one_module_the_readme_s_toy_engine_is_found_and_conforms(tmp_path, monkeypatch):
+    """The README's smallest engine, saved as a module of spec.engines (here: a folder added to the
+    package's path), is found by discovery, listed after the four, and its grid conforms; the same
+    text with the temperature left out does not."""
+    import spec.engines
+
+    (tmp_path / "numpy_toy.py").write_text(_readme_engine())
+    monkeypatch.setattr(spec.engines, "__path__", [*spec.engines.__path__, str(tmp_path)])
+    try:
+        found = spec.engines.engines.__wrapped__()  # discovery afresh, not the cached table
+    finally:
+        sys.modules.pop("spec.engines.numpy_toy", None)
+    assert list(found) == [*ENGINES, "numpy-toy"]
+    toy = found["numpy-toy"]
+    monkeypatch.setitem(ENGINES, toy.name, toy)
+    rows = conformance.run([toy.name], profile="quick", alpha=ALPHA_RUN * len(toy.configs))
+    assert [r.verdict for r in rows] == ["conforms"] * len(toy.configs), conformance.markdown(rows)
+    scope = {}
+    exec(compile(_readme_engine().replace("z = logits / temperature", "z = logits"), "toy", "exec"), scope)  # noqa: S102
+    monkeypatch.setitem(ENGINES, toy.name, replace(scope["ENGINE"], configs=toy.configs[:1]))
+    (row,) = conformance.run([toy.name], profile="quick", alpha=ALPHA_RUN)
+    assert row.verdict == "DOES NOT CONFORM" and row.counterexample, conformance.markdown([row])

@@ -32,6 +32,8 @@ from functools import cache
 
 import numpy as np
 
+from proofs.ieee import round_to
+
 FORMATS = ("bfloat16", "float16")
 LEMMAS = ("monotone", "strict", "guard")
 CHUNK = 1  # values of c per vectorised block: one row of 63k keeps the working set in L2 (3x faster than 4)
@@ -214,9 +216,8 @@ def rounded(tab: Table, x, c, rounder=None, verify=True) -> tuple[np.ndarray, np
 # --- exact re-check of witnesses ---------------------------------------------------------------------
 
 def exact(fmt: str, x: float, c: float) -> Fraction | float:
-    """fl(x - c) by the project's Fraction round-to-nearest-even (`proofs.floating.round_to`, which
+    """fl(x - c) by the project's Fraction round-to-nearest-even (`proofs.ieee.round_to`, which
     has its own hand-written format parameters: independent of this module)."""
-    from proofs.floating import round_to
     return round_to(fmt, Fraction(x) - Fraction(c))
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from fractions import Fraction
 
+from proofs import exhaustive
 from proofs.core import COUNTEREXAMPLE, HOLDS, INCONCLUSIVE, MISMATCH, NOT_RUN, Context
 from proofs.encodings import consts
+from proofs.ieee import FORMATS, decode, round_to
 from proofs.smt import Query, real
 
-FORMATS = {"bfloat16": (8, 8), "float16": (5, 11), "float32": (8, 24)}  # what the SMT encoding reads
 LIBRARY = {"bfloat16": "mlx bfloat16", "float16": "numpy float16", "float32": "numpy float32"}  # what re-checks read
 
 
@@ -48,43 +49,6 @@ def modest(fmt: str, *names: str) -> list[str]:
 
 def decls(fmt: str, *names: str) -> str:
     return "\n".join(f"(declare-const {v} {sort(fmt)})" for v in names)
-
-
-# --- exact IEEE arithmetic in Fractions, to re-check witnesses -----------------------------------
-
-def decode(expr, fmt: str) -> Fraction:
-    """(fp #b<sign> #b/#x<exponent> #b/#x<significand>) -> its exact value (finite only)."""
-    eb, sb = FORMATS[fmt]
-    _, sign, exponent, significand = expr
-    bits = [int(t[2:], 2) if t.startswith("#b") else int(t[2:], 16) for t in (sign, exponent, significand)]
-    s, e, m = bits
-    bias = 2 ** (eb - 1) - 1
-    if e == 2**eb - 1:
-        raise ValueError("not a finite number")
-    value = Fraction(m, 2 ** (sb - 1)) * Fraction(2) ** (1 - bias) if e == 0 else \
-        (1 + Fraction(m, 2 ** (sb - 1))) * Fraction(2) ** (e - bias)
-    return -value if s else value
-
-
-def round_to(fmt: str, r: Fraction, bits: tuple[int, int] | None = None) -> Fraction | float:
-    """IEEE round-to-nearest-even of the exact real r into the format (inf on overflow).
-    bits: (exponent bits, significand bits); default the encoding's FORMATS entry. The witness
-    re-checks pass `library_format(fmt)` instead, so they do not trust that table."""
-    eb, sb = bits or FORMATS[fmt]
-    if r == 0:
-        return Fraction(0)
-    bias = 2 ** (eb - 1) - 1
-    a = abs(r)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    if Fraction(2) ** e > a:
-        e -= 1
-    quantum = Fraction(2) ** (max(e, 1 - bias) - (sb - 1))
-    q, rest = divmod(a / quantum, 1)
-    q = int(q) + (1 if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and q % 2) else 0)
-    value = q * quantum
-    if value >= Fraction(2) ** (bias + 1):
-        return float("inf") if r > 0 else float("-inf")
-    return value if r > 0 else -value
 
 
 def library_format(fmt: str) -> tuple[int, int]:
@@ -303,8 +267,6 @@ def fp_sub_strict(ctx: Context):
 def second_opinion(ctx: Context, lemma: str):
     """The solver-free check of a lemma over every finite bfloat16 and float16 value
     (proofs.exhaustive), with --full; listed as not run otherwise."""
-    from proofs import exhaustive
-
     if not ctx.full:
         ctx.step(f"exhaustive 16-bit enumeration ({lemma}; only with --full)", "not run", NOT_RUN,
                  "Every finite bfloat16 and float16 value is enumerated with --full (about 40-100 s per format "

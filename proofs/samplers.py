@@ -122,7 +122,7 @@ def entropy(r: Rows, side: Side, tag: str) -> str:
     return r.const(f"H{tag}", definition=f"(- {add([f'(* {x} {lx})' for x, lx in zip(side.p, side.lp, strict=True)])})")
 
 
-# --- the rules, as the spec (spec/transforms.py) states them; `reads` picks a mutant -----------------
+# --- the rules, as the spec (spec/transforms/) states them; `reads` picks a mutant ------------------
 
 def typical(r: Rows, side: Side, tag: str, reads: str = "log-probabilities") -> list[str]:
     """Score |-log p_i - H|, most typical first (ties by index); keep iff the mass ranked before

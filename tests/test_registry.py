@@ -1,4 +1,4 @@
-"""The transform registry (spec/transforms.py): each transform is declared once, and everything
+"""The transform registry (spec/transforms/): each transform is declared once, and everything
 that needs a transform reads that declaration; an unregistered transform is refused everywhere."""
 
 from dataclasses import dataclass, fields

@@ -1,6 +1,6 @@
 """The spec rules of the transforms beyond temperature / top-k / top-p / min-p: each rule on hand
-examples that follow from the engine's documented formula (cited in spec/transforms.py and
-spec/presets.py), the token history they read, XTC's exact mixture, and the invariants the proofs
+examples that follow from the engine's documented formula (cited in spec/transforms/ and
+spec/presets/), the token history they read, XTC's exact mixture, and the invariants the proofs
 establish (shift invariance where proved, a counterexample where refuted)."""
 
 import math

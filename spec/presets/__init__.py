@@ -1,0 +1,32 @@
+"""One preset per engine: the engine's own parameter names and defaults in, a `Pipeline` out.
+
+Each docstring cites the source the conventions were read from. Parameters an engine ignores
+silently are still validated here when they are plainly garbage (negative, NaN), because a
+spec that accepts nonsense hides bugs.
+
+The builders (`builders`: one per engine; `recommended`: this project's own) share their
+parameter checks (`checks`); `vocabulary` translates the common parameter names to each engine's,
+`versions` and `installed` say which release a preset models and which one is here. Every name
+is importable from here.
+"""
+
+from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
+from spec.presets.installed import drift, releases
+from spec.presets.recommended import reference
+from spec.presets.versions import ENGINE_VERSIONS, MODELLED
+from spec.presets.vocabulary import (
+    ALIASES,
+    DISABLED,
+    ENGINE_NAMES,
+    PRESETS,
+    canonical,
+    common,
+    common_params,
+    engine_defaults,
+    engine_params,
+    factory_params,
+)
+
+__all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "canonical", "common",
+           "common_params", "drift", "engine_defaults", "engine_params", "factory_params", "hf", "llama_cpp",
+           "mlx_lm", "reference", "releases", "tiny_llm", "vllm"]

@@ -1,0 +1,35 @@
+"""The engine release each preset models, and the release strings a preset's `version` accepts."""
+
+from __future__ import annotations
+
+import re
+
+from spec.errors import InvalidParameter
+
+# The Python package and release a preset models, where the engine has numbered releases: the
+# release its source was read from and its tests were last run against (tests/constraints.txt pins
+# the same one). Another installed release is drift, reported by `drift`, never assumed equal.
+MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2")}
+
+# The engine release each preset models by default.
+ENGINE_VERSIONS = {
+    **{preset: f"{package} {release}" for preset, (package, release) in MODELLED.items()},
+    "vllm": "vLLM v1 engine (release not recorded: read from a public copy of vllm/v1/sample)",
+    "llama_cpp": "llama.cpp master (src/llama-sampler.cpp at ggml-org/llama.cpp@6f7f63ee)",
+    "tiny_llm": "tiny-llm week-1 reference sampler (skyzh/tiny-llm, no numbered releases)",
+    "reference": "this project's recommendation",
+}
+
+
+def _version(preset: str, version, package: str) -> tuple[int, ...] | None:
+    """None (the release in ENGINE_VERSIONS) or a release string such as "0.19", "0.19.1",
+    "v0.19" or "<package> 0.19", as a tuple of ints; anything else raises InvalidParameter."""
+    if version is None:
+        return None
+    name = "[-_]".join(map(re.escape, re.split("[-_]", package)))  # mlx-lm or mlx_lm
+    pattern = rf"(?:{name}\s*(?:==\s*)?)?v?(\d+(?:\.\d+){{0,2}})"
+    match = re.fullmatch(pattern, version.strip(), re.IGNORECASE) if isinstance(version, str) else None
+    if match is None:
+        raise InvalidParameter("version", version, f'a release of {package} such as "0.19" or "{package} 0.19" '
+                                                   f"(None: {ENGINE_VERSIONS[preset]})")
+    return tuple(int(part) for part in match.group(1).split("."))

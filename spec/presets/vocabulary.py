@@ -1,0 +1,131 @@
+"""One vocabulary of parameters for every preset: the registry's common names translated to each
+engine's own, its defaults and its off values (the validator's command line uses it)."""
+
+from __future__ import annotations
+
+import inspect
+
+from spec.errors import InvalidParameter
+from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
+from spec.presets.recommended import reference
+from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
+
+PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
+           "reference": reference}
+
+
+# The engine's own name for each common parameter; absent: the engine has no such parameter.
+_SAME = ("temperature", "top_k", "top_p", "min_p")
+ENGINE_NAMES = {
+    "hf": {n: n for n in _SAME} | {"logit_bias": "sequence_bias", "repetition_penalty": "repetition_penalty",
+                                   "typical_p": "typical_p", "epsilon_cutoff": "epsilon_cutoff",
+                                   "eta_cutoff": "eta_cutoff"},
+    "vllm": {n: n for n in _SAME} | {n: n for n in ("logit_bias", "repetition_penalty", "presence_penalty",
+                                                     "frequency_penalty")},
+    "llama_cpp": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
+                  "logit_bias": "logit_bias", "repetition_penalty": "penalty_repeat",
+                  "presence_penalty": "penalty_present", "frequency_penalty": "penalty_freq", "typical_p": "typ_p",
+                  "top_n_sigma": "top_n_sigma", "xtc_probability": "xtc_probability"},
+    "mlx_lm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
+               "logit_bias": "logit_bias", "repetition_penalty": "repetition_penalty",
+               "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
+               "xtc_probability": "xtc_probability"},
+    "tiny_llm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p"},
+    "reference": {n: n for n in COMMON},
+}
+# The value that switches a transform off in each engine (used to state "no such filter" explicitly).
+DISABLED = {
+    "hf": {"top_k": 0, "top_p": 1.0, "min_p": None, "logit_bias": None, "repetition_penalty": 1.0,
+           "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0},
+    "vllm": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
+             "presence_penalty": 0.0, "frequency_penalty": 0.0},
+    "llama_cpp": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
+                  "presence_penalty": 0.0, "frequency_penalty": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0,
+                  "xtc_probability": 0.0},
+    "mlx_lm": {"top_k": 0, "top_p": 0.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": None,
+               "presence_penalty": None, "frequency_penalty": None, "xtc_probability": 0.0},
+    "tiny_llm": {"top_k": None, "top_p": None},
+    "reference": {n: None for n in COMMON if n != "temperature"},
+}
+
+
+ALIASES = {"transformers": "hf", "huggingface": "hf", "hugging_face": "hf"}  # engines named as people name them
+
+
+def canonical(name: str) -> str:
+    """'mlx-lm', 'llama.cpp', 'HF', 'transformers' -> the PRESETS key; unknown names raise InvalidParameter."""
+    key = name.strip().lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+    key = ALIASES.get(key, key)
+    if key not in PRESETS:
+        raise InvalidParameter("preset", name, f"one of {', '.join(sorted(PRESETS))} (hf is also 'transformers')")
+    return key
+
+
+def engine_params(preset: str, explicit: bool = False, **common) -> dict:
+    """Common parameters (the registry's names: temperature, top_k, top_p, min_p, logit_bias,
+    repetition_penalty, ...; None = not given) in the engine's own names. explicit=False leaves
+    the ones not given to the engine's defaults (as a user calling the engine would);
+    explicit=True switches them off, and sets temperature 1 if not given."""
+    preset = canonical(preset)
+    unknown = set(common) - set(COMMON)
+    if unknown:
+        raise InvalidParameter("parameter", sorted(unknown)[0], f"one of {COMMON}")
+    names, params = ENGINE_NAMES[preset], {}
+    for name in COMMON:
+        value = common.get(name)
+        if value is None and not explicit:
+            continue
+        if name not in names:
+            if value is None:
+                continue
+            raise InvalidParameter(name, value, f"not a parameter of {preset}")
+        if value is None:
+            value = REGISTRY[name].noop if name == "temperature" else DISABLED[preset][name]
+        params[names[name]] = value
+    return params
+
+
+def engine_defaults(preset: str, **given) -> dict:
+    """The engine's own defaults that act when these common parameters are given and no others
+    (explicit=False): {engine parameter: default} for every one that is not the engine's no-op,
+    e.g. Hugging Face's top_k=50, llama.cpp's temp=0.8, top_k=40, top_p=0.95, min_p=0.05. Said out
+    loud wherever a preset is built from what a user typed, so none acts unseen."""
+    preset = canonical(preset)
+    defaults = {k: p.default for k, p in inspect.signature(PRESETS[preset]).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    out = {}
+    for name, engine_name in ENGINE_NAMES[preset].items():
+        if given.get(name) is not None or engine_name not in defaults:
+            continue
+        off = REGISTRY[name].noop if name == "temperature" else DISABLED[preset].get(name)
+        if defaults[engine_name] != off:
+            out[engine_name] = defaults[engine_name]
+    return out
+
+
+def common(preset: str, explicit: bool = False, **params) -> Pipeline:
+    """The preset's pipeline for common parameters: common("mlx-lm", temperature=0.7, top_p=0.9)."""
+    return PRESETS[canonical(preset)](**engine_params(preset, explicit, **params))
+
+
+def common_params(pipeline: Pipeline) -> dict:
+    """The common parameters a pipeline was built from: the inverse of `common`, used to ask what
+    every other preset would do with the same settings."""
+    out = {name: None for name in COMMON} | {"temperature": REGISTRY["temperature"].noop}
+    for step in pipeline.steps:
+        out[registered(step).name] = dict(step.value) if isinstance(step, LogitBias) else step.value
+    return out
+
+
+def factory_params(preset: str, **common) -> dict:
+    """Every engine parameter the preset knows, for a factory that requires them all (tiny-llm's
+    make_sampler(temp, top_p, top_k) has no defaults): the given common parameters, the others at
+    the preset's disabled value, and the temperature at the preset's default."""
+    preset = canonical(preset)
+    params = engine_params(preset, **common)
+    names = ENGINE_NAMES[preset]
+    if names["temperature"] not in params:
+        params[names["temperature"]] = inspect.signature(PRESETS[preset]).parameters[names["temperature"]].default
+    for name, value in DISABLED[preset].items():
+        params.setdefault(names[name], value)
+    return params

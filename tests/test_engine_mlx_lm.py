@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from spec import presets
 from spec.engines import mlx_lm
 from spec.transforms import Pipeline, PresencePenalty, Temperature
@@ -14,11 +16,15 @@ from tests.validating import ALPHA_RUN, ROOT
 
 PROMPT = [1, 2, 3, 2]
 PARAMS = dict(temp=0.8, top_p=0.9, repetition_penalty=1.3, logit_bias={4: 1.5})
-MODEL = mlx_lm.tiny_llama()
 
 
-def check(loop, pipeline):
-    return validate_generation(loop, MODEL[1], PROMPT, pipeline, profile="quick", alpha=ALPHA_RUN, seed=3)
+@pytest.fixture(scope="module")
+def model():
+    return mlx_lm.tiny_llama()
+
+
+def check(loop, model, pipeline):
+    return validate_generation(loop, model[1], PROMPT, pipeline, profile="quick", alpha=ALPHA_RUN, seed=3)
 
 
 def test_the_mlx_lm_grid_conforms_but_for_its_shared_xtc_coin(tmp_path):
@@ -42,18 +48,18 @@ def test_the_mlx_lm_grid_conforms_but_for_its_shared_xtc_coin(tmp_path):
     assert "- mlx-lm: preset mlx_lm models mlx-lm 0.32.2" in table  # then the installed release, drift or not
 
 
-def test_mlx_lm_generate_step_passes():
-    report = check(mlx_lm.loop(MODEL[0], **PARAMS), presets.mlx_lm(**PARAMS))
+def test_mlx_lm_generate_step_passes(model):
+    report = check(mlx_lm.loop(model[0], **PARAMS), model, presets.mlx_lm(**PARAMS))
     assert report.passed, str(report)
     assert report.draws == 4_000 and any("white-box" in c for c in report.checks)
 
 
-def test_a_penalty_counting_the_prompt_fails_where_the_engine_counts_only_the_output():
+def test_a_penalty_counting_the_prompt_fails_where_the_engine_counts_only_the_output(model):
     """vLLM's presence penalty counts only the output (vllm/v1/sample: output_token_ids); mlx-lm's
     real loop counts the prompt too, so held to that convention it fails."""
     output_only = Pipeline((PresencePenalty(1.0, counts="output"), Temperature(1.0)))
-    report = check(mlx_lm.loop(MODEL[0], temp=1.0, presence_penalty=1.0), output_only)
+    report = check(mlx_lm.loop(model[0], temp=1.0, presence_penalty=1.0), model, output_only)
     assert not report.passed and report.failures[0].check == "generation: white-box log-probabilities"
-    report = check(mlx_lm.loop(MODEL[0], temp=1.0, presence_penalty=1.0),
+    report = check(mlx_lm.loop(model[0], temp=1.0, presence_penalty=1.0), model,
                    presets.mlx_lm(temp=1.0, presence_penalty=1.0))
     assert report.passed, str(report)

@@ -111,20 +111,26 @@ def tiny_llama(vocab: int = 16, seed: int = 2):
     return model, next_logits
 
 
+def _built(params: dict):
+    """(make_sampler(...), make_logits_processors(...)) from the mlx_lm preset's names, as a loop uses them."""
+    from mlx_lm.sample_utils import make_logits_processors, make_sampler
+
+    split = set(inspect.signature(make_sampler).parameters)
+    return (make_sampler(**{k: v for k, v in params.items() if k in split}),
+            make_logits_processors(**{k: v for k, v in params.items() if k not in split}))
+
+
 def loop(model, **params) -> Loop:
     """mlx-lm's own `generate_step` with `make_sampler` and `make_logits_processors` built from
     `params` (the mlx_lm preset's names), seeded through mlx's global random state."""
     import mlx.core as mx
     from mlx_lm.generate import generate_step
-    from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
-    split = set(inspect.signature(make_sampler).parameters)
-    sampler = make_sampler(**{k: v for k, v in params.items() if k in split})
-    processors = make_logits_processors(**{k: v for k, v in params.items() if k not in split})
+    draw, processors = _built(params)
 
     def generate(prompt, seed):
         mx.random.seed(seed)
-        for token, logprobs in generate_step(mx.array(prompt), model, sampler=sampler, logits_processors=processors):
+        for token, logprobs in generate_step(mx.array(prompt), model, sampler=draw, logits_processors=processors):
             yield int(token), np.array(logprobs.astype(mx.float32))
     generate.__name__ = f"mlx-lm generate_step ({', '.join(f'{k}={v}' for k, v in params.items())})"
     return generate
@@ -137,15 +143,12 @@ def speculative_loop(model, draft_model, num_draft_tokens: int = 2, **params) ->
     `loop`; yields the processed log-probabilities of each position."""
     import mlx.core as mx
     from mlx_lm.generate import speculative_generate_step
-    from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
-    split = set(inspect.signature(make_sampler).parameters)
-    sampler = make_sampler(**{k: v for k, v in params.items() if k in split})
-    processors = make_logits_processors(**{k: v for k, v in params.items() if k not in split})
+    draw, processors = _built(params)
 
     def generate(prompt, seed):
         mx.random.seed(seed)
-        for token, logprobs, _ in speculative_generate_step(mx.array(prompt), model, draft_model, sampler=sampler,
+        for token, logprobs, _ in speculative_generate_step(mx.array(prompt), model, draft_model, sampler=draw,
                                                             logits_processors=processors or None,
                                                             num_draft_tokens=num_draft_tokens):
             yield int(token), np.array(logprobs.astype(mx.float32))

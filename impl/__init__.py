@@ -4,6 +4,7 @@
 with that key takes). `history` is what the penalties read, as `spec.target` takes it: for a
 (B, V) batch one `spec.History(prompt, output)` (or token-id sequence) per row."""
 
-from impl.sampler import filter, gumbel_max, make_sampler, make_sampler_from
+from impl.race import gumbel_max
+from impl.sampler import filter, make_sampler, make_sampler_from
 
 __all__ = ["filter", "gumbel_max", "make_sampler", "make_sampler_from"]

@@ -9,6 +9,7 @@ from scipy import stats
 
 import impl
 import spec
+from impl import context, cpu, noise, rules
 from spec import presets
 from spec.rows import NUCLEI, entropy_logits
 from spec.strategies import logit_rows, tie_free_rows
@@ -107,24 +108,24 @@ def test_sampled_frequencies_match_the_spec_target(name, case):
 def test_uniform_bits_never_reach_0_or_1():
     """The extreme bit patterns map strictly inside (0, 1): the noise is always finite, so no
     token can win with an infinite Gumbel value whatever its logit."""
-    u = impl.sampler.uniform_from_bits(mx.array([0, 2**32 - 1], dtype=mx.uint32))
+    u = noise.uniform_from_bits(mx.array([0, 2**32 - 1], dtype=mx.uint32))
     g = np.array(-mx.log(-mx.log(u)))
     assert np.all(np.isfinite(g)) and 0 < float(u[0]) < float(u[1]) < 1
-    assert g[0] >= impl.sampler.G_LOW - 1e-6 and g[1] <= impl.sampler.G_HIGH + 1e-6
+    assert g[0] >= noise.G_LOW - 1e-6 and g[1] <= noise.G_HIGH + 1e-6
 
 
 def test_noise_bounds_hold_for_every_noise_value():
     """noise_bounds brackets the noise the race uses, g = -log(-log u) as mlx computes it, at
     every one of the 2^23 values u can take (the bits below the 23 used do not matter)."""
     h = mx.arange(2**23, dtype=mx.uint32) << 9
-    u = impl.sampler.uniform_from_bits(h)
+    u = noise.uniform_from_bits(h)
     g = -mx.log(-mx.log(u))
-    tail = impl.sampler._exponent(1.0 - u)
-    lo, hi = (impl.sampler._exponent(u) - tail - 1.0) * impl.sampler.LN2 - 1e-3, -tail * impl.sampler.LN2 + 1e-3
+    tail = noise._exponent(1.0 - u)
+    lo, hi = (noise._exponent(u) - tail - 1.0) * noise.LN2 - 1e-3, -tail * noise.LN2 + 1e-3
     keys = mx.array([[0, 0]], dtype=mx.uint32)  # _bits is a bijection: the same u reached through hashed ids
     ids = mx.arange(2**16, dtype=mx.uint32)[None]
-    lo2, hi2 = impl.sampler.noise_bounds(keys, ids)
-    g2 = impl.sampler.gumbel(keys, ids)
+    lo2, hi2 = noise.noise_bounds(keys, ids)
+    g2 = noise.gumbel(keys, ids)
     assert mx.all(lo <= g).item() and mx.all(g <= hi).item()
     assert mx.all(lo2 <= g2).item() and mx.all(g2 <= hi2).item() and float(mx.max(hi2 - lo2)) < 18
 
@@ -143,7 +144,7 @@ def test_pruned_race_picks_the_same_token_as_the_full_race(shape):
     scores = mx.broadcast_to(mx.array(row.astype(np.float32)), (2000, 20_000))
     keys = mx.random.split(mx.random.key(8), 2000)
     ids = mx.broadcast_to(mx.arange(20_000, dtype=mx.uint32), scores.shape)
-    full = np.array(mx.argmax(scores + impl.sampler.gumbel(keys, ids), -1))
+    full = np.array(mx.argmax(scores + noise.gumbel(keys, ids), -1))
     pruned = np.array(impl.gumbel_max(scores, keys))
     assert np.array_equal(full, pruned)
 
@@ -151,7 +152,7 @@ def test_pruned_race_picks_the_same_token_as_the_full_race(shape):
 def test_gumbel_noise_is_standard_gumbel():
     """KS test of 200,000 hashed Gumbel values against the Gumbel CDF, alpha 1e-7 (seeded)."""
     keys = mx.random.split(mx.random.key(3), 4)
-    g = np.array(impl.sampler.gumbel(keys, mx.broadcast_to(mx.arange(50_000, dtype=mx.uint32), (4, 50_000))))
+    g = np.array(noise.gumbel(keys, mx.broadcast_to(mx.arange(50_000, dtype=mx.uint32), (4, 50_000))))
     assert stats.kstest(g.ravel(), stats.gumbel_r.cdf).pvalue > 1e-7
     assert abs(np.corrcoef(g[0], g[1])[0, 1]) < 0.03  # different keys: unrelated noise
 
@@ -325,7 +326,7 @@ def test_filter_rejects_a_non_pipeline_like_make_sampler(pipeline):
 @pytest.mark.parametrize("size", NUCLEI)
 @pytest.mark.parametrize("mass", ["renormalized", "original"])
 def test_top_p_on_the_cpu_keeps_the_spec_support(size, mass):
-    """_top_p_numpy (the CPU path: the 1,024-value head, then windows of 16,384 and 65,536 values,
+    """cpu.top_p (the CPU path: the 1,024-value head, then windows of 16,384 and 65,536 values,
     then the sort) keeps the spec's support on entropy-sweep rows whose nucleus is 1 to 50,000
     tokens (for `original`, after a top-k 100,000 pre-filter), boundary tokens aside. (The device
     path, _top_p_mlx, is off by up to 3 tokens at a nucleus of 1,000 here: mlx's float32
@@ -336,7 +337,8 @@ def test_top_p_on_the_cpu_keeps_the_spec_support(size, mass):
     x = mx.array(z)
     if mass == "original":
         x = mx.where(x >= mx.sort(x, -1)[:, -100_000:][:, :1], x, -mx.inf)
-    scores, ids = impl.sampler._top_p_numpy(x, None, x if mass == "renormalized" else mx.array(z), pipeline.steps[-1])
-    keep = np.isfinite(np.array(impl.sampler._full(scores, ids, z.shape[-1])))
+    scores, ids = cpu.top_p(x, None, x if mass == "renormalized" else mx.array(z), pipeline.steps[-1],
+                             rules.HEAD, rules.WINDOWS)
+    keep = np.isfinite(np.array(context._full(scores, ids, z.shape[-1])))
     t = spec.target(z.astype(np.float64), pipeline)
     assert np.array_equal(keep | t.boundary, t.support | t.boundary) and keep.any()

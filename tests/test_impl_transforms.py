@@ -18,7 +18,8 @@ from scipy import stats
 
 import impl
 import spec
-from impl.sampler import COIN, coin, row_keys
+from impl import context, rules
+from impl.noise import COIN, coin, row_keys
 from spec import History, presets
 from spec.strategies import logit_rows
 from spec.transforms import Row
@@ -194,8 +195,8 @@ def test_value_rules_match_the_spec_rule(name):
     rows[2, 7] = 0.0
     x = mx.array(rows)
     before = rows.copy()
-    call = impl.sampler.Call(10, tuple(HISTORIES))
-    out, ids, unfiltered = getattr(impl.sampler, registered_impl(step))(x, None, x, step, call)
+    call = context.Call(10, tuple(HISTORIES))
+    out, ids, unfiltered = getattr(rules, registered_impl(step))(x, None, x, step, call)
     np.testing.assert_array_equal(np.array(x), before)  # not mutated
     for r, history in enumerate(HISTORIES):
         row = Row(rows[r].astype(np.float64), rows[r].astype(np.float64), np.isfinite(rows[r]),
@@ -214,7 +215,7 @@ def test_history_conventions():
     ignores the prompt; a plain sequence is the output."""
     x = mx.zeros(6)
     def scores(step, history):
-        return np.array(impl.sampler._apply(x[None], (step,), impl.sampler._call(x[None], True, history, None))[0])[0]
+        return np.array(rules._apply(x[None], (step,), context._call(x[None], True, history, None))[0])[0]
     h = History(prompt=(1, 1, 2), output=(3, 3, 3, 4))
     np.testing.assert_allclose(scores(spec.FrequencyPenalty(1.0), h), [0, -2, -1, -3, -1, 0])
     np.testing.assert_allclose(scores(spec.PresencePenalty(1.0), h), [0, -1, -1, -1, -1, 0])
@@ -335,9 +336,8 @@ def test_sampler_by_branches_draws_the_tokens_of_the_coins_in_the_rules(name):
     pipeline = PIPELINES[name](3000)
     keys = row_keys(mx.random.key(4), 256)
     x = mx.array(rows)
-    sampler = impl.sampler
-    scores, ids = sampler._apply(x, pipeline.steps, sampler._call(x, False, history, keys))
-    plain = np.array(sampler.gumbel_max(scores, keys, ids))
+    scores, ids = rules._apply(x, pipeline.steps, context._call(x, False, history, keys))
+    plain = np.array(impl.gumbel_max(scores, keys, ids))
     np.testing.assert_array_equal(np.array(impl.make_sampler(pipeline)(x, key=keys, history=history)), plain)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import impl
 import spec
-from impl import sampler as impl_sampler
+from impl import rules as impl_rules
 from proofs.catalogue import BY_ID as THEOREMS
 from spec import presets
 from spec.transforms import REGISTRY, VOCAB_SIZE, Transform
@@ -21,7 +21,7 @@ from spec.validator.contract import _variant_list
 @pytest.mark.parametrize("cls", REGISTRY.values(), ids=lambda c: c.name)
 def test_every_registered_transform_has_a_spec_rule_an_impl_rule_and_proofs(cls):
     assert cls.apply is not Transform.apply, "no spec rule"
-    assert callable(getattr(impl_sampler, cls.impl, None)), f"impl.sampler has no rule {cls.impl!r}"
+    assert callable(getattr(impl_rules, cls.impl, None)), f"impl.rules has no rule {cls.impl!r}"
     assert cls.theorems and all(t in THEOREMS for t in cls.theorems), cls.theorems
 
 
@@ -88,5 +88,5 @@ def test_an_unregistered_transform_is_refused_everywhere():
 def test_a_registered_transform_without_an_impl_rule_is_refused_by_impl(monkeypatch):
     monkeypatch.setitem(REGISTRY, "unregistered", Unregistered)
     pipeline = spec.Pipeline((Unregistered(0.5),))
-    with pytest.raises(spec.InvalidParameter, match="impl.sampler implements"):
+    with pytest.raises(spec.InvalidParameter, match="impl.rules implements"):
         impl.filter(mx.array([1.0, 0.0]), pipeline)

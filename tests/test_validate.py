@@ -76,8 +76,8 @@ def test_mlx_lm_sampler_and_logits_processors_conform_to_the_mlx_lm_preset(param
 
 
 def _impl_has_rules(pipeline) -> bool:
-    from impl import sampler as impl_sampler
-    return all(callable(getattr(impl_sampler, type(s).impl, None)) for s in pipeline.steps)
+    from impl import rules as impl_rules
+    return all(callable(getattr(impl_rules, type(s).impl, None)) for s in pipeline.steps)
 
 
 @pytest.mark.parametrize(("params", "profile"), MLX_LM_PROCESSOR_CONFIGS, ids=lambda v: str(v) if isinstance(v, dict)
@@ -85,9 +85,9 @@ def _impl_has_rules(pipeline) -> bool:
 def test_impl_conforms_to_the_mlx_lm_preset_with_processors(params, profile):
     pipeline = presets.mlx_lm(**params)
     if not _impl_has_rules(pipeline):
-        from impl import sampler as impl_sampler
-        missing = [type(s).impl for s in pipeline.steps if not callable(getattr(impl_sampler, type(s).impl, None))]
-        pytest.skip("impl.sampler has no rule yet for " + ", ".join(missing))
+        from impl import rules as impl_rules
+        missing = [type(s).impl for s in pipeline.steps if not callable(getattr(impl_rules, type(s).impl, None))]
+        pytest.skip("impl.rules has no rule yet for " + ", ".join(missing))
     report = spec.validate(impl.make_sampler(pipeline), pipeline, profile=profile, alpha=ALPHA_RUN)
     assert report.passed, str(report)
 

@@ -4,7 +4,7 @@ A transform is a small immutable value: its parameters, checked on construction,
 rule (`apply`), which acts on one row in float64. Its class also declares what everything else
 reads: the common parameter name (also the command-line flag: top_p -> --top-p), the no-op
 value, the value that makes every target deterministic, the theorem ids behind its invariants
-and the name of its counterpart in `impl.sampler`. `REGISTRY` lists them; presets, the
+and the name of its counterpart in `impl.rules`. `REGISTRY` lists them; presets, the
 validator, the CLI and impl all read it, and an unregistered transform is refused everywhere.
 Every convention the engines disagree on is a field, so a preset is just a choice of fields.
 

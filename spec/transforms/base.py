@@ -65,7 +65,7 @@ class Transform:
     random: ClassVar[bool] = False  # fires only with probability `chance` (XTC): the target is a mixture
     shift_invariant: ClassVar[bool] = True  # its theorems prove it may see log-probabilities (False: refuted)
     theorems: ClassVar[tuple[str, ...]]  # why it may see log-probabilities (proofs.catalogue ids)
-    impl: ClassVar[str]  # its rule in impl.sampler
+    impl: ClassVar[str]  # its rule in impl.rules
 
     @property
     def value(self):

@@ -375,7 +375,7 @@ THEOREMS: tuple[Theorem, ...] = (
         f"Z3 over the reals, one query per n = 1..{speculative.MATCH_N} and draft token: the probability of each "
         "emitted pair written from the scheme's definition", "proved", both(fidelity.no_counterpart(
             "spec/ has no token-matching verifier of its own to evaluate the encoded scheme against (it drives "
-            "mlx-lm's, spec.generation.mlx_lm_speculative_loop); the scheme is written from its definition in "
+            "mlx-lm's, spec.engines.mlx_lm.speculative_loop); the scheme is written from its definition in "
             "proofs/speculative.py and enumerated exactly in the sanity check below"), speculative.token_match),
         "Token matching keeps the target's distribution only if each position draws its own randomness: a "
         "sampler that shares a coin or a random number across the positions of one call breaks it "
@@ -409,5 +409,14 @@ SCOPES = {
     **dict.fromkeys(("fp-sub-monotone", "fp-argmax-shift-weak", "fp-greedy-exact-guard"), _formats),
 }
 THEOREMS = tuple(replace(t, scope=SCOPES[t.id]) if t.id in SCOPES else t for t in THEOREMS)
+
+# What a kernel-checked Coq proof of a theorem covers, in its verdict ("proved for every n (Coq kernel)"):
+# the floating-point theorems are proved in Flocq for every binary format, the others for every row length.
+KERNEL_SCOPES = dict.fromkeys(("fp-sub-monotone", "fp-argmax-shift-weak", "fp-greedy-exact-guard"),
+                              "every binary format")
+
+
+def kernel_scope(theorem_id: str) -> str:
+    return KERNEL_SCOPES.get(theorem_id, "every n")
 
 BY_ID = {t.id: t for t in THEOREMS}

@@ -2,6 +2,11 @@
 
 Exit status: 0 iff every theorem reaches its expected verdict (and, with --cross-check, the second
 solver contradicts z3 on no query), 1 otherwise, 2 on a usage error.
+
+With coqc on the PATH, the Coq layer (proofs.coq_layer) compiles proofs/coq/ once per run, beside the z3
+work: a theorem with a Coq statement then expects the kernel's verdict (`proved for every n (Coq kernel)`),
+and a Coq statement that fails its kernel check fails the run (also for a refuted theorem, whose verdict
+rests on its exact witness). Without coqc, one line says how to install it and the run is as before.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
-from proofs import crosscheck
-from proofs.catalogue import BY_ID, THEOREMS
+from proofs import coq_layer, crosscheck
+from proofs.catalogue import BY_ID, THEOREMS, kernel_scope
 from proofs.core import INCONCLUSIVE, Context, verdict
 from proofs.crosscheck import Usage  # the one Usage class (see there why it lives in crosscheck)
 from proofs.smt import RLIMIT
@@ -105,6 +111,30 @@ def run(theorem, max_n, timeout, full=False, rlimit=RLIMIT) -> Result:
                   scope)
 
 
+def with_coq(result: Result, report, statements: list, deferred: bool = False) -> Result:
+    """The result with its Coq step, and the verdict and expectation that step brings (proofs.core.verdict).
+    report: the Coq layer's (None without coqc); statements: the theorem's annotated Coq statements;
+    deferred: they are in a FULL_ONLY file and this run is not --full."""
+    step = coq_layer.step(result.theorem.id, report, statements, deferred)
+    if step is None:
+        return result
+    kernel = "" if report is None or deferred else coq_layer.kernel_verdict(statements,
+                                                                             kernel_scope(result.theorem.id))
+    steps = [*result.steps, step]
+    scope = "witness" if result.theorem.expected == "refuted" else kernel_scope(result.theorem.id)
+    coq = coq_layer.record(result.theorem.id, report, statements, scope, step.status)
+    return replace(result, steps=steps, verdict=verdict(steps, result.scope, kernel), kernel=kernel, coq=coq)
+
+
+def coq_statements(ids) -> dict[str, list]:
+    """The annotated Coq statements of each theorem id (read from proofs/coq/, nothing compiled)."""
+    found: dict[str, list] = {}
+    for s in coq_layer.annotated():
+        if s.id in ids:
+            found.setdefault(s.id, []).append(s)
+    return found
+
+
 def why_not(result: Result, args) -> str:
     """For a theorem not proved: which limit stopped the solver, and the flag that raises it."""
     limits = {s.answer.status for s in result.steps if s.answer is not None}
@@ -113,6 +143,17 @@ def why_not(result: Result, args) -> str:
     if "resource limit" in limits:
         return f"  (resource limit of {args.rlimit:,} units; try --rlimit)"
     return f"  (timeout after {args.timeout:g} s; try --timeout)"
+
+
+def coq_report(future):
+    """The Coq layer's report, waiting for it; None without coqc. An error in the layer itself is a report
+    that checks nothing and says why."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception as e:  # noqa: BLE001 - a bug in the layer must fail the Coq steps, not the run
+        return coq_layer.Report("?", problems=[f"the Coq layer raised {type(e).__name__}: {e}"])
 
 
 def main(argv=None) -> int:
@@ -127,22 +168,46 @@ def main(argv=None) -> int:
         return 2
     if args.list:
         default = Context()  # the scope of a default run (--full widens some)
+        kernel = coq_statements(BY_ID) if coq_layer.coqc() else {}  # with coqc, a Coq proof sets the expectation
         for t in THEOREMS:
-            print(f"{t.id:31} expected {t.expected_verdict(t.scope_of(default)):30} {t.title}")
+            earned = coq_layer.kernel_verdict(kernel[t.id], kernel_scope(t.id)) if t.id in kernel else ""
+            expected = t.expected_verdict(t.scope_of(default), earned)
+            print(f"{t.id:31} expected {expected:30} {t.title}")
         return 0
     chosen = [BY_ID[i] for i in dict.fromkeys(args.only)] if args.only else list(THEOREMS)
     log = sys.stderr if args.json else sys.stdout
-    results = []
+    statements = coq_statements({t.id for t in chosen})
+    deferred = set() if args.full else {i for i, found in statements.items() if any(s.full_only for s in found)}
+    coq = coq_layer.start(set(statements) - deferred) if set(statements) - deferred else None  # beside the z3 work
+    if coq_layer.coqc() is None:
+        print(coq_layer.summary(None), file=log, flush=True)
+    results, pending, report = [], [], None
+
+    def show(ready):  # the progress lines of the theorems whose Coq step is known
+        for number, r in ready:
+            r = with_coq(r, report, statements.get(r.theorem.id, []), r.theorem.id in deferred)
+            results.append(r)
+            mark = "ok" if r.ok else "UNEXPECTED"
+            print(f"[{number:2}/{len(chosen)}] {r.theorem.id:31} {r.verdict:18} (expected {r.expected:18}) "
+                  f"{r.seconds:6.2f} s  {mark}{why_not(r, args)}", file=log, flush=True)
+            if r.counterexample:
+                print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
+        ready.clear()
+
     for number, theorem in enumerate(chosen, 1):
-        r = run(theorem, args.max_n, args.timeout, args.full, args.rlimit)
-        results.append(r)
-        mark = "ok" if r.ok else "UNEXPECTED"
-        print(f"[{number:2}/{len(chosen)}] {theorem.id:31} {r.verdict:18} (expected {r.expected:18}) "
-              f"{r.seconds:6.2f} s  {mark}{why_not(r, args)}", file=log, flush=True)
-        if r.counterexample:
-            print(f"        counterexample: {r.counterexample.strip().splitlines()[0]}", file=log, flush=True)
-    data = write(args.out, results, args.cross_check)
+        pending.append((number, run(theorem, args.max_n, args.timeout, args.full, args.rlimit)))
+        if coq is None or coq.done():
+            report = coq_report(coq)
+            show(pending)
+    report = coq_report(coq)
+    show(pending)
+    if report is not None:
+        print(coq_layer.summary(report), file=log)
+    data = write(args.out, results, args.cross_check, report)
     failed = [r.theorem.id for r in results if not r.ok]
+    if report is not None:  # a Coq file's annotation that counts for no theorem is a mistake to fix
+        unknown = sorted({s.id for s in coq_layer.annotated()} - set(BY_ID)) if not args.only else []
+        failed += [f"coq:{problem}" for problem in report.problems] + [f"coq:unknown theorem id {i}" for i in unknown]
     width = max(len("verdict"), *(len(r.expected) for r in results), *(len(r.verdict) for r in results))
     print(f"\n{'theorem':31} {'expected':{width}} {'verdict':{width}} seconds", file=log)
     for r in results:

@@ -274,9 +274,9 @@ THEOREMS: tuple[Theorem, ...] = tuple(theorem(a, b) for a, b in itertools.permut
 
 def matrix_markdown(results) -> str:
     """The commutation table: rows = applied first, columns = applied second; "=" commutes (proved for
-    every n), "= (n ≤ 5)" commutes on the rows checked, "≠" does not (refuted), "?" any other verdict,
-    "—" the diagonal. `results` maps theorem ids to verdicts (or Results), or is a list of
-    proofs.transcript.Result."""
+    every n, by z3 or by the Coq kernel), "= (n ≤ 5)" commutes on the rows checked, "≠" does not
+    (refuted), "?" any other verdict, "—" the diagonal. `results` maps theorem ids to verdicts (or
+    Results), or is a list of proofs.transcript.Result."""
     if isinstance(results, dict):
         verdicts = {k: getattr(v, "verdict", v) for k, v in results.items()}
     else:
@@ -288,7 +288,8 @@ def matrix_markdown(results) -> str:
         v = verdicts.get(theorem_id(a, b), "")
         if v.startswith("proved for n <= "):  # bounded: the cell says for which rows
             return f"= (n ≤ {v.removeprefix('proved for n <= ')})"
-        return "=" if v == "proved" else "≠" if v == "refuted" else "?"
+        every_n = v == "proved" or v.startswith("proved for every n")  # plain, or kernel-checked: any row length
+        return "=" if every_n else "≠" if v == "refuted" else "?"
     lines = ["| first \\ then | " + " | ".join(TRANSFORMS) + " |", "|---" * (len(TRANSFORMS) + 1) + "|"]
     lines += [f"| **{a}** | " + " | ".join(cell(a, b) for b in TRANSFORMS) + " |" for a in TRANSFORMS]
     return "\n".join(lines)

@@ -14,6 +14,15 @@ Verdicts, each earned by its steps:
 - `not proved`: anything else (a solver `unknown`, resource limit or timeout, SymPy not reaching 0,
   contradictory premises). An inconclusive step always wins, so a timeout can never read as `proved`.
 A step that was not run (float32 without --full) is listed as such and supports nothing.
+
+The Coq step (method `coq`, proofs.coq_layer) is the one step that widens a scope: when the other steps give
+`proved` (for any scope) and every Coq statement of the theorem is kernel-checked with the allowed trusted
+base, the verdict is the kernel's, `proved for every n (Coq kernel)` (or `... every binary format (Coq
+kernel, Flocq)`; a paper step of the other proof no longer matters: the kernel checked the whole claim).
+It decides nothing else. A failed Coq step leaves the verdict the other steps earn (a
+bounded `proved for n <= 6` stays exactly that, and so differs from the expected every-n verdict: the run
+reports it); it never makes a theorem `refuted` or `not proved`, and a kernel proof does not override a
+solver step that was inconclusive (an inconclusive step still wins).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from dataclasses import dataclass, field
 from proofs.smt import RLIMIT, Answer, Query, solve
 
 HOLDS, COUNTEREXAMPLE, INCONCLUSIVE, NOT_RUN = "holds", "counterexample", "inconclusive", "not run"
+COQ = "coq"  # the method of a Coq step: the Coq kernel checked a theorem's annotated statements
 MISMATCH = "mismatch"  # a fidelity step: the encoded rule keeps other tokens than spec.target
 NOT_CONFIRMED = "not proved (z3 model not confirmed)"
 NOT_FAITHFUL = "not proved (encoding does not match the spec)"
@@ -34,7 +44,7 @@ NOT_FAITHFUL = "not proved (encoding does not match the spec)"
 @dataclass
 class Step:
     title: str
-    method: str  # sympy | z3 | exact | fidelity | format | paper | sanity | not run
+    method: str  # sympy | z3 | exact | fidelity | format | paper | sanity | coq | not run
     status: str  # holds | counterexample | inconclusive | mismatch | not run
     detail: str = ""  # Markdown
     query: Query | None = None
@@ -59,9 +69,10 @@ class Theorem:
     def scope_of(self, ctx: Context) -> str:
         return self.scope(ctx) if callable(self.scope) else self.scope
 
-    def expected_verdict(self, scope: str) -> str:
-        """The verdict this theorem should reach in a run whose scope is `scope`."""
-        return scoped(self.expected, scope)
+    def expected_verdict(self, scope: str, kernel: str = "") -> str:
+        """The verdict this theorem should reach in a run whose scope is `scope`; `kernel` is the verdict a
+        kernel check earns in a run with coqc (`proved for every n (Coq kernel)`), "" without Coq."""
+        return kernel if kernel and self.expected.startswith("proved") else scoped(self.expected, scope)
 
 
 @dataclass
@@ -133,7 +144,17 @@ def scoped(word: str, scope: str) -> str:
     return word.replace("proved", f"proved for {scope}", 1)
 
 
-def verdict(steps: list[Step], scope: str = "") -> str:
+def verdict(steps: list[Step], scope: str = "", kernel: str = "") -> str:
+    """The verdict the steps earn; `kernel`: the verdict a kernel-checked Coq step earns (see the module's
+    docstring for when it applies)."""
+    coq = [s for s in steps if s.method == COQ]
+    earned = _verdict([s for s in steps if s.method != COQ], scope)
+    if kernel and coq and earned.startswith("proved") and all(s.status == HOLDS for s in coq):
+        return kernel
+    return earned
+
+
+def _verdict(steps: list[Step], scope: str) -> str:
     if not steps or any(s.status == MISMATCH for s in steps):
         return NOT_FAITHFUL if steps else "not proved"
     if any(s.status == INCONCLUSIVE for s in steps):

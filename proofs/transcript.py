@@ -14,7 +14,8 @@ from pathlib import Path
 
 import sympy
 
-from proofs.core import Step, Theorem, paper_steps
+from proofs import coq_layer
+from proofs.core import COQ, COUNTEREXAMPLE, INCONCLUSIVE, MISMATCH, NOT_RUN, Step, Theorem, paper_steps
 from proofs.smt import z3_version
 
 
@@ -26,14 +27,19 @@ class Result:
     counterexample: str
     seconds: float
     scope: str = ""  # what the run checked when bounded ("n <= 6", "bfloat16, float16"); "" for every n
+    kernel: str = ""  # the verdict a Coq kernel check earns ("proved for every n (Coq kernel)"); "" without Coq
+    coq: dict | None = None  # the Coq statements, their Print Assumptions and coqc's version (summary.json)
 
     @property
     def expected(self) -> str:
-        return self.theorem.expected_verdict(self.scope)
+        return self.theorem.expected_verdict(self.scope, self.kernel)
 
     @property
     def ok(self) -> bool:
-        return self.verdict == self.expected
+        """The expected verdict, and no failed Coq step (a refuted theorem keeps its verdict when its Coq
+        witness fails, so the failure must count here)."""
+        return self.verdict == self.expected and not any(s.method == COQ and s.status == INCONCLUSIVE
+                                                         for s in self.steps)
 
 
 def query_path(theorem_id: str, step: Step) -> str:
@@ -68,10 +74,11 @@ def _package(name: str) -> str | None:
         return None
 
 
-def trusted_base(cross_check: str | None = None) -> list[dict]:
+def trusted_base(cross_check: str | None = None, coqc: str | None = None) -> list[dict]:
     """What a verdict assumes rather than checks: each component with its version, read at run time,
     and the assumption. cross_check: the second solver the .smt2 files were re-run with, when the caller
-    knows (None: the transcript says where to find whether it ran)."""
+    knows (None: the transcript says where to find whether it ran). coqc: the version of the coqc that
+    checked the Coq statements (None: no Coq layer in this run)."""
     z3 = f"{z3_version()} (z3-solver {_package('z3-solver')})"
     py = f"Python {platform.python_version()} ({platform.python_implementation()})"
     cvc5 = _package("cvc5")
@@ -94,7 +101,23 @@ def trusted_base(cross_check: str | None = None) -> list[dict]:
                      "implementations of the IEEE rounding model. Every query over reals or integers, and every "
                      "floating-point query Bitwuzla did not decide, rests on z3 alone (summary.json `cross_check` "
                      "lists each undecided query and any disagreement).")]
+    if coqc:
+        coq = [("Coq kernel (coqc), with Flocq and Interval", f"coqc {coqc}",
+                "A Coq step holds when coqc compiles the annotated statement and `Print Assumptions` lists only the "
+                "standard library's real-number axioms (ClassicalDedekindReals.sig_forall_dec, sig_not_dec, "
+                "FunctionalExtensionality.functional_extensionality_dep, Classical_Prop.classic) and the kernel's "
+                "primitive integers and floats (which the Interval tactic computes with); its files contain no "
+                "`Admitted`, `admit` or axiom declaration. Coq's kernel type-checks every proof term; that each Coq "
+                "definition is the spec's rule is reviewed and tested (the fidelity tests), not proved.")]
+    elif coq_layer.coqc() is None:
+        coq = [("Coq kernel (coqc)", "not installed",
+                f"Not run: coqc is not on the PATH (`{coq_layer.INSTALL_HINT}`), so no verdict here rests on a "
+                "Coq proof.")]
+    else:
+        coq = [("Coq kernel (coqc)", "not run", "No theorem of this run has a Coq statement, so no verdict here "
+                "rests on a Coq proof.")]
     base = [
+        *coq,
         ("z3 (SMT solver)", z3,
          "Its `unsat` answers are taken as correct: the decision procedures for linear and nonlinear real "
          "arithmetic, integers, arrays and uninterpreted functions, and quantifier instantiation. Nothing "
@@ -163,7 +186,7 @@ def render_steps(result: Result) -> list[str]:
         flush()
         label = {"sympy": "SymPy", "paper": "on paper", "exact": "exact arithmetic", "not run": "not run",
                  "sanity": "numeric", "fidelity": "encoding vs spec.target", "format": "declared float format",
-                 "error": "checker error"}[step.method]
+                 "error": "checker error", "coq": "Coq kernel"}[step.method]
         title = step.title if f"({label})" in step.title else f"{step.title} ({label})"
         out.append(f"### {number}. {title}: {step.status}\n\n{step.detail}")
     flush()
@@ -201,6 +224,24 @@ def render(result: Result, run: dict, base: list[dict] | None = None) -> str:
     return "\n".join(lines)
 
 
+CHECKERS = {"z3": "z3", "sympy": "SymPy", "exact": "exact arithmetic", COQ: "Coq kernel"}
+
+
+def checkers(r: Result) -> list[dict]:
+    """Each checker a theorem's steps used, the scope it covers and what it found (all its steps hold, or
+    the first of: inconclusive, mismatch, counterexample, not run)."""
+    out = []
+    for method, name in CHECKERS.items():
+        statuses = {s.status for s in r.steps if s.method == method}
+        if not statuses:
+            continue
+        status = next((s for s in (INCONCLUSIVE, MISMATCH, COUNTEREXAMPLE) if s in statuses),
+                      NOT_RUN if statuses == {NOT_RUN} else "holds")
+        scope = r.coq["scope"] if method == COQ and r.coq else r.scope or "unbounded"
+        out.append({"checker": name, "scope": scope, "status": status})
+    return out
+
+
 def summary(results: list[Result], run: dict) -> dict:
     return {
         "theorems": [{
@@ -211,15 +252,23 @@ def summary(results: list[Result], run: dict) -> dict:
                        **({"query": query_path(r.theorem.id, s), "expect": s.query.expect,
                            "answer": s.answer.status} if s.query else {})} for s in r.steps],
             "counterexample": r.counterexample.strip(),
+            "checkers": checkers(r),
+            "coq": r.coq,
         } for r in results],
         "all_ok": all(r.ok for r in results),
         "run": {**run, "seconds": {r.theorem.id: round(r.seconds, 3) for r in results}},
     }
 
 
-def write(out: Path, results: list[Result], cross_check: str | None = None) -> dict:
-    run = versions()
-    base = trusted_base(cross_check)
+def coq_seconds(coq) -> dict:
+    """The Coq layer's wall-clock seconds: each file's compile and the whole layer (summary.json `run`)."""
+    return {**{f"{name}.v": round(f.seconds, 2) for name, f in coq.files.items()}, "total": round(coq.seconds, 2)}
+
+
+def write(out: Path, results: list[Result], cross_check: str | None = None, coq=None) -> dict:
+    """coq: the Coq layer's report (proofs.coq_layer.Report), None when it did not run."""
+    run = versions() | ({"coqc": coq.version, "coq seconds": coq_seconds(coq)} if coq else {})
+    base = trusted_base(cross_check, coq.version if coq else None)
     out.mkdir(parents=True, exist_ok=True)
     for r in results:
         for s in r.steps:
@@ -238,5 +287,8 @@ def write(out: Path, results: list[Result], cross_check: str | None = None) -> d
               *[f"- `{r.theorem.id}`: {r.seconds:.2f} s" for r in results], ""]
     (out / "index.md").write_text("\n".join(index))
     data = summary(results, {**run, "trusted_base": base})
+    data["coq_build"] = None if coq is None else {
+        "coqc_version": coq.version, "files": {f"{name}.v": f.status for name, f in coq.files.items()},
+        "statements": len(coq.outcomes), "kernel_checked": coq.checked(), "problems": coq.problems}
     (out / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
     return data

@@ -8,15 +8,17 @@ tests included:
   processors at 4, impl at those 4, 3 seeds x 3 samplers, the Hugging Face processors;
 - test_zoo_transforms.py 12; the test_validator_*.py files about 30 (defects 10, history 4,
   contract 3, statistics 3, white-box 3, fingerprint 2, cli 2, calls 2, and a few more);
-- test_conformance.py 6 (the mlx-lm grid's rows that must pass; the run gets 10 x ALPHA_RUN, split over
-  its 10 rows);
+- test_engine_mlx_lm.py 8 (the grid's rows that must pass, 2 of them generation loops: the run gets
+  10 x ALPHA_RUN, split over its 10 rows; generate_step twice); test_conformance.py 2 (the README's toy
+  engine's grid);
 - test_batch_same_key.py 3 (min-p with a row maximum, impl at 2 pipelines); test_spec.py 1 (the drift line);
   test_testing.py 1; test_validator_cuts.py 1;
-- test_generation.py 4 (mlx-lm's generate_step twice, a hand-written loop, the README's loop);
-  test_speculative.py 1 (the exact verifier); test_conformance.py's mlx-lm grid includes 2 generation loops;
-- with the engine extras: test_hf_engine.py 16 (generate()'s processors at 7 configurations, the
-  generate() loop twice, the transformers grid of 7), test_vllm_engine.py 6, test_vllm_speculative.py 2,
-  test_llama_cpp_engine.py 8 (their grids, the known deviations not counted):
+- test_validator_generation.py 2 (a hand-written loop, the README's loop); test_speculative.py 1 (the
+  exact verifier);
+- with the engine extras: test_engine_transformers.py 16 (generate()'s processors at 7 configurations,
+  the generate() loop twice, the transformers grid of 7), test_engine_vllm.py 8 (its grid of 6, its
+  rejection sampler with expand fixed at 2 draft counts), test_engine_llama_cpp.py 8 (their grids, the
+  known deviations not counted):
 about 120 in all. (The samplers that own their generators, test_own_rng.py, have a share of their own.)
 """
 

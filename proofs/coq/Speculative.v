@@ -1,6 +1,6 @@
 (** Speculative decoding (proofs/speculative.py), for vocabularies of any size n. *)
 
-From Coq Require Import Reals Lra List Arith.
+From Coq Require Import Reals Lra Lia List Arith.
 Import ListNotations.
 Open Scope R_scope.
 
@@ -101,3 +101,50 @@ Definition emitted (p1 : nat -> R) (p2 : nat -> nat -> R) (draft a b : nat) : R 
 Theorem speculative_token_match : forall (p1 : nat -> R) (p2 : nat -> nat -> R) (draft a b : nat),
   emitted p1 p2 draft a b = p1 a * p2 a b.
 Proof. intros; unfold emitted; destruct Nat.eq_dec; subst; reflexivity. Qed.
+
+(** The refutations' witnesses (proofs/speculative.py). A verifier with per-token acceptance
+    probabilities `acc`, rejected drafts resampled from max(0, p - q) normalised: `verify` is this with
+    acc = min(1, p/q); `speculative-logits` takes acc = min(1, exp(z_p - z_q)) from raw logits. *)
+Definition verify_with (acc p q : list R) : list R :=
+  let pq := combine p q in
+  let rejected := 1 - rsum (map (fun '(b, c) => b * c) (combine q acc)) in
+  let mass := rsum (map (fun '(a, b) => residual a b) pq) in
+  map (fun '((a, b), c) => b * c + (if Rlt_dec 0 mass then rejected * residual a b / mass else 0)) (combine pq acc).
+
+Lemma verify_with_two (a1 a2 b1 b2 c1 c2 : R) : verify_with [c1; c2] [a1; a2] [b1; b2] =
+  let rejected := 1 - (b1 * c1 + (b2 * c2 + 0)) in
+  let mass := residual a1 b1 + (residual a2 b2 + 0) in
+  [b1 * c1 + (if Rlt_dec 0 mass then rejected * residual a1 b1 / mass else 0);
+   b2 * c2 + (if Rlt_dec 0 mass then rejected * residual a2 b2 / mass else 0)].
+Proof. reflexivity. Qed.
+
+(* theorem: speculative-logits *)
+Theorem speculative_logits_witness :
+  let p := [3 / 4; 1 / 4] in let q := [1 / 2; 1 / 2] in
+  let zp := [ln 3; ln 1] in let zq := [ln 1; ln 1] in
+  (* p and q are the softmax of the logits *)
+  (forall i, (i < 2)%nat -> nth i p 0 = exp (nth i zp 0) / (exp (ln 3) + exp (ln 1))) /\
+  (forall i, (i < 2)%nat -> nth i q 0 = exp (nth i zq 0) / (exp (ln 1) + exp (ln 1))) /\
+  (* the ratio from raw logits gives q, the normalised ratio gives p *)
+  verify_with (map (fun '(a, b) => Rmin 1 (exp (a - b))) (combine zp zq)) p q = q /\ q <> p /\
+  verify_with (map (fun '(a, b) => Rmin 1 (a / b)) (combine p q)) p q = p.
+Proof.
+  cbv zeta; assert (E3 : exp (ln 3) = 3) by (apply exp_ln; lra).
+  rewrite ln_1, exp_0, E3.
+  split; [intros [|[|i]] H; simpl; try lia; rewrite ?E3, ?exp_0; field |].
+  split; [intros [|[|i]] H; simpl; try lia; rewrite ?E3, ?exp_0; field |].
+  simpl map; rewrite !Rminus_0_r, E3, exp_0, !verify_with_two; cbv zeta.
+  unfold residual, Rmax, Rmin.
+  repeat (destruct Rle_dec; try lra); destruct Rlt_dec; try lra.
+  repeat split; try (f_equal; [field | f_equal; field]); intro E; inversion E; lra.
+Qed.
+
+(* theorem: speculative-shared-coin *)
+Theorem speculative_shared_coin_witness :
+  (* one coin (1/2) picks A = (1, 0) or B = (0, 1) at both positions: every marginal is p = (1/2, 1/2) *)
+  let A := [1; 0] in let B := [0; 1] in
+  let p i := (nth i A 0 + nth i B 0) / 2 in
+  let joint i j := (nth i A 0 * nth j A 0 + nth i B 0 * nth j B 0) / 2 in
+  (forall i, (i < 2)%nat -> joint i 0%nat + joint i 1%nat = p i) /\ joint 0%nat 0%nat = 1 / 2 /\
+  p 0%nat * p 0%nat = 1 / 4.
+Proof. cbv zeta; split; [intros [|[|i]] H; simpl; try lia; lra | simpl; split; lra]. Qed.

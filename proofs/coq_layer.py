@@ -30,9 +30,10 @@ from proofs.core import COQ, HOLDS, INCONCLUSIVE, NOT_RUN, Step
 COQ_DIR = Path(__file__).parent / "coq"
 LIBRARY = "SamplerProofs"  # the logical name of proofs/coq (coqc -Q proofs/coq SamplerProofs)
 INSTALL_HINT = "apt-get install coq libcoq-flocq libcoq-interval"
-NICE = 10  # coqc yields the cores to the z3 work it runs beside: z3's queries are the run's critical path
-BUILD_TIMEOUT = 600.0  # wall-clock seconds for the whole build (about 60 s expected on 2 idle cores)
-CHECK_TIMEOUT = 300.0  # wall-clock seconds for the Print Assumptions run
+NICE = 5  # coqc yields the cores to the z3 work it runs beside: z3's queries are the run's critical path
+BUILD_TIMEOUT = 1800.0  # wall-clock seconds for the whole build (a hang guard: about 60 s on 2 idle cores, 4 min
+# beside two busy processes under nice), as generous as the z3 queries' own wall-clock net
+CHECK_TIMEOUT = 900.0  # wall-clock seconds for the Print Assumptions run (a hang guard too)
 MARK = "coq_layer_mark_"
 
 # The trusted base a kernel-checked statement may rest on, as Coq 8.16.1 names it in `Print Assumptions`

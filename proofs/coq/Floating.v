@@ -6,8 +6,7 @@
    bfloat16, binary32, binary64 and every other binary format at once. Rounding: any monotone
    rounding (Flocq's Valid_rnd) for the real-valued statements (section Reals); for IEEE
    binary_float values (Flocq's BinarySingleNaN, overflow included) every IEEE mode in section
-   IEEEAnyMode, and, with a shorter proof, the modes that overflow to infinity (round to nearest,
-   ties even or away) in section IEEE. The refutations instantiate binary16, bfloat16, binary32 and
+   IEEEAnyMode (section IEEE holds the sign and order facts it uses). The refutations instantiate binary16, bfloat16, binary32 and
    binary64 with round to nearest even, computed by vm_compute on Flocq's Bminus. The guard's
    premise fl(2 max z) > c is the project's (lemma_strict); in the real-valued statement, where
    nothing overflows, it reads 2 max z > c.
@@ -157,18 +156,13 @@ Qed.
 
 End Reals.
 
-(* ---- IEEE binary_float values (Flocq's BinarySingleNaN), round to nearest, overflow to infinity -- *)
-
+(* ---- IEEE binary_float values (Flocq's BinarySingleNaN): facts about signs, infinities and the
+   orders that the every-mode proofs below use ---- *)
 
 Section IEEE.
 Context (prec emax : Z) {Hprec : Prec_gt_0 prec} {Hmax : Prec_lt_emax prec emax}.
 Notation float := (binary_float prec emax).
-(* round to nearest, ties to even (mode_NE) or away (mode_NA): the modes that overflow to infinity *)
-Context (mode : mode) (Hinf : forall s, overflow_to_inf mode s = true).
-
-Notation fl := (round radix2 (SpecFloat.fexp prec emax) (round_mode mode)).
-Local Instance fexp_valid_B : Valid_exp (SpecFloat.fexp prec emax) := FLT_exp_valid (SpecFloat.emin prec emax) prec.
-Local Instance fexp_monotone_B : Monotone_exp (SpecFloat.fexp prec emax) := FLT_exp_monotone (SpecFloat.emin prec emax) prec.
+Context (mode : mode).
 
 Lemma sign_false_ge (f : float) : Bsign f = false -> 0 <= B2R f.
 Proof.
@@ -192,50 +186,6 @@ Proof.
   - pose proof (sign_false_ge x Ex). pose proof (sign_true_le c Ec). split; intros; [lra|reflexivity].
 Qed.
 
-Lemma round_pos_of_pos r : 0 < r -> 0 <= fl r.
-Proof.
-  intros H. rewrite <- (round_0 radix2 (SpecFloat.fexp prec emax) (round_mode mode)).
-  apply round_le; auto with typeclass_instances. lra.
-Qed.
-
-Lemma round_neg_of_neg r : r < 0 -> fl r <= 0.
-Proof.
-  intros H. rewrite <- (round_0 radix2 (SpecFloat.fexp prec emax) (round_mode mode)).
-  apply round_le; auto with typeclass_instances. lra.
-Qed.
-
-(* Bminus on finite values, as an extended real: finite and rounded, or an infinity of the exact
-   difference's sign, when the rounded value reaches 2^emax. *)
-Inductive sub_case (x c : float) : Prop :=
-  | sub_finite : is_finite (Bminus mode x c) = true ->
-      B2R (Bminus mode x c) = fl (B2R x - B2R c) ->
-      Rabs (fl (B2R x - B2R c)) < bpow radix2 emax -> sub_case x c
-  | sub_pinf : B2SF (Bminus mode x c) = S754_infinity false ->
-      bpow radix2 emax <= fl (B2R x - B2R c) -> sub_case x c
-  | sub_minf : B2SF (Bminus mode x c) = S754_infinity true ->
-      fl (B2R x - B2R c) <= - bpow radix2 emax -> sub_case x c.
-
-Lemma sub_cases (x c : float) : is_finite x = true -> is_finite c = true -> sub_case x c.
-Proof.
-  intros Fx Fc. pose proof (Bminus_correct prec emax Hprec Hmax mode x c Fx Fc) as H.
-  destruct (Rlt_bool_spec (Rabs (fl (B2R x - B2R c))) (bpow radix2 emax)) as [Hlt|Hge].
-  - destruct H as [E [F _]]. apply sub_finite; assumption.
-  - destruct H as [E Hs]. unfold binary_overflow in E. rewrite Hinf in E.
-    assert (Hne : B2R x - B2R c <> 0).
-    { intros H0. rewrite H0, round_0, Rabs_R0 in Hge by auto with typeclass_instances.
-      pose proof (bpow_gt_0 radix2 emax). lra. }
-    pose proof (overflow_sign x c Hs Hne) as Hsign.
-    destruct (Bsign x) eqn:Ex.
-    + assert (Hneg : B2R x - B2R c < 0).
-      { destruct (Rlt_or_le (B2R x - B2R c) 0) as [h|h]; auto.
-        assert (true = false) by (apply Hsign; lra). discriminate. }
-      apply sub_minf; auto.
-      pose proof (round_neg_of_neg _ Hneg). rewrite Rabs_left1 in Hge by lra. lra.
-    + assert (Hpos : 0 < B2R x - B2R c) by (apply Hsign; reflexivity).
-      apply sub_pinf; auto.
-      pose proof (round_pos_of_pos _ Hpos). rewrite Rabs_pos_eq in Hge by lra. lra.
-Qed.
-
 Lemma Bleb_minf (y : float) : is_nan y = false -> Bleb (B754_infinity true) y = true.
 Proof. destruct y as [[]|[]| |[] ? ? ?]; simpl; easy. Qed.
 
@@ -251,81 +201,10 @@ Proof. destruct f as [|s'| | ]; simpl; try discriminate. intros H; injection H; 
 Lemma finite_not_nan (f : float) : is_finite f = true -> is_nan f = false.
 Proof. destruct f; simpl; easy. Qed.
 
-(* theorem: fp-sub-monotone *)
-Theorem fp_sub_monotone_B : forall x y c : float,
-  is_finite x = true -> is_finite y = true -> is_finite c = true ->
-  B2R x <= B2R y -> Bleb (Bminus mode x c) (Bminus mode y c) = true.
-Proof.
-  intros x y c Fx Fy Fc Hxy.
-  assert (Hr : fl (B2R x - B2R c) <= fl (B2R y - B2R c))
-    by (apply round_le; auto with typeclass_instances; lra).
-  pose proof (bpow_gt_0 radix2 emax) as Hb.
-  destruct (sub_cases x c Fx Fc) as [FX EX AX|EX AX|EX AX];
-  destruct (sub_cases y c Fy Fc) as [FY EY AY|EY AY|EY AY].
-  - rewrite Bleb_correct by assumption. rewrite EX, EY. apply Rle_bool_true. exact Hr.
-  - rewrite (B2SF_inf _ _ EY). apply Bleb_pinf, finite_not_nan, FX.
-  - apply Rabs_lt_inv in AX. lra.
-  - rewrite (B2SF_inf _ _ EX). apply Rabs_lt_inv in AY. lra.
-  - rewrite (B2SF_inf _ _ EX), (B2SF_inf _ _ EY). reflexivity.
-  - lra.
-  - rewrite (B2SF_inf _ _ EX). apply Bleb_minf, finite_not_nan, FY.
-  - rewrite (B2SF_inf _ _ EX), (B2SF_inf _ _ EY). reflexivity.
-  - rewrite (B2SF_inf _ _ EX), (B2SF_inf _ _ EY). reflexivity.
-Qed.
-
-
 Lemma Bltb_ninf (c : float) : is_finite c = true -> Bltb c (B754_infinity true) = false.
 Proof. destruct c as [[]|[]| |[] ? ? ?]; simpl; easy. Qed.
 
 (* The project's premise fl(m + m) > c (proofs/floating.py, lemma_strict) gives c < 2m. *)
-Lemma double_gt (m c : float) : is_finite m = true -> is_finite c = true ->
-  Bltb c (Bplus mode m m) = true -> B2R c < 2 * B2R m.
-Proof.
-  intros Fm Fc H.
-  assert (Hc : fl (B2R c) = B2R c) by (apply round_generic; auto with typeclass_instances; apply generic_format_B2R).
-  destruct (Rlt_or_le (B2R c) (2 * B2R m)) as [h|h]; [exact h|exfalso].
-  assert (Hle : fl (B2R m + B2R m) <= B2R c) by (rewrite <- Hc; apply round_le; auto with typeclass_instances; lra).
-  pose proof (Bplus_correct prec emax Hprec Hmax mode m m Fm Fm) as P.
-  destruct (Rlt_bool_spec (Rabs (fl (B2R m + B2R m))) (bpow radix2 emax)) as [Hlt|Hge].
-  - destruct P as [E [F _]]. rewrite Bltb_correct in H by assumption. rewrite E in H.
-    revert H; case Rlt_bool_spec; intros; [lra | discriminate].
-  - destruct P as [E _]. unfold binary_overflow in E. rewrite Hinf in E.
-    rewrite (B2SF_inf _ _ E) in H. destruct (Bsign m) eqn:Sm.
-    + rewrite Bltb_ninf in H by assumption. discriminate.
-    + pose proof (sign_false_ge m Sm).
-      assert (0 <= fl (B2R m + B2R m)) by
-        (rewrite <- (round_0 radix2 (SpecFloat.fexp prec emax) (round_mode mode));
-         apply round_le; auto with typeclass_instances; lra).
-      rewrite Rabs_pos_eq in Hge by lra. pose proof (abs_B2R_lt_emax prec emax c) as Ac.
-      apply Rabs_lt_inv in Ac. lra.
-Qed.
-
-Lemma fl_generic_opp (c : float) : fl (- B2R c) = - B2R c.
-Proof. apply round_generic; auto with typeclass_instances. apply generic_format_opp, generic_format_B2R. Qed.
-
-Lemma strict_at_max_B (x m c : float) :
-  is_finite x = true -> is_finite m = true -> is_finite c = true ->
-  B2R x < B2R m -> B2R m <= B2R c -> 0 < B2R c -> B2R c < 2 * B2R m ->
-  Bltb (Bminus mode x c) (Bminus mode m c) = true.
-Proof.
-  intros Fx Fm Fc Hxm Hmc Hc Hc2.
-  assert (S : fl (B2R x - B2R c) < fl (B2R m - B2R c)).
-  { apply (strict_at_max_R (SpecFloat.emin prec emax) prec (round_mode mode)); auto;
-    apply generic_format_B2R. }
-  assert (L : - B2R c <= fl (B2R m - B2R c)).
-  { rewrite <- fl_generic_opp. apply round_le; auto with typeclass_instances. lra. }
-  assert (U : fl (B2R m - B2R c) <= 0).
-  { rewrite <- (round_0 radix2 (SpecFloat.fexp prec emax) (round_mode mode)).
-    apply round_le; auto with typeclass_instances. lra. }
-  pose proof (abs_B2R_lt_emax prec emax c) as Ac. apply Rabs_lt_inv in Ac.
-  pose proof (bpow_gt_0 radix2 emax) as Hb.
-  destruct (sub_cases m c Fm Fc) as [FM EM AM|EM AM|EM AM]; [|lra|lra].
-  destruct (sub_cases x c Fx Fc) as [FX EX AX|EX AX|EX AX].
-  - rewrite Bltb_correct by assumption. rewrite EX, EM. apply Rlt_bool_true. exact S.
-  - lra.
-  - rewrite (B2SF_inf _ _ EX). apply Bltb_minf. exact FM.
-Qed.
-
 Lemma B_asym (a b : float) : Bltb a b = true -> Bleb b a = true -> False.
 Proof.
   unfold Bltb, Bleb, SFltb, SFleb. pose proof (Bcompare_swap prec emax a b) as S.
@@ -338,35 +217,6 @@ Definition lt_R (a b : float) : Prop := B2R a < B2R b.
 Definition le_B (a b : float) : Prop := Bleb a b = true.
 Definition lt_B (a b : float) : Prop := Bltb a b = true.
 Definition shift_B (c v : float) : float := Bminus mode v c.
-
-(* theorem: fp-argmax-shift-weak *)
-Theorem fp_argmax_shift_weak_B : forall (z : list float) (c : float) k k2,
-  Forall (fun v => is_finite v = true) z -> is_finite c = true ->
-  first_max le_R lt_R dflt z k -> first_max le_B lt_B dflt (map (shift_B c) z) k2 ->
-  (k2 <= k)%nat /\
-  (forall j, (j < length z)%nat -> Bleb (nth j (map (shift_B c) z) dflt) (nth k (map (shift_B c) z) dflt) = true).
-Proof.
-  intros z c k k2 Hz Fc Hk Hk2.
-  apply (first_max_map_weak le_R lt_R le_B lt_B dflt dflt (fun v => is_finite v = true)); auto.
-  - intros a b Fa Fb H. apply fp_sub_monotone_B; auto.
-  - intros a b. apply B_asym.
-Qed.
-
-(* theorem: fp-greedy-exact-guard *)
-Theorem fp_greedy_exact_guard_B : forall (z : list float) (c : float) k,
-  Forall (fun v => is_finite v = true) z -> is_finite c = true -> first_max le_R lt_R dflt z k ->
-  B2R (nth k z dflt) <= B2R c -> 0 < B2R c ->
-  Bltb c (Bplus mode (nth k z dflt) (nth k z dflt)) = true ->
-  first_max le_B lt_B dflt (map (shift_B c) z) k.
-Proof.
-  intros z c k Hz Fc Hk Hc Hc0 H2.
-  assert (Fin : forall j, (j < length z)%nat -> is_finite (nth j z dflt) = true)
-    by (intros j Hj; apply (proj1 (Forall_forall _ z) Hz); apply nth_In; exact Hj).
-  assert (Hkl : (k < length z)%nat) by apply Hk.
-  apply (first_max_map_exact le_R lt_R le_B lt_B dflt dflt (fun v => is_finite v = true) (shift_B c)); auto.
-  - intros a b Fa Fb H. apply fp_sub_monotone_B; auto.
-  - intros j Hj Hlt. apply strict_at_max_B; auto. apply double_gt; auto.
-Qed.
 
 End IEEE.
 

@@ -118,12 +118,16 @@ def with_coq(result: Result, report, statements: list, deferred: bool = False) -
     step = coq_layer.step(result.theorem.id, report, statements, deferred)
     if step is None:
         return result
-    kernel = "" if report is None or deferred else coq_layer.kernel_verdict(statements,
-                                                                             kernel_scope(result.theorem.id))
+    kernel = "" if report is None or deferred else kernel_for(result.theorem.id, statements)
     steps = [*result.steps, step]
     scope = "witness" if result.theorem.expected == "refuted" else kernel_scope(result.theorem.id)
     coq = coq_layer.record(result.theorem.id, report, statements, scope, step.status)
     return replace(result, steps=steps, verdict=verdict(steps, result.scope, kernel), kernel=kernel, coq=coq)
+
+
+def kernel_for(theorem_id: str, statements: list) -> str:
+    """The verdict a kernel check of the theorem's Coq statements earns ("" when it has none)."""
+    return coq_layer.kernel_verdict(statements, kernel_scope(theorem_id)) if statements else ""
 
 
 def coq_statements(ids) -> dict[str, list]:
@@ -170,8 +174,7 @@ def main(argv=None) -> int:
         default = Context()  # the scope of a default run (--full widens some)
         kernel = coq_statements(BY_ID) if coq_layer.coqc() else {}  # with coqc, a Coq proof sets the expectation
         for t in THEOREMS:
-            earned = coq_layer.kernel_verdict(kernel[t.id], kernel_scope(t.id)) if t.id in kernel else ""
-            expected = t.expected_verdict(t.scope_of(default), earned)
+            expected = t.expected_verdict(t.scope_of(default), kernel_for(t.id, kernel.get(t.id, [])))
             print(f"{t.id:31} expected {expected:30} {t.title}")
         return 0
     chosen = [BY_ID[i] for i in dict.fromkeys(args.only)] if args.only else list(THEOREMS)

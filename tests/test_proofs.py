@@ -282,16 +282,14 @@ def test_readme_verdicts_name_their_scope():
     a run with coqc reaches (CI installs it), scope and evidence included ("proved for every n (Coq
     kernel)"), and what z3 and SymPy alone reach ("without coqc: `proved for n <= 6`"), as the
     catalogue and the Coq files' annotations state them."""
-    from proofs import commutation, coq_layer
-    from proofs.catalogue import kernel_scope
-    from proofs.check import coq_statements
+    from proofs import commutation
+    from proofs.check import coq_statements, kernel_for
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     coq = coq_statements(BY_ID)
 
     def run_with_coqc(t):
-        kernel = coq_layer.kernel_verdict(coq[t.id], kernel_scope(t.id)) if t.id in coq else ""
-        return t.expected_verdict(t.scope_of(Context()), kernel)
+        return t.expected_verdict(t.scope_of(Context()), kernel_for(t.id, coq.get(t.id, [])))
 
     rows = re.findall(r"^\| `([a-z0-9-]+)` \| ((?:proved|refuted)[^|]*?) \| ([^|]*?) \|", readme, re.M)
     assert len(rows) >= 20

@@ -85,8 +85,8 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true",
                    help="print summary.json to stdout (default: the console summary only)")
     p.add_argument("--full", action="store_true",
-                   help="also the slow float32 floating-point proofs and the exhaustive 16-bit enumeration "
-                        "(default: off)")
+                   help="also the slow float32 floating-point proofs, the exhaustive 16-bit enumeration and, "
+                        "with coqc, the Coq files checked with --full (the interval witnesses; default: off)")
     p.add_argument("--cross-check", choices=crosscheck.SOLVERS,
                    help="re-check every .smt2 file with cvc5, or the floating-point ones with bitwuzla (default: none)")
     args = p.parse_args(argv)

@@ -16,7 +16,7 @@ from spec.engines.engine import Config, Engine
 
 __all__ = ["Config", "Engine", "engines", "factories"]
 
-NOT_ENGINES = {"engine", "conformance"}  # the modules of this package that are not an engine
+NOT_ENGINES = {"engine", "conformance", "node"}  # the modules of this package that are not an engine (node: the bridge)
 
 
 @functools.cache

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.util
 import json
+import pickle
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +34,7 @@ from spec.engines import Config, Engine, engines
 from spec.errors import InvalidParameter
 from spec.validator import validate
 from spec.validator.generation import validate_generation
+from spec.validator.unseeded import unseeded
 
 PROMPT = [1, 2, 3]  # the generation loops' prompt on the small model
 # Seconds one configuration takes, measured on this project's machine (2 cores, mlx-lm grid, idle):
@@ -64,7 +68,12 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
     start = time.perf_counter()
     try:
         pipeline = presets.PRESETS[engine.preset](**config.params)
-        if config.loop:  # a generation loop, end to end, on a small random model
+        if config.unseeded:  # no seed: fresh draws per call, and per new process
+            report = unseeded(engine.sampler(**config.params), pipeline, alpha=alpha, seed=seed,
+                              fresh=functools.partial(fresh_draw, engine.name, config.params))
+            if not report.checks:  # a deterministic configuration: no pass without a check
+                raise ValueError(report.skipped[0])
+        elif config.loop:  # a generation loop, end to end, on a small random model
             loop, next_logits = engine.generation(config.loop, **config.params)
             report = validate_generation(loop, next_logits, PROMPT, pipeline, profile=profile, alpha=alpha, seed=seed)
         else:
@@ -89,6 +98,25 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
                      f"{report.draws:,} draws")
     row.fingerprint = report.fingerprint.get("summary", "")
     return row
+
+
+def fresh_draw(name: str, params: dict, rows) -> list[int]:
+    """One unseeded call of an engine's sampler in a new Python process (nothing of this process's
+    random state is inherited): the tokens it returns."""
+    child = "from spec.engines.conformance import _draw_once; _draw_once()"
+    done = subprocess.run([sys.executable, "-c", child], input=pickle.dumps((name, params, rows)),
+                          capture_output=True, timeout=600)
+    if done.returncode != 0:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"a new process drawing from {name} failed: {last}")
+    return pickle.loads(done.stdout)
+
+
+def _draw_once():
+    name, params, rows = pickle.load(sys.stdin.buffer)
+    sampler = engines()[name].sampler(**params)
+    tokens = [int(t) for t in sampler.host(sampler(sampler.to_array(rows), None)).ravel()]
+    sys.stdout.buffer.write(pickle.dumps(tokens))
 
 
 def run(names=None, *, profile: str = "default", alpha: float = 1e-6, seed: int = 0, log=None) -> list[Row]:

@@ -18,6 +18,7 @@ class Config:
     params: dict = field(default_factory=dict)  # the engine's parameter names and values
     known: str = ""  # a documented engine deviation this configuration shows (the row is expected to fail)
     loop: str = ""  # "": the engine's sampler; else one of its generation loops (Engine.generation), end to end
+    unseeded: bool = False  # no seed at all: draws must differ across calls and new processes (validator.unseeded)
 
     def shown(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items()) or "(defaults)"

@@ -171,6 +171,7 @@ ENGINE = Engine(
     sampler, (
         Config("defaults (temp 0: greedy)"),
         Config("temperature 0.7 + top-p 0.9", {"temp": 0.7, "top_p": 0.9}),
+        Config("no seed: temperature 0.7 + top-p 0.9", {"temp": 0.7, "top_p": 0.9}, unseeded=True),
         Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temp": 0.8, "top_k": 40, "top_p": 0.95}),
         Config("min-p 0.05", {"temp": 1.0, "min_p": 0.05}),
         Config("repetition 1.1 + presence 0.5 + logit bias", {

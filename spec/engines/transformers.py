@@ -185,6 +185,7 @@ ENGINE = Engine(
     'pip install -e ".[test,hf]" -c tests/constraints.txt', sampler, (
         Config("defaults (temperature 1, top-k 50)"),
         Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
+        Config("no seed: temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}, unseeded=True),
         Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temperature": 0.8, "top_k": 40, "top_p": 0.95}),
         Config("min-p 0.05", {"min_p": 0.05}),
         Config("repetition 1.2 + sequence bias", {"repetition_penalty": 1.2, "sequence_bias": {1: 2.0, 5: -INF}}),

@@ -214,6 +214,7 @@ ENGINE = Engine(
         Config("defaults (temperature 1)"),
         Config("temperature 0 (greedy)", {"temperature": 0.0}),
         Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
+        Config("no seed: temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}, unseeded=True),
         Config("top-k 40 + top-p 0.95 + temperature 0.8", {"temperature": 0.8, "top_k": 40, "top_p": 0.95}),
         Config("min-p 0.05", {"min_p": 0.05}),
         Config("repetition 1.1 + presence 0.5 + logit bias", {

@@ -30,6 +30,8 @@ class Check(StrEnum):
     GREEDY_LOGPROBS = "structure: greedy logits-vs-logprobs"
     STATISTICS = "statistics"
     BATCH_SAME_KEY = "structure: batch same-key"
+    UNSEEDED_CALLS = "unseeded: fresh draws per call"
+    UNSEEDED_PROCESSES = "unseeded: fresh draws per process"
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import importlib.util
 import json
 import pickle
 import platform
@@ -130,7 +129,7 @@ def run(names=None, *, profile: str = "default", alpha: float = 1e-6, seed: int 
     rows = []
     for e in chosen:
         if not e.installed():
-            missing = ", ".join(m for m in e.needs if importlib.util.find_spec(m) is None)
+            missing = ", ".join(e.missing())
             rows.append(Row(e.name, f"not installed (no {missing})", "(all)", "", "skipped",
                             f"not installed: {e.install}"))
             log(f"{e.name}: not installed ({e.install})")

@@ -37,8 +37,12 @@ class Engine:
     factories: dict = field(default_factory=dict)  # "module:function" of the engine's own factory -> `sampler`
     rank: int = 100  # where it is listed (the four engines first, in the order the README has always used)
 
+    def missing(self) -> list[str]:
+        """What is not installed of what it needs (empty: ready to run)."""
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
+
     def installed(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.needs)
+        return not self.missing()
 
     def version(self) -> str:
         return ", ".join(map(version, self.distributions))

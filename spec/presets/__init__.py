@@ -11,8 +11,12 @@ is importable from here.
 """
 
 from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
+from spec.presets.ctranslate2 import ctranslate2
 from spec.presets.installed import drift, releases
+from spec.presets.node_llama_cpp import node_llama_cpp
+from spec.presets.onnxruntime_genai import onnxruntime_genai
 from spec.presets.recommended import reference
+from spec.presets.transformers_js import transformers_js
 from spec.presets.versions import ENGINE_VERSIONS, MODELLED
 from spec.presets.vocabulary import (
     ALIASES,
@@ -28,5 +32,6 @@ from spec.presets.vocabulary import (
 )
 
 __all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "canonical", "common",
-           "common_params", "drift", "engine_defaults", "engine_params", "factory_params", "hf", "llama_cpp",
-           "mlx_lm", "reference", "releases", "tiny_llm", "vllm"]
+           "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params", "factory_params", "hf",
+           "llama_cpp", "mlx_lm", "node_llama_cpp", "onnxruntime_genai", "reference", "releases", "tiny_llm",
+           "transformers_js", "vllm"]

@@ -9,13 +9,18 @@ from spec.errors import InvalidParameter
 # The Python package and release a preset models, where the engine has numbered releases: the
 # release its source was read from and its tests were last run against (tests/constraints.txt pins
 # the same one). Another installed release is drift, reported by `drift`, never assumed equal.
-MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2")}
+MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2"),
+            "onnxruntime_genai": ("onnxruntime-genai", "0.18.0"), "ctranslate2": ("ctranslate2", "4.8.5")}
 
 # The engine release each preset models by default.
 ENGINE_VERSIONS = {
     **{preset: f"{package} {release}" for preset, (package, release) in MODELLED.items()},
     "vllm": "vLLM v1 engine (release not recorded: read from a public copy of vllm/v1/sample)",
     "llama_cpp": "llama.cpp master (src/llama-sampler.cpp at ggml-org/llama.cpp@6f7f63ee)",
+    "node_llama_cpp": "node-llama-cpp 3.22.1 (npm: llama/addon/AddonSampler.cpp, "
+                      "dist/evaluator/LlamaContext/LlamaContext.js)",
+    "transformers_js": "@huggingface/transformers 4.3.2 (npm: src/models/modeling_utils.js, "
+                       "src/generation/logits_sampler.js)",
     "tiny_llm": "tiny-llm week-1 reference sampler (skyzh/tiny-llm, no numbered releases)",
     "reference": "this project's recommendation",
 }

@@ -7,10 +7,18 @@ import inspect
 
 from spec.errors import InvalidParameter
 from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
+from spec.presets.ctranslate2 import ctranslate2
+from spec.presets.node_llama_cpp import node_llama_cpp
+from spec.presets.onnxruntime_genai import onnxruntime_genai
 from spec.presets.recommended import reference
+from spec.presets.transformers_js import transformers_js
 from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
 
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
+           "node_llama_cpp": node_llama_cpp,
+           "transformers_js": transformers_js,
+           "onnxruntime_genai": onnxruntime_genai,
+           "ctranslate2": ctranslate2,
            "reference": reference}
 
 
@@ -31,6 +39,13 @@ ENGINE_NAMES = {
                "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
                "xtc_probability": "xtc_probability"},
     "tiny_llm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p"},
+    "transformers_js": {n: n for n in ("temperature", "top_k", "top_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+                                       "repetition_penalty")},
+    "node_llama_cpp": {"temperature": "temperature", "top_k": "topK", "top_p": "topP", "min_p": "minP",
+                       "logit_bias": "tokenBias"},
+    "onnxruntime_genai": {n: n for n in ("temperature", "top_k", "top_p", "repetition_penalty")},
+    "ctranslate2": {"temperature": "sampling_temperature", "top_k": "sampling_topk", "top_p": "sampling_topp",
+                    "repetition_penalty": "repetition_penalty"},
     "reference": {n: n for n in COMMON},
 }
 # The value that switches a transform off in each engine (used to state "no such filter" explicitly).
@@ -45,9 +60,18 @@ DISABLED = {
     "mlx_lm": {"top_k": 0, "top_p": 0.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": None,
                "presence_penalty": None, "frequency_penalty": None, "xtc_probability": 0.0},
     "tiny_llm": {"top_k": None, "top_p": None},
+    "transformers_js": {"top_k": 0, "top_p": 1.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+                        "repetition_penalty": 1.0},
+    "node_llama_cpp": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None},
+    "onnxruntime_genai": {"top_k": 0, "top_p": 1.0, "repetition_penalty": 1.0},
+    "ctranslate2": {"top_k": 0, "top_p": 1.0, "repetition_penalty": 1.0},
     "reference": {n: None for n in COMMON if n != "temperature"},
 }
 
+
+# Engine switches the common parameters need to act at all, set by explicit=True: onnxruntime-genai
+# and transformers.js ignore temperature, top_k and top_p (greedy) unless do_sample is on.
+SAMPLING = {"onnxruntime_genai": {"do_sample": True}, "transformers_js": {"do_sample": True}}
 
 ALIASES = {"transformers": "hf", "huggingface": "hf", "hugging_face": "hf"}  # engines named as people name them
 
@@ -82,7 +106,7 @@ def engine_params(preset: str, explicit: bool = False, **common) -> dict:
         if value is None:
             value = REGISTRY[name].noop if name == "temperature" else DISABLED[preset][name]
         params[names[name]] = value
-    return params
+    return params | SAMPLING.get(preset, {}) if explicit else params
 
 
 def engine_defaults(preset: str, **given) -> dict:
@@ -100,7 +124,7 @@ def engine_defaults(preset: str, **given) -> dict:
         off = REGISTRY[name].noop if name == "temperature" else DISABLED[preset].get(name)
         if defaults[engine_name] != off:
             out[engine_name] = defaults[engine_name]
-    return out
+    return out | {k: defaults[k] for k, on in SAMPLING.get(preset, {}).items() if defaults[k] != on}
 
 
 def common(preset: str, explicit: bool = False, **params) -> Pipeline:

@@ -148,7 +148,8 @@ def test_the_default_preset_a_tie_at_the_cut_and_engine_defaults_are_said():
     head = out.stdout.splitlines()[:6]
     assert any(line.startswith("  preset reference (the default") for line in head), head
     assert "token 4 is tied with token [3] (equal logits)" in out.stdout
-    assert "at these settings hf, vllm, llama_cpp, tiny_llm would drop it (choose with --preset)" in out.stdout
+    assert ("at these settings hf, vllm, llama_cpp, tiny_llm, onnxruntime_genai, ctranslate2, transformers_js, "
+            "node_llama_cpp would drop it (choose with --preset)") in out.stdout
     out = run_cli("spec.examples:top_p_sampler", "--preset", "hf", "--top-p", "0.9", "--profile", "quick")
     assert "[not typed, the engine's own defaults: top_k=50;" in out.stdout.splitlines()[1], out.stdout
 

@@ -15,11 +15,8 @@ from spec.presets.transformers_js import transformers_js
 from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
 
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
-           "node_llama_cpp": node_llama_cpp,
-           "transformers_js": transformers_js,
-           "onnxruntime_genai": onnxruntime_genai,
-           "ctranslate2": ctranslate2,
-           "reference": reference}
+           "onnxruntime_genai": onnxruntime_genai, "ctranslate2": ctranslate2, "transformers_js": transformers_js,
+           "node_llama_cpp": node_llama_cpp, "reference": reference}
 
 
 # The engine's own name for each common parameter; absent: the engine has no such parameter.

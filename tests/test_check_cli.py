@@ -182,8 +182,8 @@ def test_cross_check_with_cvc5(tmp_path):
     assert "0 disagree" in run.stdout
 
 
-def test_default_run_all_theorems_as_expected(tmp_path):
-    run = check("--out", str(tmp_path))
+def test_default_run_all_theorems_as_expected(default_check):
+    run, _ = default_check  # python -m proofs.check --out DIR, shared with test_coq_layer.py (conftest.py)
     assert run.returncode == 0, run.stdout
     assert f"{len(THEOREMS)}/{len(THEOREMS)} theorems as expected" in run.stdout
 

@@ -13,7 +13,6 @@ import pytest
 from proofs import commutation as cm
 from proofs import commute_interval as ci
 from proofs.catalogue import BY_ID, THEOREMS
-from proofs.check import run
 from proofs.commute_exact import exact_chain, np_chain, recheck
 from proofs.commute_proof import MAX_N, plan, rows_queries
 from proofs.core import COUNTEREXAMPLE, HOLDS, Context
@@ -38,8 +37,8 @@ def expected(a, b):
 
 
 @pytest.fixture(scope="module")
-def results():
-    return {i: run(BY_ID[i], max_n=64, timeout=120) for i in dict.fromkeys(IDS)}
+def results(theorem_run):
+    return {i: theorem_run(i) for i in dict.fromkeys(IDS)}  # run(BY_ID[i], max_n=64, timeout=120), shared (conftest.py)
 
 
 def test_every_ordered_pair_has_a_theorem_in_the_catalogue():

@@ -3,8 +3,10 @@ Coq file can claim a proof it does not have (Admitted, an axiom, a compile error
 into an every-n verdict only when the other checkers agree, and shows a failure instead of hiding it.
 
 The runner is tested on small fixture files written here, so these tests do not depend on how far
-proofs/coq/ has come; one test runs the real proofs/coq/. Without coqc the Coq tests skip with the
-install hint, except in CI (CI set), where they fail: there every Coq proof must be checked."""
+proofs/coq/ has come; one test holds every statement of the real proofs/coq/ kernel-checked (by the
+session's default `python -m proofs.check`, and here the files it leaves to --full). Without coqc the
+Coq tests skip with the install hint, except in CI (CI set), where they fail: there every Coq proof must
+be checked."""
 
 import json
 import os
@@ -331,14 +333,23 @@ def test_the_mutation_harness_catches_admitted_and_an_extra_axiom(fixtures, tmp_
 
 @pytest.fixture(scope="module")
 def real():
+    """The layer on the statements a default run leaves to --full (their theorems have a statement in a file
+    marked FULL_ONLY); the session's default `python -m proofs.check` (conftest.py) checks every other one."""
     need_coqc()
-    return coq_layer.check()
+    return coq_layer.check(ids={s.id for s in coq_layer.annotated() if s.full_only})
 
 
-def test_every_annotated_theorem_of_proofs_coq_is_kernel_checked(real):
+def test_every_annotated_theorem_of_proofs_coq_is_kernel_checked(real, default_check):
+    run, out = default_check
+    assert (out / "summary.json").exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    by_default = {s["name"] for t in json.loads((out / "summary.json").read_text())["theorems"] if t["coq"]
+                  for s in t["coq"]["statements"] if s["kernel_checked"]}
     failing = [f"{o.statement.name}: {o.problem.splitlines()[0]}" for o in real.outcomes if not o.ok]
     assert not failing and not real.problems, failing + real.problems
-    assert {o.statement.id for o in real.outcomes} <= set(BY_ID), "an annotation names no catalogue theorem"
+    checked = by_default | {o.statement.qualified for o in real.outcomes if o.ok}
+    statements = coq_layer.annotated()
+    assert [s.qualified for s in statements if s.qualified not in checked] == []
+    assert {s.id for s in statements} <= set(BY_ID), "an annotation names no catalogue theorem"
 
 
 def test_the_source_folder_gets_no_build_output_from_the_layer(real):

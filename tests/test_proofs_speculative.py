@@ -7,8 +7,6 @@ from fractions import Fraction as F
 import pytest
 
 from proofs import speculative as sp
-from proofs.catalogue import BY_ID
-from proofs.check import run
 from proofs.core import COUNTEREXAMPLE, HOLDS, Context
 from proofs.smt import Query, solve
 
@@ -17,8 +15,8 @@ IDS = {"speculative-rejection": "proved", "speculative-logits": "refuted", "spec
 
 
 @pytest.mark.parametrize("theorem", IDS)
-def test_each_reaches_its_verdict(theorem):
-    r = run(BY_ID[theorem], max_n=64, timeout=120)
+def test_each_reaches_its_verdict(theorem, theorem_run):
+    r = theorem_run(theorem)  # run(BY_ID[theorem], max_n=64, timeout=120), shared with test_proofs.py (conftest.py)
     assert r.ok and r.verdict.startswith(IDS[theorem]) and IDS[theorem] == r.theorem.expected, [
         (s.title, s.status) for s in r.steps]
     if IDS[theorem] == "proved":  # bounded: the verdict names the rows

@@ -11,6 +11,7 @@ and as the CLI's flags. `BROKEN` is the same shapes with a real bug, which must 
 
 from __future__ import annotations
 
+import importlib
 import random
 import time
 from dataclasses import dataclass
@@ -152,3 +153,17 @@ def validate_kind(job: tuple[str, int, float]) -> tuple[str, int, bool, str]:
     sampler, setting, _ = kinds(seed)[name]
     report = spec.validate(sampler, setting.pipeline, profile="quick", seed=seed, alpha=alpha)
     return name, seed, report.passed, "" if report.passed else str(report)
+
+
+def fresh_report(job: tuple[str, int, float]) -> str:
+    """spec.validate, quick profile, of the sampler that `python -m spec.validate PATH` runs: this module
+    imported afresh (new module-level generators, as a new CLI process has them), the engines' factories
+    loaded as the CLI loads them, PATH's kind's pipeline. The report as JSON, to hold the CLI's against.
+    A top-level function, for a process pool."""
+    path, seed, alpha = job
+    from spec.engines import factories
+    factories()
+    module = importlib.reload(importlib.import_module("tests.zoo_own_rng"))  # the name the CLI path gives
+    [setting] = [s for _, s, p in module.kinds(0).values() if p == path]
+    sampler = getattr(module, path.partition(":")[2])
+    return spec.validate(sampler, setting.pipeline, profile="quick", seed=seed, alpha=alpha).to_json()

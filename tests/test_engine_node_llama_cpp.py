@@ -8,7 +8,7 @@ no-seed check's false-alarm bound is exact (spec.validator.unseeded) and at most
 
 import numpy as np
 import pytest
-from validating import ALPHA_RUN
+from validating import ALPHA_RUN, run_grid
 
 pytest.importorskip("gguf")
 from spec.engines.node import bridge  # noqa: E402
@@ -89,9 +89,4 @@ def test_in_its_generation_loop_xtc_couples_consecutive_tokens():
 def test_the_conformance_grid_of_node_llama_cpp_conforms_but_for_its_documented_deviations():
     """About 5 minutes at the quick profile on 2 busy cores (node-llama-cpp samples each draw in its
     own async worker: about 0.2 ms a draw), so it is marked slow."""
-    configs = node_llama_cpp.ENGINE.configs
-    rows = conformance.run(["node-llama-cpp"], profile="quick", alpha=ALPHA_RUN * len(configs))
-    expected = ["known deviation" if c.known else "conforms" for c in configs]
-    assert [r.verdict for r in rows] == expected, conformance.markdown(rows)
-    assert all(r.counterexample for r, c in zip(rows, configs, strict=True) if c.known)
-    assert all(r.version.startswith("node-llama-cpp 3.") for r in rows)
+    run_grid("node-llama-cpp", "node-llama-cpp 3.")

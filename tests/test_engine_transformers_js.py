@@ -9,11 +9,10 @@ False alarms: the grid's run uses alpha = ALPHA_RUN per row (tests/validating.py
 import numpy as np
 import pytest
 
-from spec import conformance
 from spec.engines import transformers_js
 from spec.engines.node import bridge
 from spec.tables import transformers_js as tables
-from tests.validating import ALPHA_RUN
+from tests.validating import run_grid
 
 pytestmark = pytest.mark.skipif(not transformers_js.ENGINE.installed(),
                                 reason="node or @huggingface/transformers not installed "
@@ -27,13 +26,7 @@ def node():
 
 
 def test_the_transformers_js_grid_conforms_but_for_the_documented_parameters_it_ignores():
-    configs = transformers_js.ENGINE.configs
-    rows = conformance.run(["transformers.js"], profile="quick", alpha=ALPHA_RUN * len(configs))
-    assert [r.config for r in rows] == [c.label for c in configs]
-    expected = ["known deviation" if c.known else "conforms" for c in configs]
-    assert [r.verdict for r in rows] == expected, conformance.markdown(rows)
-    assert all(r.counterexample for r, c in zip(rows, configs, strict=True) if c.known)
-    assert all(r.version.startswith("@huggingface/transformers 4.") for r in rows)
+    run_grid("transformers.js", "@huggingface/transformers 4.")
 
 
 def test_the_table_model_gives_back_its_rows_bit_for_bit(tmp_path):

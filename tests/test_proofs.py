@@ -29,7 +29,7 @@ from proofs.smt import Query, parse_values, real, solve
 
 @pytest.fixture(scope="module")
 def results(theorem_run):
-    return {t.id: theorem_run(t.id) for t in THEOREMS}  # run(t, max_n=64, timeout=120), shared (conftest.py)
+    return {t.id: theorem_run(t.id) for t in THEOREMS}  # run(t, max_n=64, timeout=1800), shared (conftest.py)
 
 
 @pytest.mark.parametrize("theorem_id", [t.id for t in THEOREMS])

@@ -37,3 +37,20 @@ def run_cli(*args, timeout=600, cwd=ROOT, env=None):
     """python -m spec.validate ARGS, captured."""
     return subprocess.run([sys.executable, "-m", "spec.validate", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def run_grid(name: str, version: str):
+    """An engine's conformance grid at the quick profile, ALPHA_RUN per row, checked for what every
+    engine's grid must show: each row in order, conforming or showing its documented deviation with a
+    counterexample, and the release named. Returns (configs, rows) for the engine's own checks."""
+    from spec import conformance
+    from spec.engines import engines
+
+    configs = engines()[name].configs
+    rows = conformance.run([name], profile="quick", alpha=ALPHA_RUN * len(configs))
+    assert [r.config for r in rows] == [c.label for c in configs]
+    assert [r.verdict for r in rows] == ["known deviation" if c.known else "conforms" for c in configs], \
+        conformance.markdown(rows)
+    assert all(r.counterexample for r, c in zip(rows, configs, strict=True) if c.known)
+    assert all(r.version.startswith(version) for r in rows)
+    return configs, rows

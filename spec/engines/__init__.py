@@ -1,7 +1,9 @@
 """The real engines this project validates, one module each: `mlx_lm`, `transformers`, `vllm`,
-`llama_cpp`. An engine module holds everything about its engine (how to call its sampler, its
-version and install line, its grid of configurations with their known deviations, its generation
-loops and the small model they run on, its speculative verifier if any) and ends with
+`llama_cpp`, `onnxruntime_genai`, `ctranslate2`, `transformers_js`, `node_llama_cpp` (the last two
+through the node bridge, `spec.engines.node`). An engine module holds everything about its engine
+(how to call its sampler, its version and install line, its grid of configurations with their known
+deviations, its generation loops and the small model they run on, its speculative verifier if any)
+and ends with
 `ENGINE = Engine(...)`. `engines()` finds every such module in this package, so adding an engine is
 one new module (and its test file): nothing else changes. `spec.engines.conformance` runs the grids.
 """

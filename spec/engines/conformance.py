@@ -12,7 +12,9 @@ does not, 2 on a usage error. A known deviation that no longer shows reads "not 
 header) that is a finding to look at, not a failure (exit 0); on the modelled release itself it
 means the documented deviation no longer reproduces where it was found, and the run fails (exit 1).
 The run's false-alarm rate is at most --alpha (default 1e-6), split evenly over the rows. Rows
-marked with a loop check the engine's generation loop end to end (`spec.validate_generation`).
+marked with a loop check the engine's generation loop end to end (`spec.validate_generation`); rows
+marked unseeded check that with no seed the draws differ across calls and new processes
+(`spec.validator.unseeded`).
 """
 
 from __future__ import annotations

@@ -5,11 +5,7 @@ What it must sample is the spec's `node_llama_cpp` preset."""
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -21,24 +17,15 @@ from spec.validator.sampler import Sampler
 
 INF = float("inf")
 SEEDS = 0xFFFFFFFF  # node-llama-cpp's seed is a uint32; llama.cpp reads 0xFFFFFFFF as "pick a random seed"
-_folder: list[Path] = []
-
-
-def models() -> Path:
-    """This process's folder of table models (removed at exit)."""
-    if not _folder:
-        _folder.append(Path(tempfile.mkdtemp(prefix="node-llama-cpp-tables-")))
-        atexit.register(shutil.rmtree, _folder[0], True)
-    return _folder[0]
 
 
 def table_model(table: np.ndarray) -> str:
     """The GGUF table model of these rows (written once per distinct table): its path."""
-    from spec.tables import gguf
+    from spec.tables import gguf, scratch
 
     table = np.ascontiguousarray(table, dtype=np.float32)
     name = hashlib.sha256(table.tobytes() + str(table.shape).encode()).hexdigest()[:24]
-    path = models() / f"{name}.gguf"
+    path = scratch() / f"node-llama-cpp-{name}.gguf"
     if not path.exists():
         gguf.write(path.with_suffix(".part"), table).rename(path)
     return str(path)

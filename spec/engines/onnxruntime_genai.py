@@ -12,17 +12,14 @@ repetition penalty reads)."""
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from spec.engines.engine import Config, Engine, version
 from spec.numerics import log_softmax
 from spec.tables import onnx as tables
+from spec.tables import scratch
 from spec.transforms import History
 from spec.validator.generation import Loop
 from spec.validator.sampler import Sampler
@@ -33,19 +30,13 @@ SEEDS = 2**31  # random_seed is a C int; >= 0 seeds std::mt19937 with it, -1 (th
 
 
 @functools.cache
-def _workdir() -> Path:
-    where = Path(tempfile.mkdtemp(prefix="spec-onnxruntime-genai-"))
-    atexit.register(shutil.rmtree, where, True)
-    return where
-
-
-@functools.cache
 def model(vocab: int):
     """onnxruntime-genai's Model of the constant logits-table graph for a vocabulary of `vocab`
     tokens (every position's logits 0: `set_logits` replaces them)."""
     import onnxruntime_genai as og
 
-    return og.Model(str(tables.write(np.zeros((1, vocab), np.float32), _workdir() / f"constant-{vocab}",
+    where = scratch() / f"onnxruntime-genai-constant-{vocab}"
+    return og.Model(str(tables.write(np.zeros((1, vocab), np.float32), where,
                                      context=CONTEXT)))
 
 
@@ -116,7 +107,8 @@ def table_model(vocab: int = 8, seed: int = 5):
 
     table = np.random.default_rng(seed).normal(0.0, 1.5, (vocab + 1, vocab + 1)).astype(np.float32)
     table[:, vocab] = -np.inf
-    where = tables.write(table, _workdir() / f"table-{vocab}-{seed}", context=CONTEXT, eos=[vocab], pad=vocab)
+    where = tables.write(table, scratch() / f"onnxruntime-genai-table-{vocab}-{seed}", context=CONTEXT, eos=[vocab],
+                         pad=vocab)
 
     def next_logits(tokens):
         return table[int(tokens[-1])].astype(np.float64)

@@ -53,17 +53,16 @@ def sampler(do_sample: bool = False, temperature: float = 1.0, top_k: int = 50, 
 
 def table_model(vocab: int = 8, seed: int = 3):
     """The logits-table model (spec.tables.transformers_js) of a seeded (V, V) table, one -inf entry,
-    written once per process into a temporary directory: (directory, next_logits), where
+    written once per process (spec.tables.scratch): (directory, next_logits), where
     next_logits(tokens) is row tokens[-1], computed here without the engine."""
-    import tempfile
-
+    from spec.tables import scratch
     from spec.tables import transformers_js as tables
 
     table = np.random.default_rng(seed).normal(0.0, 1.0, size=(vocab, vocab)).astype(np.float32)
     table[1, 3] = -np.inf
     key = (vocab, seed)
     if key not in _MODELS:
-        _MODELS[key] = str(tables.write(table, tempfile.mkdtemp(prefix="spec-transformers-js-")))
+        _MODELS[key] = str(tables.write(table, scratch() / f"transformers-js-{vocab}-{seed}"))
 
     def next_logits(tokens):
         return table[int(tokens[-1]) % vocab].astype(np.float64)

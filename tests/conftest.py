@@ -1,12 +1,10 @@
 """Hypothesis runs derandomized: the same examples on every run, so CI cannot flake on a new draw.
 (Set HYPOTHESIS_PROFILE=explore to search with fresh random examples locally.) Also what several test
-files share, to fit CI's time: the theorem runs, the default proofs.check run, and long commands started
-as soon as the tests are collected (BACKGROUND)."""
+files share, to fit CI's time: the theorem runs and the default proofs.check run."""
 
 import functools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,64 +38,7 @@ def theorem_run():
     return functools.cache(lambda theorem_id: run(BY_ID[theorem_id], max_n=64, timeout=1800))
 
 
-# --- long commands started early ------------------------------------------------------------------
-# A long command a test only reads the result of starts when collection ends, in a process of its own with
-# its output in files, and runs beside the tests before its reader: CI has two cores and most tests keep
-# one busy. The same command, run once, only sooner. A module names its own in BACKGROUND
-# ({fixture name: argv of a scratch folder}); it starts when a selected test uses that fixture.
-# Off by default (TESTS_START_EARLY=1 turns it on): on a 2-core machine it puts a z3- and coqc-heavy run beside
-# tests with wall-clock limits, and a test's verdict must not depend on how busy the machine is. Without it,
-# each starts when its reader needs it: the same command, still run once.
-
 ROOT = Path(__file__).resolve().parents[1]
-BACKGROUND = {  # python -m proofs.check --out DIR: the README's default run (test_check_cli.py, test_coq_layer.py)
-    "default_check": lambda folder: [sys.executable, "-m", "proofs.check", "--out", str(folder / "transcripts")],
-}
-_commands: dict = dict(BACKGROUND)  # every module's, gathered at collection
-_started: dict[str, tuple[subprocess.Popen, Path]] = {}
-
-
-def _start(name: str) -> None:
-    folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
-        _started[name] = subprocess.Popen(_commands[name](folder), cwd=ROOT, stdout=out, stderr=err,
-                                          start_new_session=True), folder  # its own group: see below
-
-
-def pytest_collection_finish(session):
-    for item in session.items:
-        _commands.update(getattr(getattr(item, "module", None), "BACKGROUND", {}))
-    if session.config.option.collectonly or os.environ.get("TESTS_START_EARLY") != "1":
-        return
-    for item in session.items:
-        for name in set(getattr(item, "fixturenames", ())) & set(_commands) - set(_started):
-            _start(name)
-
-
-def pytest_sessionfinish(session):
-    """A command still running (its reader failed first, or was deselected) ends, with its children (coqc)."""
-    for proc, folder in _started.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def finished(name: str, timeout: float) -> tuple[subprocess.CompletedProcess, Path]:
-    """The command started for fixture `name` (now, if collection did not start it), waited for: (the
-    process with its output, its folder)."""
-    if name not in _started:
-        _start(name)
-    proc, folder = _started[name]
-    proc.wait(timeout=timeout)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, (folder / "stdout").read_text(),
-                                       (folder / "stderr").read_text()), folder
-
-
-@pytest.fixture(scope="session")
-def background():
-    """finished(name, timeout): the command started early for fixture `name` (BACKGROUND), waited for."""
-    return finished
 
 
 @pytest.fixture(scope="session")
@@ -106,5 +47,9 @@ def default_check():
     statement not left to --full), once per session: (the finished process, DIR). test_check_cli.py checks
     its exit status and summary line, test_coq_layer.py the Coq statements it kernel-checked, so the
     default Coq build runs once, not twice."""
-    run, folder = finished("default_check", timeout=600)
-    return run, folder / "transcripts"
+    folder = Path(tempfile.mkdtemp(prefix="default-check-"))
+    # the CLI's own wall-clock safety net: a slow, shared machine may take minutes, and must not fail here
+    run = subprocess.run([sys.executable, "-m", "proofs.check", "--out", str(folder / "transcripts")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=1800)
+    yield run, folder / "transcripts"
+    shutil.rmtree(folder, ignore_errors=True)

@@ -6,8 +6,6 @@ pass as long again, so it runs only with EXHAUSTIVE_FULL=1. The guard enumeratio
 """
 
 import os
-import pickle
-import sys
 from fractions import Fraction
 
 import mlx.core as mx
@@ -155,18 +153,9 @@ def test_known_hand_witnesses_merge():
 
 # --- the enumerations ----------------------------------------------------------------------------------
 
-FLOAT16_FULL = ("import pickle, sys; from proofs import exhaustive as ex; pickle.dump("
-                "(ex.check('float16', 'monotone'), ex.check('float16', 'strict')), open(sys.argv[1], 'wb'))")
-# The full float16 pass (half a minute of one core) in a process of its own from the start (conftest.py).
-BACKGROUND = {"float16_full": lambda folder: [sys.executable, "-c", FLOAT16_FULL, str(folder / "results.pickle")]}
-
-
 @pytest.fixture(scope="module")
-def float16_full(background):
-    """ex.check("float16", "monotone"), ex.check("float16", "strict"), computed in that process."""
-    run, folder = background("float16_full", timeout=600)
-    assert run.returncode == 0, run.stderr
-    return pickle.loads((folder / "results.pickle").read_bytes())
+def float16_full():
+    return ex.check("float16", "monotone"), ex.check("float16", "strict")
 
 
 @pytest.mark.slow

@@ -16,9 +16,9 @@ import pkgutil
 
 from spec.engines.engine import Config, Engine
 
-__all__ = ["Config", "Engine", "engines", "factories"]
+__all__ = ["Config", "Engine", "endpoints", "engines", "factories"]
 
-NOT_ENGINES = {"engine", "conformance", "node"}  # the modules of this package that are not an engine (node: the bridge)
+NOT_ENGINES = {"engine", "conformance", "node", "served"}  # not engines: node is the bridge, served the HTTP parts
 
 
 @functools.cache
@@ -39,6 +39,18 @@ def factories() -> dict:
     """{"module:function" of an engine's own sampler factory: the engine module's adapter for it}, so
     that `python -m spec.validate mlx_lm.sample_utils:make_sampler` validates what mlx-lm composes."""
     return {path: build for e in engines().values() for path, build in e.factories.items()}
+
+
+def endpoints() -> dict:
+    """{preset: engine module} for the served engines that can validate a running server on exact
+    rows (a module with `use(url)` and `probe()`): `python -m spec.validate --endpoint URL --preset P`."""
+    import sys
+    out = {}
+    for e in engines().values():
+        module = sys.modules[e.sampler.__module__]
+        if hasattr(module, "use") and hasattr(module, "probe"):
+            out[e.preset] = module
+    return out
 
 
 def __getattr__(name):

@@ -3,7 +3,11 @@ people use? Every configuration of every engine module in `spec.engines` is vali
 engine's own preset, and the answers go into one table.
 
     python -m spec.conformance [--engines mlx-lm,transformers] [--profile quick|default|thorough]
-                               [--alpha A] [--seed S] [--json FILE] [--markdown FILE]
+                               [--alpha A] [--seed S] [--json FILE] [--markdown FILE] [--endpoint URL]
+
+A served engine (mlx-lm-server, ...) is a server this command starts on 127.0.0.1 with the table
+models and stops at the end, even on failure or Ctrl-C; with --endpoint URL and that one engine
+named, the server already running at URL is validated instead.
 
 Exit status: 0 when every configuration that ran conforms (a configuration that shows a documented
 engine deviation, `spec.engines.Config.known`, must still fail, with its counterexample), 1 when one
@@ -76,7 +80,8 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
                 raise ValueError(report.skipped[0])
         elif config.loop:  # a generation loop, end to end, on a small random model
             loop, next_logits = engine.generation(config.loop, **config.params)
-            report = validate_generation(loop, next_logits, PROMPT, pipeline, profile=profile, alpha=alpha, seed=seed)
+            report = validate_generation(loop, next_logits, PROMPT, pipeline, yields=config.yields, profile=profile,
+                                         alpha=alpha, seed=seed)
         else:
             report = validate(engine.sampler(**config.params), pipeline, profile=profile, alpha=alpha, seed=seed,
                               progress=progress)
@@ -187,11 +192,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the runs' random keys and rows (default: 0)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON (default: none)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (default: none)")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="validate the server running at URL (one served engine in --engines; default: start one)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     unknown = [n for n in names if n not in table]
     if unknown or not names:
         parser.error(f"unknown engine {', '.join(unknown) or '(none given)'}; choose from {', '.join(table)}")
+    if args.endpoint:
+        point(parser, [table[n] for n in names], args.endpoint)
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha must be in (0, 1), not {args.alpha}")
     if args.seed < 0:
@@ -221,6 +230,22 @@ def main(argv=None) -> int:
                        "releases": releases(names),
                        "rows": [asdict(r) for r in rows]}, f, indent=2)
     return 0 if all(passes(r) for r in rows) else 1
+
+
+def point(parser, chosen: list[Engine], url: str):
+    """--endpoint: the one served engine named validates the server at `url` (usage errors exit 2)."""
+    from spec.engines import endpoints
+
+    served = {e.preset: e for e in chosen if e.preset in endpoints()}
+    if len(chosen) != 1 or not served:
+        parser.error(f"--endpoint validates one served engine: name exactly one of "
+                     f"{', '.join(e.name for e in engines().values() if e.preset in endpoints())} in --engines")
+    module = endpoints()[chosen[0].preset]
+    module.use(url)
+    try:
+        module.probe()
+    except Exception as e:  # noqa: BLE001 - a bad endpoint is a usage problem, in one line
+        parser.error(f"--endpoint {url}: {e}")
 
 
 def passes(row: Row) -> bool:

@@ -19,6 +19,7 @@ class Config:
     known: str = ""  # a documented engine deviation this configuration shows (the row is expected to fail)
     loop: str = ""  # "": the engine's sampler; else one of its generation loops (Engine.generation), end to end
     unseeded: bool = False  # no seed at all: draws must differ across calls and new processes (validator.unseeded)
+    yields: str = "processed"  # what a loop's log-probabilities are (validate_generation's `yields`; "none": none)
 
     def shown(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items()) or "(defaults)"

@@ -8,6 +8,7 @@ import inspect
 from spec.errors import InvalidParameter
 from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
 from spec.presets.ctranslate2 import ctranslate2
+from spec.presets.mlx_lm_server import mlx_lm_server
 from spec.presets.node_llama_cpp import node_llama_cpp
 from spec.presets.onnxruntime_genai import onnxruntime_genai
 from spec.presets.recommended import reference
@@ -16,7 +17,7 @@ from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
 
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
            "onnxruntime_genai": onnxruntime_genai, "ctranslate2": ctranslate2, "transformers_js": transformers_js,
-           "node_llama_cpp": node_llama_cpp, "reference": reference}
+           "node_llama_cpp": node_llama_cpp, "mlx_lm_server": mlx_lm_server, "reference": reference}
 
 
 # The engine's own name for each common parameter; absent: the engine has no such parameter.
@@ -35,6 +36,8 @@ ENGINE_NAMES = {
                "logit_bias": "logit_bias", "repetition_penalty": "repetition_penalty",
                "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
                "xtc_probability": "xtc_probability"},
+    "mlx_lm_server": {n: n for n in (*_SAME, "logit_bias", "repetition_penalty", "presence_penalty",
+                                     "frequency_penalty", "xtc_probability")},
     "tiny_llm": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p"},
     "transformers_js": {n: n for n in ("temperature", "top_k", "top_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
                                        "repetition_penalty")},
@@ -56,6 +59,8 @@ DISABLED = {
                   "xtc_probability": 0.0},
     "mlx_lm": {"top_k": 0, "top_p": 0.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": None,
                "presence_penalty": None, "frequency_penalty": None, "xtc_probability": 0.0},
+    "mlx_lm_server": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 0.0,
+                      "presence_penalty": 0.0, "frequency_penalty": 0.0, "xtc_probability": 0.0},
     "tiny_llm": {"top_k": None, "top_p": None},
     "transformers_js": {"top_k": 0, "top_p": 1.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
                         "repetition_penalty": 1.0},

@@ -230,7 +230,12 @@ def _writable(text: str) -> Path:
 def parse(argv):
     parser = Parser(prog="python -m spec.validate", description=__doc__.split("\n\n")[0],
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", metavar="MODULE:ATTR", help="the sampler, or with --factory what builds it")
+    parser.add_argument("target", metavar="MODULE:ATTR", nargs="?",
+                        help="the sampler, or with --factory what builds it (not given with --endpoint)")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="validate the OpenAI-compatible server at URL instead, on exact rows: --preset names "
+                             "its kind (a served engine, e.g. mlx-lm-server) and the flags are its request's "
+                             "sampling fields (default: none)")
     parser.add_argument("--factory", action="store_true",
                         help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
     parser.add_argument("--preset", default=DEFAULT_PRESET,
@@ -262,13 +267,36 @@ def parse(argv):
                              + ", ".join(f"{p.name} {p.call_timeout:g}" for p in PROFILES.values()) + ")")
     parser.add_argument("--json", type=_writable, metavar="FILE",
                         help="also write the report as JSON (default: none)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.target is None) == (args.endpoint is None):
+        parser.error("give the sampler as MODULE:ATTR, or a server with --endpoint URL (one of the two)")
+    if args.endpoint is not None and not args.endpoint.startswith(("http://", "https://")):
+        parser.error(f"--endpoint must be an http:// or https:// URL, not {args.endpoint!r}")
+    return args
 
 
-def run(argv, factories=None) -> int:
+def endpoint(args, endpoints) -> None:
+    """--endpoint: point the served engine of --preset at the URL and validate its sampler factory."""
+    preset = presets.canonical(args.preset)
+    module = (endpoints or {}).get(preset)
+    if module is None:
+        served = ", ".join(sorted(endpoints or {})) or "none"
+        raise Usage(f"--endpoint needs --preset naming a served engine that can load the table models "
+                    f"(one of: {served}), not {args.preset!r}")
+    module.use(args.endpoint)
+    try:
+        module.probe()
+    except Exception as e:  # noqa: BLE001 - a bad endpoint is a usage problem, in one line
+        raise Usage(f"--endpoint {args.endpoint}: {e}") from None
+    args.target, args.factory = f"{module.__name__}:sampler", True
+
+
+def run(argv, factories=None, endpoints=None) -> int:
     """The validation itself (in the child process)."""
     try:
         args = parse(argv)
+        if args.endpoint:
+            endpoint(args, endpoints)
         sampler, pipeline, family, input_kind = build(args, factories)
         progress = Progress()
         report = validate(sampler, pipeline, input=input_kind, profile=args.profile, alpha=args.alpha,
@@ -291,14 +319,15 @@ def run(argv, factories=None) -> int:
     return 0 if report.passed else 1
 
 
-def main(argv=None, factories=None, entry: str = "spec.validator") -> int:
+def main(argv=None, factories=None, entry: str = "spec.validator", endpoints=None) -> int:
     """Parse in this process (usage errors exit 2 at once), validate in a child process (`python -m
-    entry`, which gets the same `factories`), and trust only a verdict the child wrote: a child that
-    ends without one does not conform."""
+    entry`, which gets the same `factories` and `endpoints`: {preset: the served engine module that
+    --endpoint uses}), and trust only a verdict the child wrote: a child that ends without one does
+    not conform."""
     started = time.time()  # after this process's imports: its own start-up is about a second more
     argv = sys.argv[1:] if argv is None else list(argv)
     if os.environ.get(VERDICT_FILE):
-        status = run(argv, factories)
+        status = run(argv, factories, endpoints)
         Path(os.environ[VERDICT_FILE]).write_text(str(status))
         return status
     try:

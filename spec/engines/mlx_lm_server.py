@@ -1,0 +1,188 @@
+"""mlx-lm's OpenAI-compatible server (`python -m mlx_lm.server`, ships with mlx-lm): validated over
+HTTP, black box, on the validator's own rows. What it must sample is the spec's `mlx_lm_server`
+preset (the library's pipeline with the server's defaults).
+
+Exact rows: the server loads the model a request names in its `model` field (a local directory:
+mlx_lm/server.py `ModelProvider.load`, 0.32.2), so every distinct row of a call gets its own
+logits-table model (`spec.tables.llama`) in which every token leads back to that row: one request
+with max_tokens = N then draws N tokens of the row (later tokens see the earlier ones only through
+a penalty, so a configuration with penalties sends one request per draw, its history as the prompt).
+The prompt starts with "<s>" (a token no row can draw). Token ids come back as the text's pieces
+("t17 t3 ..."; every piece of the table vocabulary is unique), checked against the usage count.
+
+The server: one per Python process, started on 127.0.0.1 on first use and stopped at exit
+(`spec.engines.served.process`), or a running one named by `use(url)` (`--endpoint`). Seeded
+requests are served one at a time (`ResponseGenerator._is_batchable` is false with a seed;
+`_serve_single` calls `mx.random.seed(seed)`); unseeded ones are batched together (`BatchGenerator`)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import OrderedDict
+
+import numpy as np
+
+from spec.engines.engine import Config, Engine, version
+from spec.engines.served.endpoint import endpoint_sampler
+from spec.engines.served.http import EndpointError, request
+from spec.engines.served.process import Server
+from spec.tables import llama, scratch
+
+INF = float("inf")
+CHUNK = 500  # tokens per request: 5,000-token requests ran at half the rate (the KV cache grows)
+PIECE = re.compile(r"t(\d+)")
+PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
+ADAPTER = ("concurrency",)  # parameters of the adapter, not of a request
+
+_server: dict = {}  # "url": the endpoint in use; "process": the server this process started
+
+
+def use(url: str | None):
+    """Validate the server at `url` (a running mlx_lm.server on this machine: it must be able to
+    read the table models' directories) instead of starting one; None: start one again."""
+    _server.clear()
+    if url:
+        _server["url"] = url.rstrip("/")
+
+
+def url() -> str:
+    """The endpoint in use, starting this process's server if there is none."""
+    if "url" not in _server:
+        process = Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host", "127.0.0.1",
+                                                        "--port", str(port), "--log-level", "WARNING"],
+                         ready="/health", startup=120)
+        _server.update(process=process, url=process.url)
+    return _server["url"]
+
+
+def probe(timeout: float = 60.0):
+    """Check the endpoint before a run, raising EndpointError with one line: it answers, returns the
+    tokens asked for, and honours `seed` (the same seed twice gives the same 16 tokens of a flat
+    64-token row, two seeds differ: a chance of 64^-16 that a correct server fails this)."""
+    row = np.zeros(64, dtype=np.float32)
+    model = str(Models(keep=1).path(row))
+
+    def draw(seed):
+        answer = request(url() + "/v1/completions", body({"temperature": 1.0}, model, [], 16, seed), timeout=timeout)
+        return tokens_of(answer, 16, row.size)
+    first, again, other = draw(1), draw(1), draw(2)
+    if first != again:
+        raise EndpointError(f"the server does not honour seed: two requests with seed 1 returned {first} and {again}")
+    if first == other:
+        raise EndpointError(f"the server ignores seed: seeds 1 and 2 returned the same 16 tokens {first}")
+
+
+class Models:
+    """The table models written for the rows seen, by content: the last `keep` of them."""
+
+    def __init__(self, keep: int = 64):
+        self.keep, self.dirs = keep, OrderedDict()
+
+    def path(self, row: np.ndarray) -> str:
+        key = row.tobytes()
+        if key not in self.dirs:
+            directory = scratch() / f"mlx-lm-server-{len(self.dirs)}-{abs(hash(key)):x}"
+            llama.write(row[None], directory, rows_of=np.zeros(row.size + len(llama.EXTRA), dtype=int))
+            self.dirs[key] = directory
+            while len(self.dirs) > self.keep:
+                _rmtree(self.dirs.popitem(last=False)[1])
+        self.dirs.move_to_end(key)
+        return str(self.dirs[key])
+
+
+def _rmtree(path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def tokens_of(answer: dict, count: int, vocab: int) -> list[int]:
+    """The token ids of a completion answer (its text's pieces), or an EndpointError saying what is wrong."""
+    try:
+        choice = answer["choices"][0]
+        text = choice["text"]
+    except (KeyError, IndexError, TypeError):
+        raise EndpointError(f"an answer without choices[0].text: {str(answer)[:200]}") from None
+    pieces = text.split()
+    ids = [int(m.group(1)) if (m := PIECE.fullmatch(p)) else -1 for p in pieces]
+    if len(ids) != count or min(ids, default=0) < 0 or max(ids, default=0) >= vocab:
+        raise EndpointError(f"asked for {count} tokens of a {vocab}-token row, the answer's text has "
+                            f"{len(pieces)} pieces that are not all table tokens: {text[:120]!r} "
+                            f"(finish_reason {choice.get('finish_reason')})")
+    return ids
+
+
+def body(params: dict, model: str, prompt: list[int], count: int, seed: int | None) -> dict:
+    """The /v1/completions request: the sampling parameters as given, and what makes it a draw."""
+    out = {k: v for k, v in params.items() if k not in ADAPTER}
+    if out.get("logit_bias"):
+        out["logit_bias"] = {str(k): v for k, v in out["logit_bias"].items()}
+    out.update(model=model, prompt=llama.prompt_text(prompt), max_tokens=count, stream=False)
+    if seed is not None:
+        out["seed"] = seed
+    return out
+
+
+def sampler(**params):
+    """mlx_lm.server on the validator's rows (see the module docstring); `params` are the
+    request's sampling fields (the mlx_lm_server preset's names), plus concurrency: requests in
+    flight at once."""
+    from spec.presets.mlx_lm_server import mlx_lm_server
+
+    mlx_lm_server(**params)  # refuse what the preset refuses before any request
+    models = Models()
+    reads_history = any(params.get(p) for p in PENALTIES)
+
+    def draw(row, history, count, seed):
+        answer = request(url() + "/v1/completions", body(params, models.path(row), list(history), count, seed))
+        return tokens_of(answer, count, row.size)
+
+    shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
+    return endpoint_sampler(draw, name=f"{version('mlx-lm')} mlx_lm.server over HTTP ({shown})",
+                            reads_history=reads_history, chunk=1 if reads_history else CHUNK,
+                            concurrency=params.get("concurrency", 1))
+
+
+# The generation-loop table: after token t the logits are row t % ROWS, so the second token's row
+# depends on the first: penalties then act across a real multi-token prompt and output.
+LOOP_VOCAB, ROWS = 12, 4
+
+
+def generation(name: str, **params):
+    """One request per run: prompt <s> + tokens, max_tokens = 2, the run's seed; yields (token, None)."""
+    rng = np.random.default_rng(7)
+    table = rng.normal(0, 2, (ROWS, LOOP_VOCAB))
+    directory = scratch() / "mlx-lm-server-loop"
+    if not directory.exists():
+        llama.write(table, directory, rows_of=np.arange(LOOP_VOCAB + len(llama.EXTRA)) % ROWS)
+    table32 = table.astype(np.float32).astype(np.float64)
+
+    def loop(prompt, seed):
+        answer = request(url() + "/v1/completions", body(params, str(directory), list(prompt), 2, seed))
+        for token in tokens_of(answer, 2, LOOP_VOCAB):
+            yield token, None
+
+    def next_logits(tokens):
+        return table32[tokens[-1] % ROWS]
+
+    loop.__name__ = f"mlx_lm.server completions ({', '.join(f'{k}={v}' for k, v in params.items())})"
+    return loop, next_logits
+
+
+ENGINE = Engine(
+    "mlx-lm-server", "mlx_lm_server", ("mlx-lm", "mlx"), ("mlx_lm",),
+    'pip install -e ".[test]" (mlx_lm.server ships with mlx-lm, a test dependency)',
+    sampler, (
+        Config("defaults (temperature 0: greedy)"),
+        Config("temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}),
+        Config("4 requests in flight: temperature 0.8 + top-k 40 + min-p 0.05",
+               {"temperature": 0.8, "top_k": 40, "min_p": 0.05, "concurrency": 4}),
+        Config("no seed, 4 requests in flight: temperature 0.7 + top-p 0.9",
+               {"temperature": 0.7, "top_p": 0.9, "concurrency": 4}, unseeded=True),
+        Config("logit bias + top-p 0.95 + temperature 0.8",
+               {"temperature": 0.8, "top_p": 0.95, "logit_bias": {1: 2.0, 5: -INF}}),
+        Config("XTC 0.5 (threshold 0.1)", {"temperature": 1.0, "xtc_probability": 0.5, "xtc_threshold": 0.1}),
+        Config("completions over a prompt: repetition 1.3 + presence 0.5 + top-p 0.9",
+               {"temperature": 0.8, "top_p": 0.9, "repetition_penalty": 1.3, "presence_penalty": 0.5},
+               loop="completions", yields="none"),
+    ), generation, rank=20)

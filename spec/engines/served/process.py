@@ -1,0 +1,119 @@
+"""A server process for a validation run: started on 127.0.0.1 on a free port, waited for until it
+answers, its output in a log file (the last lines go into the error when it dies), and always
+stopped: by `stop()`, at the end of a `with` block, at interpreter exit, and on SIGTERM. The whole
+process group is killed, so a server that forks workers (vLLM) leaves nothing behind."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from spec.engines.served.http import EndpointError, request
+
+RUNNING: list[Server] = []  # every server this process started and has not stopped
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """argv(port) -> the command; ready: the path whose GET answers once the server serves."""
+
+    def __init__(self, name: str, argv: Callable[[int], list[str]], ready: str = "/v1/models",
+                 startup: float = 600.0, env: dict | None = None):
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix=f"spec-{name}-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(argv(self.port), stdout=self.log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        env=None if env is None else os.environ | env)
+        RUNNING.append(self)
+        try:
+            self._wait(ready, startup)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self, ready: str, startup: float):
+        deadline = time.monotonic() + startup
+        while True:
+            if self.process.poll() is not None:
+                raise EndpointError(f"{self.name} exited with status {self.process.returncode} while starting: "
+                                    f"{self.tail()}")
+            try:
+                request(self.url + ready, timeout=5)
+                return
+            except EndpointError:
+                if time.monotonic() > deadline:
+                    raise EndpointError(f"{self.name} did not answer {ready} within {startup:g} s: "
+                                        f"{self.tail()}") from None
+                time.sleep(0.2)
+
+    def tail(self, lines: int = 3) -> str:
+        """The last lines of the server's log, on one line."""
+        try:
+            with open(self.log.name, errors="replace") as f:
+                text = f.read().strip().splitlines()[-lines:]
+        except OSError:
+            return "(no log)"
+        return " | ".join(line.strip() for line in text) or "(empty log)"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, grace: float = 10.0):
+        """Terminate the process group, then kill it if it has not ended within `grace` seconds."""
+        if self in RUNNING:
+            RUNNING.remove(self)
+        if self.process.poll() is None:
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(self.process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.process.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        try:  # a worker of the group may outlive its leader
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.log.close()
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def stop_all():
+    for server in list(RUNNING):
+        server.stop()
+
+
+def _on_sigterm(signum, frame):
+    stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+atexit.register(stop_all)
+if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+    signal.signal(signal.SIGTERM, _on_sigterm)

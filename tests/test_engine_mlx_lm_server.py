@@ -1,0 +1,216 @@
+"""mlx-lm's server over HTTP (spec/engines/mlx_lm_server.py): a real `mlx_lm.server` process on
+127.0.0.1, started by the tests, serving the table models of spec/tables/llama.py. Also the
+machinery every served engine uses: one-line errors for bad endpoints (exit 2 from the CLI), and
+the validator catching a broken server, a proxy in front of the real one that drops `top_p` or
+sends every request with the same seed."""
+
+import http.server
+import json
+import socket
+import threading
+import urllib.request
+
+import numpy as np
+import pytest
+from validating import ALPHA_RUN, run_cli
+
+pytest.importorskip("mlx_lm")
+
+from spec import presets  # noqa: E402
+from spec.engines import mlx_lm_server as served  # noqa: E402
+from spec.engines.served.endpoint import plan, request_seed  # noqa: E402
+from spec.engines.served.http import EndpointError, request  # noqa: E402
+from spec.engines.served.process import RUNNING  # noqa: E402
+from spec.tables import llama  # noqa: E402
+from spec.validator import validate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One mlx_lm.server for the module, stopped at its end (and checked to be gone)."""
+    served.use(None)
+    url = served.url()
+    yield url
+    process = served._server["process"]
+    process.stop()
+    assert not process.alive() and process not in RUNNING
+
+
+@pytest.mark.parametrize("vocab", [5, 151_936])
+def test_the_table_model_gives_each_row_bit_for_bit_through_mlx_lm(tmp_path, vocab):
+    import mlx.core as mx
+    from mlx_lm import load
+
+    table = np.random.default_rng(vocab).normal(0, 4, (3, vocab)).astype(np.float32)
+    table[1, :2] = -np.inf
+    llama.write(table, tmp_path)
+    model, tokenizer = load(str(tmp_path))
+    prompt = tokenizer.encode(llama.prompt_text([2, 0, 1]))
+    assert prompt == [vocab, 2, 0, 1]
+    logits = np.array(model(mx.array(prompt)[None])[0].astype(mx.float32))
+    for position, row in ((1, 2), (2, 0), (3, 1)):
+        assert np.array_equal(logits[position, :vocab], np.where(np.isneginf(table[row]), llama.NEG, table[row]))
+        assert (logits[position, vocab:] == llama.NEG).all()  # <s> and </s> are never drawn
+
+
+def test_requests_get_distinct_seeds_and_identical_rows_share_requests():
+    rows = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    assert plan(rows, None, chunk=2) == [([0, 1], ()), ([3], ()), ([2], ())]
+    assert plan(rows, [(1,), (), (1,), ()], chunk=2) == [([0], (1,)), ([1], ()), ([2], (1,)), ([3], ())]
+    seeds = {request_seed(k, j) for k in range(50) for j in range(50)}
+    assert len(seeds) == 2500 and max(seeds) < 2**31  # consecutive keys never share a seed (choices use s + i)
+    assert request_seed(None, 3) is None
+
+
+def test_the_server_honours_seed_and_returns_table_tokens(server):
+    served.probe()
+    sampler = served.sampler(temperature=1.0, concurrency=2)
+    rows = np.tile(np.linspace(0, 3, 50, dtype=np.float32), (1200, 1))  # 3 requests of <= 500 tokens
+    first, again = sampler(rows, 7), sampler(rows, 7)
+    assert np.array_equal(first, again) and 0 <= first.min() and first.max() < 50
+    assert not np.array_equal(first, sampler(rows, 8))
+
+
+def test_the_grid_rows_conform(server):
+    """The grid's exact-row configurations at the quick profile, and its completions loop."""
+    from spec import conformance
+    from spec.engines import engines
+
+    engine = engines()["mlx-lm-server"]
+    chosen = [c for c in engine.configs if c.label.startswith(("defaults", "temperature 0.7", "completions"))]
+    assert len(chosen) == 3
+    for config in chosen:
+        row = conformance.check(engine, config, profile="quick", alpha=ALPHA_RUN, seed=0)
+        assert row.verdict == "conforms", conformance.markdown([row])
+
+
+# --- a broken server: a proxy in front of the real one ------------------------------------------
+
+class Proxy:
+    """An HTTP proxy on 127.0.0.1 that rewrites each request body with `change` before passing it on
+    (or answers with `reply` itself)."""
+
+    def __init__(self, upstream: str, change=lambda body: body, reply=None):
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if reply is not None:
+                    status, answer = reply(body)
+                else:
+                    status, answer = 200, request(outer.upstream + self.path, change(body))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.upstream = upstream
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _validate_through(proxy: Proxy, **params):
+    served.use(proxy.url)
+    try:
+        pipeline = presets.PRESETS["mlx_lm_server"](**params)
+        return validate(served.sampler(**params), pipeline, profile="quick", alpha=1e-6, seed=0)
+    finally:
+        served.use(None)
+
+
+def test_a_proxy_that_drops_top_p_fails_with_a_counterexample(server):
+    proxy = Proxy(server, change=lambda body: {k: v for k, v in body.items() if k != "top_p"})
+    try:
+        report = _validate_through(proxy, temperature=1.0, top_p=0.5)
+    finally:
+        proxy.close()
+    served._server.update(url=server)
+    assert not report.passed
+    failure = report.failures[0]
+    assert failure.counterexample and "top" in str(report).lower()
+
+
+def test_a_proxy_that_sends_one_seed_for_every_request_fails(server):
+    proxy = Proxy(server, change=lambda body: body | {"seed": 0})
+    try:
+        report = _validate_through(proxy, temperature=1.0, top_p=0.9)
+    finally:
+        proxy.close()
+    served._server.update(url=server)
+    assert not report.passed
+    assert report.failures[0].counterexample
+
+
+# --- bad endpoints: one line, exit 2, nothing hangs ---------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli_error(url: str, *extra) -> str:
+    done = run_cli("--endpoint", url, "--preset", "mlx-lm-server", "--temperature", "0.7", *extra, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spec.validate: --endpoint"), done.stderr
+    return lines[0]
+
+
+def test_connection_refused_is_one_line_and_exit_2():
+    assert "connection refused" in _cli_error(f"http://127.0.0.1:{_free_port()}")
+
+
+def test_a_server_that_never_answers_times_out_with_one_line():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    try:
+        with pytest.raises(EndpointError, match="no answer within 1 s"):
+            request(f"http://127.0.0.1:{silent.getsockname()[1]}/v1/completions", {}, timeout=1)
+    finally:
+        silent.close()
+
+
+def test_a_4xx_answer_carries_the_servers_message(server):
+    with pytest.raises(EndpointError, match=r"HTTP 400 .*top_p must be at most 1"):
+        request(server + "/v1/completions", {"prompt": "<s>", "max_tokens": 1, "top_p": 1.5})
+
+
+def test_answers_without_token_ids_and_servers_that_ignore_seed_are_refused(server):
+    no_tokens = Proxy(server, reply=lambda body: (200, {"choices": [{"text": "hello", "finish_reason": "length"}]}))
+    ignores_seed = Proxy(server, change=lambda body: {k: v for k, v in body.items() if k != "seed"})
+    bad_json = Proxy(server, reply=lambda body: (500, {"error": {"message": "model exploded"}}))
+    try:
+        assert "not all table tokens" in _cli_error(no_tokens.url)
+        assert "does not honour seed" in _cli_error(ignores_seed.url)
+        assert "HTTP 500" in _cli_error(bad_json.url) and "model exploded" in _cli_error(bad_json.url)
+    finally:
+        for proxy in (no_tokens, ignores_seed, bad_json):
+            proxy.close()
+
+
+def test_an_endpoint_needs_a_served_preset_and_a_url():
+    done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "vllm")
+    assert done.returncode == 2 and "served engine" in done.stderr
+    done = run_cli("--endpoint", "localhost:8080", "--preset", "mlx-lm-server")
+    assert done.returncode == 2 and "http://" in done.stderr
+    done = run_cli("mlx_lm.sample_utils:make_sampler", "--endpoint", "http://127.0.0.1:1")
+    assert done.returncode == 2 and "one of the two" in done.stderr
+
+
+def test_the_server_is_bound_to_localhost(server):
+    assert server.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(server + "/health", timeout=10) as answer:
+        assert json.loads(answer.read())["status"] == "ok"

@@ -18,7 +18,7 @@ pytest.importorskip("mlx_lm")
 
 from spec import presets  # noqa: E402
 from spec.engines import mlx_lm_server as served  # noqa: E402
-from spec.engines.served.endpoint import plan, request_seed  # noqa: E402
+from spec.engines.served.endpoint import SINGLE, plan, request_seed  # noqa: E402
 from spec.engines.served.http import EndpointError, request  # noqa: E402
 from spec.engines.served.process import RUNNING  # noqa: E402
 from spec.tables import llama  # noqa: E402
@@ -53,11 +53,13 @@ def test_the_table_model_gives_each_row_bit_for_bit_through_mlx_lm(tmp_path, voc
         assert (logits[position, vocab:] == llama.NEG).all()  # <s> and </s> are never drawn
 
 
-def test_requests_get_distinct_seeds_and_identical_rows_share_requests():
-    rows = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-    assert plan(rows, None, chunk=2) == [([0, 1], ()), ([3], ()), ([2], ())]
-    assert plan(rows, [(1,), (), (1,), ()], chunk=2) == [([0], (1,)), ([1], ()), ([2], (1,)), ([3], ())]
-    seeds = {request_seed(k, j) for k in range(50) for j in range(50)}
+def test_large_calls_group_copies_of_a_row_and_small_calls_send_a_request_per_row():
+    rows = np.array([[0.0, 1.0], [1.0, 0.0]] * 50, dtype=np.float32)  # 100 rows > SINGLE
+    assert plan(rows, None, chunk=30) == [(list(range(0, 60, 2)), ()), (list(range(60, 100, 2)), ()),
+                                          (list(range(1, 61, 2)), ()), (list(range(61, 100, 2)), ())]
+    assert plan(rows[:SINGLE], None, chunk=30) == [([b], ()) for b in range(SINGLE)]
+    assert plan(rows, [(1,)] * 100, chunk=30) == [([b], (1,)) for b in range(100)]
+    seeds = {request_seed(k, b) for k in range(50) for b in range(50)}
     assert len(seeds) == 2500 and max(seeds) < 2**31  # consecutive keys never share a seed (choices use s + i)
     assert request_seed(None, 3) is None
 
@@ -121,35 +123,36 @@ class Proxy:
 
 
 def _validate_through(proxy: Proxy, **params):
+    """The validator's quick profile on the server behind `proxy`; the module's server is kept."""
+    saved = dict(served._server)
     served.use(proxy.url)
     try:
         pipeline = presets.PRESETS["mlx_lm_server"](**params)
         return validate(served.sampler(**params), pipeline, profile="quick", alpha=1e-6, seed=0)
     finally:
-        served.use(None)
+        proxy.close()
+        served._server.clear()
+        served._server.update(saved)
 
 
 def test_a_proxy_that_drops_top_p_fails_with_a_counterexample(server):
     proxy = Proxy(server, change=lambda body: {k: v for k, v in body.items() if k != "top_p"})
-    try:
-        report = _validate_through(proxy, temperature=1.0, top_p=0.5)
-    finally:
-        proxy.close()
-    served._server.update(url=server)
+    report = _validate_through(proxy, temperature=1.0, top_p=0.5)
     assert not report.passed
     failure = report.failures[0]
     assert failure.counterexample and "top" in str(report).lower()
 
 
 def test_a_proxy_that_sends_one_seed_for_every_request_fails(server):
+    """Every draw of a row under any key is then the same sequence: the draws of one call repeat
+    each other, which the statistics see at once (a statistical finding names its row and token,
+    and has no deterministic counterexample to shrink)."""
     proxy = Proxy(server, change=lambda body: body | {"seed": 0})
-    try:
-        report = _validate_through(proxy, temperature=1.0, top_p=0.9)
-    finally:
-        proxy.close()
-    served._server.update(url=server)
+    report = _validate_through(proxy, temperature=1.0, top_p=0.9)
     assert not report.passed
-    assert report.failures[0].counterexample
+    failure = report.failures[0]
+    assert failure.check.startswith("statistics") and failure.statistics["p-value"] < 1e-12, str(report)
+    assert failure.observed and failure.case  # the row and its most deviating tokens
 
 
 # --- bad endpoints: one line, exit 2, nothing hangs ---------------------------------------------

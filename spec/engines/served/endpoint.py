@@ -1,15 +1,19 @@
 """The validator's `Sampler` for a served endpoint: a call's (B, V) rows become HTTP requests.
 
-Rows that are the same (and whose history does not matter) are drawn together: `count` tokens of
-one row in as few requests as the server allows (`chunk` tokens each: `max_tokens` on a model
-whose every token leads back to the row, or `n` choices), so a call of 100,000 copies of a row is
-a few hundred requests, not 100,000. When the configuration reads the history (penalties), every
-row is its own request of one token, its history in the prompt: later tokens of one request would
-see the earlier ones. Requests of one call run `concurrency` at a time, so requests in flight
-together must be independent draws: the validator's batch-independence and same-key checks then
-apply across requests. The key of a call is not sent as is: request j of a call with key k gets
-seed `request_seed(k, j)`, so no two requests of a run share a seed (servers give choice i of a
-request with seed s the seed s + i, so consecutive seeds would share draws)."""
+A large call (more than `SINGLE` rows: the validator's tiles of one row for its statistics) draws
+the copies of a row together: `count` tokens of one row in as few requests as the server allows
+(`chunk` tokens each: `max_tokens` on a model whose every token leads back to the row, or `n`
+choices), so 100,000 copies of a row are a few hundred requests, not 100,000. A small call sends
+each row as its own request, so the validator's batch checks (independence, same key) see separate
+requests in flight together: the rows of one request's sequence are the server's consecutive
+draws, not a batch. When the configuration reads the history (penalties) every row is its own
+request of one token, its history in the prompt (later tokens of one request would see the
+earlier ones). Requests of one call run `concurrency` at a time.
+
+Seeds: the key of a call is not sent as is. The request whose first row is row b of the call gets
+`request_seed(key, b)`, a hash: the same key gives the same tokens at the same positions of calls
+shaped alike (the same-key checks), and no two requests of a run share a seed (servers give choice
+i of a request with seed s the seed s + i: consecutive seeds would share draws)."""
 
 from __future__ import annotations
 
@@ -24,18 +28,21 @@ from spec.validator.sampler import Sampler
 SEED_BITS = 31  # seeds sent are below 2^31: every server takes them (some refuse 64-bit seeds)
 
 
-def request_seed(key: int | None, j: int) -> int | None:
-    """The seed of request j of a call with `key` (None: an unseeded request)."""
+SINGLE = 64  # calls of at most this many rows send one request per row
+
+
+def request_seed(key: int | None, first: int) -> int | None:
+    """The seed of the request whose first row is row `first` of a call with `key` (None: unseeded)."""
     if key is None:
         return None
-    return int(np.random.SeedSequence([int(key) & (2**64 - 1), j]).generate_state(1)[0]) >> (32 - SEED_BITS)
+    return int(np.random.SeedSequence([int(key) & (2**64 - 1), first]).generate_state(1)[0]) >> (32 - SEED_BITS)
 
 
 def plan(rows: np.ndarray, histories: list[tuple] | None, chunk: int) -> list[tuple[list[int], tuple]]:
-    """[(row indices drawn by one request, history)]: identical rows grouped (without histories),
-    `chunk` draws per request at most; with histories, one request per row."""
-    if histories is not None:
-        return [([b], h) for b, h in enumerate(histories)]
+    """[(row indices drawn by one request, history)]: in a large call without histories the copies
+    of each row in `chunk`s, else one request per row."""
+    if histories is not None or rows.shape[0] <= SINGLE:
+        return [([b], histories[b] if histories is not None else ()) for b in range(rows.shape[0])]
     groups: dict[bytes, list[int]] = {}
     for b, r in enumerate(rows):
         groups.setdefault(r.tobytes(), []).append(b)
@@ -55,8 +62,8 @@ def endpoint_sampler(draw: Callable, *, name: str, reads_history: bool, chunk: i
         rows = np.ascontiguousarray(x, dtype=np.float32)
         seen = [tuple(h.prompt) + tuple(h.output) for h in history] if reads_history and history else None
         jobs = plan(rows, seen, chunk)
-        futures = [pool.submit(draw, rows[members[0]], hist, len(members), request_seed(seed, j))
-                   for j, (members, hist) in enumerate(jobs)]
+        futures = [pool.submit(draw, rows[members[0]], hist, len(members), request_seed(seed, members[0]))
+                   for members, hist in jobs]
         out = np.full(rows.shape[0], -1, dtype=np.int64)
         for (members, _), future in zip(jobs, futures, strict=True):
             tokens = future.result()

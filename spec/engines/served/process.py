@@ -1,7 +1,8 @@
 """A server process for a validation run: started on 127.0.0.1 on a free port, waited for until it
 answers, its output in a log file (the last lines go into the error when it dies), and always
-stopped: by `stop()`, at the end of a `with` block, at interpreter exit, and on SIGTERM. The whole
-process group is killed, so a server that forks workers (vLLM) leaves nothing behind."""
+stopped: by `stop()`, at the end of a `with` block, at interpreter exit, on SIGTERM, and by its
+guard (`spec.engines.served.guard`) when this process is gone without any of those (SIGKILL). The
+whole process group is killed, so a server that forks workers (vLLM) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,7 +36,8 @@ class Server:
         self.name, self.port = name, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"spec-{name}-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(argv(self.port), stdout=self.log, stderr=subprocess.STDOUT,
+        guarded = [sys.executable, "-m", "spec.engines.served.guard", str(os.getpid()), *argv(self.port)]
+        self.process = subprocess.Popen(guarded, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True,
                                         env=None if env is None else os.environ | env)
         RUNNING.append(self)
@@ -108,12 +111,17 @@ def stop_all():
         server.stop()
 
 
-def _on_sigterm(signum, frame):
+def _on_sigterm(signum, frame, previous=None):
     stop_all()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    if callable(previous):
+        previous(signum, frame)
+    else:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 atexit.register(stop_all)
-if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-    signal.signal(signal.SIGTERM, _on_sigterm)
+if threading.current_thread() is threading.main_thread():
+    _previous = signal.getsignal(signal.SIGTERM)
+    if _previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, lambda signum, frame: _on_sigterm(signum, frame, _previous))

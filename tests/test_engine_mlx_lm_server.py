@@ -73,17 +73,20 @@ def test_the_server_honours_seed_and_returns_table_tokens(server):
     assert not np.array_equal(first, sampler(rows, 8))
 
 
-def test_the_grid_rows_conform(server):
-    """The grid's exact-row configurations at the quick profile, and its completions loop."""
+def test_grid_rows_greedy_no_seed_and_the_prompt_cache_deviation(server):
+    """Three of the grid's rows at the quick profile (the whole grid is in the README, from a real run:
+    a sampling row takes minutes over HTTP): greedy, no seed (four requests in flight, and new
+    processes, each starting its own server), and the completions loop showing its documented deviation."""
     from spec import conformance
     from spec.engines import engines
 
     engine = engines()["mlx-lm-server"]
-    chosen = [c for c in engine.configs if c.label.startswith(("defaults", "temperature 0.7", "completions"))]
+    chosen = [c for c in engine.configs if c.label.startswith(("defaults", "no seed", "completions"))]
     assert len(chosen) == 3
     for config in chosen:
         row = conformance.check(engine, config, profile="quick", alpha=ALPHA_RUN, seed=0)
-        assert row.verdict == "conforms", conformance.markdown([row])
+        assert row.verdict == ("known deviation" if config.known else "conforms"), conformance.markdown([row])
+        assert not config.known or row.counterexample
 
 
 # --- a broken server: a proxy in front of the real one ------------------------------------------

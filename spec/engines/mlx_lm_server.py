@@ -17,6 +17,7 @@ requests are served one at a time (`ResponseGenerator._is_batchable` is false wi
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections import OrderedDict
@@ -36,18 +37,22 @@ PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
 ADAPTER = ("concurrency",)  # parameters of the adapter, not of a request
 
 _server: dict = {}  # "url": the endpoint in use; "process": the server this process started
+ENDPOINT = "SPEC_MLX_LM_SERVER"  # the environment variable `use` sets, so new processes use the same server
 
 
 def use(url: str | None):
     """Validate the server at `url` (a running mlx_lm.server on this machine: it must be able to
     read the table models' directories) instead of starting one; None: start one again."""
     _server.clear()
+    os.environ.pop(ENDPOINT, None)
     if url:
-        _server["url"] = url.rstrip("/")
+        _server["url"] = os.environ[ENDPOINT] = url.rstrip("/")
 
 
 def url() -> str:
     """The endpoint in use, starting this process's server if there is none."""
+    if "url" not in _server and os.environ.get(ENDPOINT):
+        _server["url"] = os.environ[ENDPOINT]
     if "url" not in _server:
         process = Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host", "127.0.0.1",
                                                         "--port", str(port), "--log-level", "WARNING"],
@@ -184,5 +189,9 @@ ENGINE = Engine(
         Config("XTC 0.5 (threshold 0.1)", {"temperature": 1.0, "xtc_probability": 0.5, "xtc_threshold": 0.1}),
         Config("completions over a prompt: repetition 1.3 + presence 0.5 + top-p 0.9",
                {"temperature": 0.8, "top_p": 0.9, "repetition_penalty": 1.3, "presence_penalty": 0.5},
-               loop="completions", yields="none"),
+               loop="completions", yields="none",
+               known="a prompt the server has seen is in its prompt cache, and mlx_lm/server.py `_serve_single` "
+                     "hands stream_generate only the uncached tail (`rest = prompt[ctx.prompt_cache_count:]`), whose "
+                     "tokens are all generate_step's logits processors see: the penalties ignore the cached part of "
+                     "the prompt, so a repeated request samples from other probabilities than its first"),
     ), generation, rank=20)

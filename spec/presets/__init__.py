@@ -19,11 +19,13 @@ from spec.presets.onnxruntime_genai import onnxruntime_genai
 from spec.presets.recommended import reference
 from spec.presets.transformers_js import transformers_js
 from spec.presets.versions import ENGINE_VERSIONS, MODELLED
+from spec.presets.vllm_server import vllm_server
 from spec.presets.vocabulary import (
     ALIASES,
     DISABLED,
     ENGINE_NAMES,
     PRESETS,
+    SERVED,
     canonical,
     common,
     common_params,
@@ -32,8 +34,7 @@ from spec.presets.vocabulary import (
     factory_params,
 )
 
-__all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "canonical", "common",
-           "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params", "factory_params", "hf",
-           "llama_cpp", "mlx_lm", "mlx_lm_server", "node_llama_cpp", "onnxruntime_genai", "reference", "releases",
-           "tiny_llm",
-           "transformers_js", "vllm"]
+__all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "SERVED", "canonical",
+           "common", "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params", "factory_params",
+           "hf", "llama_cpp", "mlx_lm", "mlx_lm_server", "node_llama_cpp", "onnxruntime_genai", "reference",
+           "releases", "tiny_llm", "transformers_js", "vllm", "vllm_server"]

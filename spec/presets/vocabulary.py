@@ -13,11 +13,17 @@ from spec.presets.node_llama_cpp import node_llama_cpp
 from spec.presets.onnxruntime_genai import onnxruntime_genai
 from spec.presets.recommended import reference
 from spec.presets.transformers_js import transformers_js
+from spec.presets.vllm_server import vllm_server
 from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
 
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
            "onnxruntime_genai": onnxruntime_genai, "ctranslate2": ctranslate2, "transformers_js": transformers_js,
-           "node_llama_cpp": node_llama_cpp, "mlx_lm_server": mlx_lm_server, "reference": reference}
+           "node_llama_cpp": node_llama_cpp, "mlx_lm_server": mlx_lm_server, "vllm_server": vllm_server,
+           "reference": reference}
+
+# Presets of servers, each the pipeline of the library it serves (under the request's names and the
+# server's defaults): the fingerprint leaves them out, as they add no convention of their own.
+SERVED = {"mlx_lm_server": "mlx_lm", "vllm_server": "vllm"}
 
 
 # The engine's own name for each common parameter; absent: the engine has no such parameter.
@@ -28,6 +34,8 @@ ENGINE_NAMES = {
                                    "eta_cutoff": "eta_cutoff"},
     "vllm": {n: n for n in _SAME} | {n: n for n in ("logit_bias", "repetition_penalty", "presence_penalty",
                                                      "frequency_penalty")},
+    "vllm_server": {n: n for n in _SAME} | {n: n for n in ("logit_bias", "repetition_penalty", "presence_penalty",
+                                                            "frequency_penalty")},
     "llama_cpp": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
                   "logit_bias": "logit_bias", "repetition_penalty": "penalty_repeat",
                   "presence_penalty": "penalty_present", "frequency_penalty": "penalty_freq", "typical_p": "typ_p",
@@ -54,6 +62,8 @@ DISABLED = {
            "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0},
     "vllm": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
              "presence_penalty": 0.0, "frequency_penalty": 0.0},
+    "vllm_server": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
+                    "presence_penalty": 0.0, "frequency_penalty": 0.0},
     "llama_cpp": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
                   "presence_penalty": 0.0, "frequency_penalty": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0,
                   "xtc_probability": 0.0},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import PRESETS, common, common_params
+from spec.presets import PRESETS, SERVED, common, common_params
 from spec.target import target
 from spec.validator.cases import Case, min_width, pad
 from spec.validator.context import Context, Finding
@@ -15,11 +15,14 @@ def fingerprint(ctx: Context, draws: int = 2_000, floor: float = 0.02) -> dict:
     """Rows are picked (seeded) where the presets' targets differ; on each, a preset is ruled out
     if a draw falls outside its support, or if a token it gives probability >= 2% never shows up
     in `draws` draws (a correct sampler does that with probability < 0.98^2000 = 3e-18). A preset
-    that rejects a row (mlx-lm: top_k >= V) is left out on that row only."""
+    that rejects a row (mlx-lm: top_k >= V) is left out on that row only. A server's preset
+    (presets.SERVED) is its library's pipeline, so only the library is listed."""
     ctx.tick("fingerprint")
     params = common_params(ctx.pipeline)
     pipes = {}
     for name in PRESETS:
+        if name in SERVED:
+            continue
         try:
             pipes[name] = common(name, explicit=True, **params)
         except InvalidParameter:

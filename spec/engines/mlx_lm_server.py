@@ -17,10 +17,15 @@ requests are served one at a time (`ResponseGenerator._is_batchable` is false wi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import sys
+import tempfile
+import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
@@ -66,7 +71,7 @@ def probe(timeout: float = 60.0):
     tokens asked for, and honours `seed` (the same seed twice gives the same 16 tokens of a flat
     64-token row, two seeds differ: a chance of 64^-16 that a correct server fails this)."""
     row = np.zeros(64, dtype=np.float32)
-    model = str(Models(keep=1).path(row))
+    model = MODELS.path(row)
 
     def draw(seed):
         answer = request(url() + "/v1/completions", body({"temperature": 1.0}, model, [], 16, seed), timeout=timeout)
@@ -79,26 +84,32 @@ def probe(timeout: float = 60.0):
 
 
 class Models:
-    """The table models written for the rows seen, by content: the last `keep` of them."""
+    """The table models written for the rows seen, by content, the last `keep` of them; one per
+    process (`MODELS`), shared by every sampler, and safe for the adapter's threads: a model is
+    written whole into a temporary folder and renamed into place, so the server never reads a
+    half-written one."""
 
     def __init__(self, keep: int = 64):
-        self.keep, self.dirs = keep, OrderedDict()
+        self.keep, self.dirs, self.lock = keep, OrderedDict(), threading.Lock()
 
     def path(self, row: np.ndarray) -> str:
         key = row.tobytes()
-        if key not in self.dirs:
-            directory = scratch() / f"mlx-lm-server-{len(self.dirs)}-{abs(hash(key)):x}"
-            llama.write(row[None], directory, rows_of=np.zeros(row.size + len(llama.EXTRA), dtype=int))
-            self.dirs[key] = directory
-            while len(self.dirs) > self.keep:
-                _rmtree(self.dirs.popitem(last=False)[1])
-        self.dirs.move_to_end(key)
-        return str(self.dirs[key])
+        with self.lock:
+            if key not in self.dirs:
+                name = f"mlx-lm-server-{row.size}-{hashlib.blake2b(key, digest_size=12).hexdigest()}"
+                final = scratch() / name
+                if not final.exists():
+                    partial = Path(tempfile.mkdtemp(prefix=name, dir=scratch()))
+                    llama.write(row[None], partial, rows_of=np.zeros(row.size + len(llama.EXTRA), dtype=int))
+                    partial.rename(final)
+                self.dirs[key] = final
+                while len(self.dirs) > self.keep:
+                    shutil.rmtree(self.dirs.popitem(last=False)[1], ignore_errors=True)
+            self.dirs.move_to_end(key)
+            return str(self.dirs[key])
 
 
-def _rmtree(path):
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
+MODELS = Models()
 
 
 def tokens_of(answer: dict, count: int, vocab: int) -> list[int]:
@@ -135,7 +146,7 @@ def sampler(**params):
     from spec.presets.mlx_lm_server import mlx_lm_server
 
     mlx_lm_server(**params)  # refuse what the preset refuses before any request
-    models = Models()
+    models = MODELS
     reads_history = any(params.get(p) for p in PENALTIES)
 
     def draw(row, history, count, seed):

@@ -13,6 +13,7 @@ is importable from here.
 from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
 from spec.presets.ctranslate2 import ctranslate2
 from spec.presets.installed import drift, releases
+from spec.presets.llama_cpp_server import llama_cpp_server
 from spec.presets.mlx_lm_server import mlx_lm_server
 from spec.presets.node_llama_cpp import node_llama_cpp
 from spec.presets.onnxruntime_genai import onnxruntime_genai
@@ -36,5 +37,5 @@ from spec.presets.vocabulary import (
 
 __all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "SERVED", "canonical",
            "common", "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params", "factory_params",
-           "hf", "llama_cpp", "mlx_lm", "mlx_lm_server", "node_llama_cpp", "onnxruntime_genai", "reference",
-           "releases", "tiny_llm", "transformers_js", "vllm", "vllm_server"]
+           "hf", "llama_cpp", "llama_cpp_server", "mlx_lm", "mlx_lm_server", "node_llama_cpp", "onnxruntime_genai",
+           "reference", "releases", "tiny_llm", "transformers_js", "vllm", "vllm_server"]

@@ -10,7 +10,7 @@ from spec.errors import InvalidParameter
 # release its source was read from and its tests were last run against (tests/constraints.txt pins
 # the same one). Another installed release is drift, reported by `drift`, never assumed equal.
 MODELLED = {"hf": ("transformers", "5.24.0"), "mlx_lm": ("mlx-lm", "0.32.2"),
-            "mlx_lm_server": ("mlx-lm", "0.32.2"),
+            "mlx_lm_server": ("mlx-lm", "0.32.2"), "llama_cpp_server": ("llama-cpp-python", "0.3.36"),
             "onnxruntime_genai": ("onnxruntime-genai", "0.18.0"), "ctranslate2": ("ctranslate2", "4.8.5")}
 
 # The engine release each preset models by default.

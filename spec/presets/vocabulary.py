@@ -8,6 +8,7 @@ import inspect
 from spec.errors import InvalidParameter
 from spec.presets.builders import hf, llama_cpp, mlx_lm, tiny_llm, vllm
 from spec.presets.ctranslate2 import ctranslate2
+from spec.presets.llama_cpp_server import llama_cpp_server
 from spec.presets.mlx_lm_server import mlx_lm_server
 from spec.presets.node_llama_cpp import node_llama_cpp
 from spec.presets.onnxruntime_genai import onnxruntime_genai
@@ -19,11 +20,11 @@ from spec.transforms import COMMON, REGISTRY, LogitBias, Pipeline, registered
 PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "tiny_llm": tiny_llm,
            "onnxruntime_genai": onnxruntime_genai, "ctranslate2": ctranslate2, "transformers_js": transformers_js,
            "node_llama_cpp": node_llama_cpp, "mlx_lm_server": mlx_lm_server, "vllm_server": vllm_server,
-           "reference": reference}
+           "llama_cpp_server": llama_cpp_server, "reference": reference}
 
 # Presets of servers, each the pipeline of the library it serves (under the request's names and the
 # server's defaults): the fingerprint leaves them out, as they add no convention of their own.
-SERVED = {"mlx_lm_server": "mlx_lm", "vllm_server": "vllm"}
+SERVED = {"mlx_lm_server": "mlx_lm", "vllm_server": "vllm", "llama_cpp_server": "llama_cpp"}
 
 
 # The engine's own name for each common parameter; absent: the engine has no such parameter.
@@ -36,6 +37,8 @@ ENGINE_NAMES = {
                                                      "frequency_penalty")},
     "vllm_server": {n: n for n in _SAME} | {n: n for n in ("logit_bias", "repetition_penalty", "presence_penalty",
                                                             "frequency_penalty")},
+    "llama_cpp_server": {n: n for n in (*_SAME, "logit_bias", "presence_penalty", "frequency_penalty")}
+    | {"repetition_penalty": "repeat_penalty"},
     "llama_cpp": {"temperature": "temp", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
                   "logit_bias": "logit_bias", "repetition_penalty": "penalty_repeat",
                   "presence_penalty": "penalty_present", "frequency_penalty": "penalty_freq", "typical_p": "typ_p",
@@ -64,6 +67,8 @@ DISABLED = {
              "presence_penalty": 0.0, "frequency_penalty": 0.0},
     "vllm_server": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
                     "presence_penalty": 0.0, "frequency_penalty": 0.0},
+    "llama_cpp_server": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
+                         "presence_penalty": 0.0, "frequency_penalty": 0.0},
     "llama_cpp": {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0,
                   "presence_penalty": 0.0, "frequency_penalty": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0,
                   "xtc_probability": 0.0},

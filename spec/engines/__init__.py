@@ -42,13 +42,14 @@ def factories() -> dict:
 
 
 def endpoints() -> dict:
-    """{preset: engine module} for the served engines that can validate a running server on exact
-    rows (a module with `use(url)` and `probe()`): `python -m spec.validate --endpoint URL --preset P`."""
+    """{preset: engine module} for the served engines `python -m spec.validate --endpoint URL --preset P`
+    can point at a running server: on exact rows (a module with `use(url)` and `probe()`), or on
+    the served model's own rows (a module with `deployment(url, model, **params)`)."""
     import sys
     out = {}
     for e in engines().values():
         module = sys.modules[e.sampler.__module__]
-        if hasattr(module, "use") and hasattr(module, "probe"):
+        if (hasattr(module, "use") and hasattr(module, "probe")) or hasattr(module, "deployment"):
             out[e.preset] = module
     return out
 

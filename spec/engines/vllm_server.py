@@ -236,3 +236,40 @@ ENGINE = Engine(
         Config("no seed: temperature 0.7 + top-p 0.9", {"temperature": 0.7, "top_p": 0.9}, unseeded=True,
                known=UNSEEDED),
     ), generation, rank=10)
+
+
+def deployment(url: str, model: str, **params):
+    """(next_row, draw) for `spec.engines.served.deployment` on a vLLM server already running at `url`
+    with `model` (its --max-logprobs must allow -1). next_row(prompt): the full next-token
+    log-probabilities after the prompt, from `prompt_logprobs: -1` on the prompt plus one token
+    (whatever the server's logprobs mode, prompt positions skip the sampling processors:
+    v1/worker/gpu_model_runner.py `_get_prompt_logprobs_dict`); values at the server's floor -9999
+    read as -inf. draw(prompt, seed): one request with the sampling fields, max_tokens 1, the seed."""
+    from spec.engines.served.http import EndpointError, request
+
+    completions = url.rstrip("/") + "/v1/completions"
+    fields = _fields({k: v for k, v in params.items() if v is not None})
+
+    def next_row(prompt):
+        answer = request(completions, {"model": model, "prompt": [*map(int, prompt), 0], "max_tokens": 1,
+                                       "temperature": 0.0, "prompt_logprobs": -1})
+        try:
+            last = answer["choices"][0]["prompt_logprobs"][-1]
+            values = {int(k): float(v["logprob"] if isinstance(v, dict) else v) for k, v in last.items()}
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise EndpointError(f"{completions}: no full prompt_logprobs in the answer ({type(e).__name__}: {e}); "
+                                "the server must allow --max-logprobs -1") from None
+        row = np.full(max(values) + 1, -np.inf)
+        for token, value in values.items():
+            row[token] = -np.inf if value <= FLOOR else value
+        return row
+
+    def draw(prompt, seed):
+        answer = request(completions, {"model": model, "prompt": [*map(int, prompt)], "max_tokens": 1,
+                                       "seed": int(seed) % 2**31, "return_token_ids": True, **fields})
+        try:
+            return int(answer["choices"][0]["token_ids"][0])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise EndpointError(f"{completions}: an answer without token ids: {str(answer)[:200]}") from None
+
+    return next_row, draw

@@ -236,6 +236,11 @@ def parse(argv):
                         help="validate the OpenAI-compatible server at URL instead, on exact rows: --preset names "
                              "its kind (a served engine, e.g. mlx-lm-server) and the flags are its request's "
                              "sampling fields (default: none)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="with --endpoint: validate the model the server already serves, on its own rows after "
+                             "each --prompt (your deployment; default: exact rows on table models)")
+    parser.add_argument("--prompt", action="append", type=_ids, metavar="IDS",
+                        help="with --model: a prompt as token ids, e.g. 1,2,3 (repeatable)")
     parser.add_argument("--factory", action="store_true",
                         help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
     parser.add_argument("--preset", default=DEFAULT_PRESET,
@@ -272,15 +277,56 @@ def parse(argv):
         parser.error("give the sampler as MODULE:ATTR, or a server with --endpoint URL (one of the two)")
     if args.endpoint is not None and not args.endpoint.startswith(("http://", "https://")):
         parser.error(f"--endpoint must be an http:// or https:// URL, not {args.endpoint!r}")
+    if (args.model is not None or args.prompt) and (args.endpoint is None or args.model is None or not args.prompt):
+        parser.error("--model and --prompt go together, with --endpoint (your deployment: the served model's own rows)")
     return args
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        ids = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected token ids separated by commas (e.g. 1,2,3), got {text!r}") from None
+    if not ids or min(ids) < 0:
+        raise argparse.ArgumentTypeError(f"expected token ids >= 0 separated by commas, got {text!r}")
+    return ids
+
+
+def deployment(args, endpoints) -> int:
+    """--endpoint URL --model NAME --prompt IDS: the served model's own rows (spec.engines.served.deployment)."""
+    from spec.engines.served.deployment import validate_deployment
+
+    preset = presets.canonical(args.preset)
+    module = (endpoints or {}).get(preset)
+    if module is None or not hasattr(module, "deployment"):
+        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, "deployment"))) or "none"
+        raise Usage(f"--model needs --preset naming a served engine that reads a deployment's rows (one of: "
+                    f"{served}), not {args.preset!r}")
+    params = presets.engine_params(preset, **given_params(args)) | engine_only(preset, args.param)
+    pipeline = presets.PRESETS[preset](**params)
+    next_row, draw = module.deployment(args.endpoint, args.model, **params)
+    try:
+        next_row(args.prompt[0])  # one line, exit 2, for an endpoint that cannot give the rows
+    except Exception as e:  # noqa: BLE001
+        raise Usage(f"--endpoint {args.endpoint}: {e}") from None
+    try:
+        reports = validate_deployment(next_row, draw, args.prompt, pipeline, profile=args.profile, alpha=args.alpha,
+                                      seed=args.seed, name=f"{args.model} at {args.endpoint}")
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    for report in reports:
+        print(report, flush=True)
+    if args.json:
+        args.json.write_text("[" + ",\n".join(r.to_json() for r in reports) + "]")
+    return 0 if all(r.passed for r in reports) else 1
 
 
 def endpoint(args, endpoints) -> None:
     """--endpoint: point the served engine of --preset at the URL and validate its sampler factory."""
     preset = presets.canonical(args.preset)
     module = (endpoints or {}).get(preset)
-    if module is None:
-        served = ", ".join(sorted(endpoints or {})) or "none"
+    if module is None or not hasattr(module, "use"):
+        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, "use"))) or "none"
         raise Usage(f"--endpoint needs --preset naming a served engine that can load the table models "
                     f"(one of: {served}), not {args.preset!r}")
     module.use(args.endpoint)
@@ -295,6 +341,8 @@ def run(argv, factories=None, endpoints=None) -> int:
     """The validation itself (in the child process)."""
     try:
         args = parse(argv)
+        if args.model is not None:
+            return deployment(args, endpoints)
         if args.endpoint:
             endpoint(args, endpoints)
         sampler, pipeline, family, input_kind = build(args, factories)

@@ -106,9 +106,9 @@ def test_the_conformance_grid_of_the_vllm_server(registered):
 
 
 def test_your_deployment_reads_the_served_models_rows_and_catches_a_wrong_temperature():
-    """spec.engines.served.deployment on the running server as if it were someone's deployment: the
+    """spec.validator.deployment on the running server as if it were someone's deployment: the
     rows it reads are the table's log-softmax, and a claim of temperature 1 about draws at 0.5 fails."""
-    from spec.engines.served.deployment import validate_deployment
+    from spec.validator.deployment import validate_deployment
 
     running = server.endpoint(TABLE)
     url, model = running.server.url, str(running.folder)

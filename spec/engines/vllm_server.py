@@ -239,7 +239,7 @@ ENGINE = Engine(
 
 
 def deployment(url: str, model: str, **params):
-    """(next_row, draw) for `spec.engines.served.deployment` on a vLLM server already running at `url`
+    """(next_row, draw) for `spec.validator.deployment` on a vLLM server already running at `url`
     with `model` (its --max-logprobs must allow -1). next_row(prompt): the full next-token
     log-probabilities after the prompt, from `prompt_logprobs: -1` on the prompt plus one token
     (whatever the server's logprobs mode, prompt positions skip the sampling processors:

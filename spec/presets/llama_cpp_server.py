@@ -56,6 +56,8 @@ def llama_cpp_server(temperature: float = 0.8, top_k: int = 40, top_p: float = 0
     min_p = _check("min_p", min_p, float, lambda p: 0 <= p <= 1, "a number in [0, 1]")
     for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
         _check(name, value, float, lambda f: -2 <= f <= 2, "a number in [-2, 2]")
+    repeat_penalty = _check("repeat_penalty", repeat_penalty, float, lambda r: _finite(r) and r >= 0,
+                            "a finite number >= 0 (1: off; the server accepts 0)")
     filtered = temperature > 0
     chain = llama_cpp(temp=temperature if temperature >= 0 else 1.0, top_k=top_k if filtered else 0,
                       top_p=top_p if filtered else 1.0, min_p=min_p if filtered else 0.0, min_keep=1,

@@ -73,7 +73,7 @@ def vllm_server(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, mi
 
 def _stops(stop_token_ids, min_tokens: int) -> dict:
     """{stop token: -inf} while min_tokens holds them back; a stop token free to end the generation is refused."""
-    if not stop_token_ids:
+    if stop_token_ids is None or (isinstance(stop_token_ids, list | tuple) and not stop_token_ids):
         return {}
     if not isinstance(stop_token_ids, list | tuple) or not all(isinstance(t, int) and t >= 0 for t in stop_token_ids):
         raise InvalidParameter("stop_token_ids", stop_token_ids, "a list of token ids")

@@ -293,8 +293,8 @@ def _ids(text: str) -> list[int]:
 
 
 def deployment(args, endpoints) -> int:
-    """--endpoint URL --model NAME --prompt IDS: the served model's own rows (spec.engines.served.deployment)."""
-    from spec.engines.served.deployment import validate_deployment
+    """--endpoint URL --model NAME --prompt IDS: the served model's own rows (spec.validator.deployment)."""
+    from spec.validator.deployment import validate_deployment
 
     preset = presets.canonical(args.preset)
     module = (endpoints or {}).get(preset)

@@ -1,4 +1,6 @@
-"""Your deployment: validate the sampling of a model already served, on the rows it computes itself.
+"""Your deployment: validate the sampling of a model already served, on the rows it computes itself
+(`python -m spec.validate --endpoint URL --model NAME --prompt IDS`; the served engine module gives
+`next_row` and `draw`: spec.engines.vllm_server.deployment).
 
 For each of a handful of the user's prompts, the server is asked once for the full next-token
 distribution after the prompt (vLLM: `prompt_logprobs: -1` on the prompt plus one token), then

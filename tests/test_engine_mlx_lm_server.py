@@ -224,3 +224,32 @@ def test_the_server_is_bound_to_localhost(server):
     assert server.startswith("http://127.0.0.1:")
     with urllib.request.urlopen(server + "/health", timeout=10) as answer:
         assert json.loads(answer.read())["status"] == "ok"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_no_server_outlives_the_process_that_started_it(signal_name):
+    """However the validating process ends (killed outright, terminated, Ctrl-C), its server goes too:
+    SIGTERM and Ctrl-C through the process's own clean-up, SIGKILL through the guard process."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nfrom spec.engines import mlx_lm_server as s\n"
+                              "print(s.url(), flush=True)\ntime.sleep(300)"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = child.stdout.readline().strip()
+        assert request(url + "/health", timeout=10)["status"] == "ok"
+        child.send_signal(getattr(signal, signal_name))
+        child.wait(60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                request(url + "/health", timeout=2)
+            except EndpointError as e:
+                assert "connection refused" in str(e)
+                return
+            time.sleep(0.5)
+        pytest.fail(f"the server at {url} still answers 60 s after its starter got {signal_name}")
+    finally:
+        child.kill()

@@ -42,6 +42,7 @@ PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
 ADAPTER = ("concurrency",)  # parameters of the adapter, not of a request
 
 _server: dict = {}  # "url": the endpoint in use; "process": the server this process started
+_starting = threading.Lock()  # the adapter's threads may all ask for the server at once: one starts it
 ENDPOINT = "SPEC_MLX_LM_SERVER"  # the environment variable `use` sets, so new processes use the same server
 
 
@@ -56,14 +57,15 @@ def use(url: str | None):
 
 def url() -> str:
     """The endpoint in use, starting this process's server if there is none."""
-    if "url" not in _server and os.environ.get(ENDPOINT):
-        _server["url"] = os.environ[ENDPOINT]
-    if "url" not in _server:
-        process = Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host", "127.0.0.1",
-                                                        "--port", str(port), "--log-level", "WARNING"],
-                         ready="/health", startup=120)
-        _server.update(process=process, url=process.url)
-    return _server["url"]
+    with _starting:
+        if "url" not in _server and os.environ.get(ENDPOINT):
+            _server["url"] = os.environ[ENDPOINT]
+        if "url" not in _server:
+            process = Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host",
+                                                            "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
+                             ready="/health", startup=120)
+            _server.update(process=process, url=process.url)
+        return _server["url"]
 
 
 def probe(timeout: float = 60.0):

@@ -253,3 +253,17 @@ def test_no_server_outlives_the_process_that_started_it(signal_name):
         pytest.fail(f"the server at {url} still answers 60 s after its starter got {signal_name}")
     finally:
         child.kill()
+
+
+def test_conformance_endpoint_needs_one_served_engine_and_a_live_server():
+    import subprocess
+    import sys
+
+    def conformance(*args):
+        return subprocess.run([sys.executable, "-m", "spec.conformance", *args], capture_output=True, text=True,
+                              timeout=120)
+    refused = f"http://127.0.0.1:{_free_port()}"
+    done = conformance("--engines", "mlx-lm-server,mlx-lm", "--endpoint", refused)
+    assert done.returncode == 2 and "name exactly one of" in done.stderr
+    done = conformance("--engines", "mlx-lm-server", "--endpoint", refused)
+    assert done.returncode == 2 and "connection refused" in done.stderr.strip().splitlines()[-1]

@@ -38,7 +38,6 @@ from spec.tables import llama, scratch
 INF = float("inf")
 CHUNK = 500  # tokens per request: 5,000-token requests ran at half the rate (the KV cache grows)
 PIECE = re.compile(r"t(\d+)")
-PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
 ADAPTER = ("concurrency",)  # parameters of the adapter, not of a request
 
 _server: dict = {}  # "url": the endpoint in use; "process": the server this process started
@@ -149,7 +148,8 @@ def sampler(**params):
 
     mlx_lm_server(**params)  # refuse what the preset refuses before any request
     models = MODELS
-    reads_history = any(params.get(p) for p in PENALTIES)
+    reads_history = params.get("repetition_penalty") not in (None, 0, 1) or any(
+        params.get(p) not in (None, 0) for p in ("presence_penalty", "frequency_penalty"))  # a penalty that acts
 
     def draw(row, history, count, seed):
         answer = request(url() + "/v1/completions", body(params, models.path(row), list(history), count, seed))

@@ -10,9 +10,9 @@ are tested against the spec's target on that row (`spec.validate_generation`, on
 What it rules out and what it cannot, said in every report: the row is the model's log-softmax,
 a shift of its logits, which every transform may see except the repetition penalty (not
 shift-invariant: theorem `penalty-shift`), so that penalty is refused here; only the first token
-after each prompt is checked (no history, no batch or same-key checks, no white box); the server's
-own numerics for the row (float16 or bfloat16 logits) are taken as given; and a server whose
-log-probabilities are not what it samples from (a processed-logprobs mode) is outside this mode."""
+after each prompt is checked (no history, no batch or same-key checks, no white box); and the
+server's own numerics for the row (float16 or bfloat16 logits) are taken as given: the check is
+that the server samples what it says from the distribution it reports for the prompt."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spec.transforms import RepetitionPenalty
 from spec.validator.generation import validate_generation
 from spec.validator.report import Report
 
@@ -34,7 +35,7 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list[list[i
     report per prompt, the run's alpha split evenly over them."""
     if not prompts:
         raise ValueError("give at least one prompt (token ids)")
-    if any(type(s).__name__ == "RepetitionPenalty" for s in pipeline.steps):
+    if any(isinstance(s, RepetitionPenalty) for s in pipeline.steps):
         raise ValueError("the repetition penalty is not shift-invariant (penalty-shift), so it cannot be checked "
                          "on log-probabilities: validate it on exact rows")
     reports = []

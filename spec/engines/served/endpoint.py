@@ -26,8 +26,6 @@ from spec.engines.served.http import EndpointError
 from spec.validator.sampler import Sampler
 
 SEED_BITS = 31  # seeds sent are below 2^31: every server takes them (some refuse 64-bit seeds)
-
-
 SINGLE = 64  # calls of at most this many rows send one request per row
 
 

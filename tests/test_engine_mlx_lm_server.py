@@ -6,6 +6,7 @@ sends every request with the same seed."""
 
 import http.server
 import json
+import os
 import socket
 import threading
 import urllib.request
@@ -134,7 +135,7 @@ def _validate_through(proxy: Proxy, **params):
         return validate(served.sampler(**params), pipeline, profile="quick", alpha=1e-6, seed=0)
     finally:
         proxy.close()
-        served._server.clear()
+        served.use(None)  # the URL and the environment variable new processes read
         served._server.update(saved)
 
 
@@ -235,8 +236,10 @@ def test_no_server_outlives_the_process_that_started_it(signal_name):
     import sys
     import time
 
+    env = {k: v for k, v in os.environ.items() if k != served.ENDPOINT}  # its own server, not a running one
     child = subprocess.Popen([sys.executable, "-c", "import time\nfrom spec.engines import mlx_lm_server as s\n"
-                              "print(s.url(), flush=True)\ntime.sleep(300)"], stdout=subprocess.PIPE, text=True)
+                              "print(s.url(), flush=True)\ntime.sleep(300)"], stdout=subprocess.PIPE, text=True,
+                             env=env)
     try:
         url = child.stdout.readline().strip()
         assert request(url + "/health", timeout=10)["status"] == "ok"

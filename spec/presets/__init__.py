@@ -23,6 +23,7 @@ from spec.presets.versions import ENGINE_VERSIONS, MODELLED
 from spec.presets.vllm_server import vllm_server
 from spec.presets.vocabulary import (
     ALIASES,
+    CONVENTIONS,
     DISABLED,
     ENGINE_NAMES,
     PRESETS,
@@ -35,7 +36,7 @@ from spec.presets.vocabulary import (
     factory_params,
 )
 
-__all__ = ["ALIASES", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "SERVED", "canonical",
-           "common", "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params", "factory_params",
-           "hf", "llama_cpp", "llama_cpp_server", "mlx_lm", "mlx_lm_server", "node_llama_cpp", "onnxruntime_genai",
-           "reference", "releases", "tiny_llm", "transformers_js", "vllm", "vllm_server"]
+__all__ = ["ALIASES", "CONVENTIONS", "DISABLED", "ENGINE_NAMES", "ENGINE_VERSIONS", "MODELLED", "PRESETS", "SERVED",
+           "canonical", "common", "common_params", "ctranslate2", "drift", "engine_defaults", "engine_params",
+           "factory_params", "hf", "llama_cpp", "llama_cpp_server", "mlx_lm", "mlx_lm_server", "node_llama_cpp",
+           "onnxruntime_genai", "reference", "releases", "tiny_llm", "transformers_js", "vllm", "vllm_server"]

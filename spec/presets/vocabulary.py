@@ -23,8 +23,9 @@ PRESETS = {"hf": hf, "vllm": vllm, "llama_cpp": llama_cpp, "mlx_lm": mlx_lm, "ti
            "llama_cpp_server": llama_cpp_server, "reference": reference}
 
 # Presets of servers, each the pipeline of the library it serves (under the request's names and the
-# server's defaults): the fingerprint leaves them out, as they add no convention of their own.
+# server's defaults): the fingerprint and the tie notes leave them out, as they add no convention of their own.
 SERVED = {"mlx_lm_server": "mlx_lm", "vllm_server": "vllm", "llama_cpp_server": "llama_cpp"}
+CONVENTIONS = tuple(n for n in PRESETS if n not in SERVED)  # the presets whose conventions a sampler may follow
 
 
 # The engine's own name for each common parameter; absent: the engine has no such parameter.

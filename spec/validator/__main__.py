@@ -238,9 +238,9 @@ def parse(argv):
                              "sampling fields (default: none)")
     parser.add_argument("--model", metavar="NAME",
                         help="with --endpoint: validate the model the server already serves, on its own rows after "
-                             "each --prompt (your deployment; default: exact rows on table models)")
+                             "each --prompt (your deployment; default: none, exact rows on table models)")
     parser.add_argument("--prompt", action="append", type=_ids, metavar="IDS",
-                        help="with --model: a prompt as token ids, e.g. 1,2,3 (repeatable)")
+                        help="with --model: a prompt as token ids, e.g. 1,2,3 (repeatable; default: none)")
     parser.add_argument("--factory", action="store_true",
                         help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
     parser.add_argument("--preset", default=DEFAULT_PRESET,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import PRESETS, SERVED, common, common_params
+from spec.presets import CONVENTIONS, common, common_params
 from spec.target import target
 from spec.validator.cases import Case, min_width, pad
 from spec.validator.context import Context, Finding
@@ -20,9 +20,7 @@ def fingerprint(ctx: Context, draws: int = 2_000, floor: float = 0.02) -> dict:
     ctx.tick("fingerprint")
     params = common_params(ctx.pipeline)
     pipes = {}
-    for name in PRESETS:
-        if name in SERVED:
-            continue
+    for name in CONVENTIONS:
         try:
             pipes[name] = common(name, explicit=True, **params)
         except InvalidParameter:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import PRESETS, common, common_params
+from spec.presets import CONVENTIONS, common, common_params
 from spec.target import Target, target
 from spec.validator.context import Context, fail, targets_or_none
 from spec.validator.keep import keep_mismatch
@@ -33,7 +33,7 @@ def tie_note(ctx: Context, row: np.ndarray, token: int, drawn: bool) -> str:
     if not tied or not np.isfinite(row[token]):
         return ""
     agree = []
-    for name in PRESETS:
+    for name in CONVENTIONS:
         try:
             t = target(ctx.feed(row[None]), common(name, explicit=True, **common_params(ctx.pipeline)))
         except (InvalidParameter, InvalidLogits):

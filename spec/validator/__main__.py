@@ -3,6 +3,7 @@
 [--presence-penalty P] [--frequency-penalty F] [--typical-p P] [--epsilon-cutoff E] [--eta-cutoff E]
 [--top-n-sigma N] [--xtc-probability P] [--param NAME=VALUE ...] [--input logits|logprobs] [--array A]
 [--one-row] [--profile ...] [--alpha A] [--seed S] [--timeout S] [--json FILE]
+[--endpoint URL [--model NAME --prompt IDS ...]]
 
     python -m spec.validate mlx_lm.sample_utils:make_sampler --factory --preset mlx-lm --temperature 0.7 --top-p 0.9
 
@@ -12,6 +13,10 @@ sampler. One flag per registered transform, in the common names (--logit-bias 5:
 mapping); --param NAME=VALUE (repeatable) sets an engine-only parameter of the preset, passed to
 the preset and to the factory (mlx-lm: xtc_threshold=0.2, xtc_special_tokens=1,2,
 repetition_context_size=64; llama.cpp: min_keep, penalty_last_n; version=0.19 for the preset only).
+A server instead of MODULE:ATTR: --endpoint URL --preset <served engine> validates it on exact
+rows (table models the server loads: mlx-lm-server), and with --model NAME --prompt IDS (repeatable)
+a model it already serves, on its own rows (vllm-server: spec.validator.deployment); a bad endpoint
+is a usage problem (exit 2, one line).
 Exit 0: conforms; 1: does not conform (the report says why); 2: a usage or import problem, in one
 line. The sampler runs in a child process, so a sampler that ends the process (os._exit) or
 crashes it cannot pass.

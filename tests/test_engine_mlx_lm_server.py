@@ -140,11 +140,14 @@ def _validate_through(proxy: Proxy, **params):
 
 
 def test_a_proxy_that_drops_top_p_fails_with_a_counterexample(server):
+    """The counterexample: the row and a token drawn that the spec gives probability 0 (definitive; the
+    validator also shrinks it to a minimal row when its shrinking budget allows)."""
     proxy = Proxy(server, change=lambda body: {k: v for k, v in body.items() if k != "top_p"})
     report = _validate_through(proxy, temperature=1.0, top_p=0.5)
     assert not report.passed
     failure = report.failures[0]
-    assert failure.counterexample and "top" in str(report).lower()
+    assert failure.check == "structure: support" and "row" in failure.case, str(report)
+    assert failure.observed and failure.observed[0]["spec_p"] == 0 and failure.observed[0]["observed"] == "drawn"
 
 
 def test_a_proxy_that_sends_one_seed_for_every_request_fails(server):
@@ -237,9 +240,10 @@ def test_no_server_outlives_the_process_that_started_it(signal_name):
     import time
 
     env = {k: v for k, v in os.environ.items() if k != served.ENDPOINT}  # its own server, not a running one
-    child = subprocess.Popen([sys.executable, "-c", "import time\nfrom spec.engines import mlx_lm_server as s\n"
-                              "print(s.url(), flush=True)\ntime.sleep(300)"], stdout=subprocess.PIPE, text=True,
-                             env=env)
+    # Ctrl-C as in a terminal: an xdist worker ignores SIGINT, and its children would inherit that
+    script = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "from spec.engines import mlx_lm_server as s\nprint(s.url(), flush=True)\ntime.sleep(300)")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = child.stdout.readline().strip()
         assert request(url + "/health", timeout=10)["status"] == "ok"

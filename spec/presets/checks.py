@@ -68,3 +68,15 @@ def _keeps_argmax(step) -> bool:
 def _greedy(steps, name: str, ties: str = "first") -> Pipeline:
     """The greedy pipeline: the steps that can change the argmax, then Temperature(0)."""
     return Pipeline(tuple(s for s in steps if not _keeps_argmax(s)) + (Temperature(0, ties=ties),), name)
+
+
+def _request_bias(logit_bias) -> dict | None:
+    """A server request's {"token id": bias} (JSON keys are strings) as {int: float}, or None."""
+    if logit_bias is None:
+        return None
+    if not isinstance(logit_bias, dict):
+        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}, or None')
+    try:
+        return {int(k): float(v) for k, v in logit_bias.items()}
+    except (TypeError, ValueError):
+        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}') from None

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from spec.errors import InvalidParameter
 from spec.presets.builders import llama_cpp
-from spec.presets.checks import _check, _finite
+from spec.presets.checks import _check, _finite, _request_bias
 from spec.transforms import FrequencyPenalty, Pipeline, PresencePenalty, RepetitionPenalty
 
 PENALTIES = (RepetitionPenalty, FrequencyPenalty, PresencePenalty)
 LAST_N = 64  # llama_cpp/server/settings.py ModelSettings.last_n_tokens_size, a server option, not a request field
-
-
-def _bias(logit_bias) -> dict | None:
-    """The request's {"token id": bias} (JSON keys are strings) as {int: float}."""
-    if logit_bias is None:
-        return None
-    if not isinstance(logit_bias, dict):
-        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}, or None')
-    try:
-        return {int(k): float(v) for k, v in logit_bias.items()}
-    except (TypeError, ValueError):
-        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}') from None
 
 
 def llama_cpp_server(temperature: float = 0.8, top_k: int = 40, top_p: float = 0.95, min_p: float = 0.05,
@@ -62,6 +49,6 @@ def llama_cpp_server(temperature: float = 0.8, top_k: int = 40, top_p: float = 0
     chain = llama_cpp(temp=temperature if temperature >= 0 else 1.0, top_k=top_k if filtered else 0,
                       top_p=top_p if filtered else 1.0, min_p=min_p if filtered else 0.0, min_keep=1,
                       penalty_last_n=LAST_N, penalty_repeat=repeat_penalty, penalty_freq=frequency_penalty,
-                      penalty_present=presence_penalty, logit_bias=_bias(logit_bias))
+                      penalty_present=presence_penalty, logit_bias=_request_bias(logit_bias))
     steps = tuple(dataclasses.replace(s, counts="output") if isinstance(s, PENALTIES) else s for s in chain.steps)
     return Pipeline(steps, "llama_cpp_server")

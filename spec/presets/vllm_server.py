@@ -8,7 +8,7 @@ import math
 
 from spec.errors import InvalidParameter
 from spec.presets.builders import vllm
-from spec.presets.checks import _check
+from spec.presets.checks import _check, _request_bias
 from spec.transforms import LogitBias, Pipeline
 
 BIAS_LIMIT = 100.0  # vllm/sampling_params.py SamplingParams.from_optional: each bias clamped to [-100, 100]
@@ -17,14 +17,10 @@ MAX_TEMPERATURE = 2.0  # vllm/sampling_params.py SamplingParams._verify_args: "t
 
 def _bias(logit_bias) -> dict | None:
     """The request's {"token id": bias} (JSON keys are strings) as {int: bias clamped to [-100, 100]}."""
-    if logit_bias is None:
+    bias = _request_bias(logit_bias)
+    if bias is None:
         return None
-    if not isinstance(logit_bias, dict):
-        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}, or None')
-    try:
-        pairs = [(int(k), float(v)) for k, v in logit_bias.items()]
-    except (TypeError, ValueError):
-        raise InvalidParameter("logit_bias", logit_bias, 'a mapping {"token id": bias}') from None
+    pairs = list(bias.items())
     if any(math.isnan(v) for _, v in pairs):
         raise InvalidParameter("logit_bias", logit_bias, "biases that are numbers (not NaN)")
     return {k: min(BIAS_LIMIT, max(-BIAS_LIMIT, v)) for k, v in pairs}

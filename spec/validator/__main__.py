@@ -297,16 +297,21 @@ def _ids(text: str) -> list[int]:
     return ids
 
 
+def _served(endpoints, preset: str, capability: str, flag: str, does: str, given: str):
+    """The served engine module of `preset` that has `capability`, or a Usage naming those that do."""
+    module = (endpoints or {}).get(preset)
+    if module is None or not hasattr(module, capability):
+        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, capability))) or "none"
+        raise Usage(f"{flag} needs --preset naming a served engine that {does} (one of: {served}), not {given!r}")
+    return module
+
+
 def deployment(args, endpoints) -> int:
     """--endpoint URL --model NAME --prompt IDS: the served model's own rows (spec.validator.deployment)."""
     from spec.validator.deployment import validate_deployment
 
     preset = presets.canonical(args.preset)
-    module = (endpoints or {}).get(preset)
-    if module is None or not hasattr(module, "deployment"):
-        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, "deployment"))) or "none"
-        raise Usage(f"--model needs --preset naming a served engine that reads a deployment's rows (one of: "
-                    f"{served}), not {args.preset!r}")
+    module = _served(endpoints, preset, "deployment", "--model", "reads a deployment's rows", args.preset)
     params = presets.engine_params(preset, **given_params(args)) | engine_only(preset, args.param)
     pipeline = presets.PRESETS[preset](**params)
     next_row, draw = module.deployment(args.endpoint, args.model, **params)
@@ -328,12 +333,8 @@ def deployment(args, endpoints) -> int:
 
 def endpoint(args, endpoints) -> None:
     """--endpoint: point the served engine of --preset at the URL and validate its sampler factory."""
-    preset = presets.canonical(args.preset)
-    module = (endpoints or {}).get(preset)
-    if module is None or not hasattr(module, "use"):
-        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, "use"))) or "none"
-        raise Usage(f"--endpoint needs --preset naming a served engine that can load the table models "
-                    f"(one of: {served}), not {args.preset!r}")
+    module = _served(endpoints, presets.canonical(args.preset), "use", "--endpoint", "can load the table models",
+                     args.preset)
     module.use(args.endpoint)
     try:
         module.probe()

@@ -205,7 +205,8 @@ ENGINE = Engine(
                {"sampling_topk": 50, "sampling_temperature": 1.2, "inter_threads": 2, "intra_threads": 2}),
         # The shared worker streams (src/random.cc get_random_generator: one thread_local mt19937 per worker,
         # seeded alike) show only when the race puts equal rows on different workers: not every run, so no
-        # grid row (a row must fail every time); test_parallel_workers_draw_the_same_random_numbers shows it.
+        # grid row (a row must fail every time); test_parallel_workers_draw_the_same_random_numbers shows it
+        # every time, holding the first worker in a step callback until the second has arrived.
         Config("generate_batch: temperature 0.8 + top-p 0.9 + repetition 1.3 over prompt and output",
                {"sampling_topk": 0, "sampling_topp": 0.9, "sampling_temperature": 0.8, "repetition_penalty": 1.3},
                loop="generate"),

@@ -28,13 +28,13 @@ from spec.validator import validate  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server():
-    """One mlx_lm.server for the module, stopped at its end (and checked to be gone)."""
+    """The module's mlx_lm.servers (one per core, up to two), stopped at its end (and checked to be gone)."""
     served.use(None)
     url = served.url()
     yield url
-    process = served._server["process"]
-    process.stop()
-    assert not process.alive() and process not in RUNNING
+    for process in served._server["processes"]:
+        process.stop()
+        assert not process.alive() and process not in RUNNING
 
 
 @pytest.mark.parametrize("vocab", [5, 151_936])
@@ -56,8 +56,10 @@ def test_the_table_model_gives_each_row_bit_for_bit_through_mlx_lm(tmp_path, voc
 
 def test_large_calls_group_copies_of_a_row_and_small_calls_send_a_request_per_row():
     rows = np.array([[0.0, 1.0], [1.0, 0.0]] * 50, dtype=np.float32)  # 100 rows > SINGLE
-    assert plan(rows, None, chunk=30) == [(list(range(0, 60, 2)), ()), (list(range(60, 100, 2)), ()),
-                                          (list(range(1, 61, 2)), ()), (list(range(61, 100, 2)), ())]
+    assert plan(rows, None, chunk=30) == [(list(range(0, 50, 2)), ()), (list(range(50, 100, 2)), ()),
+                                          (list(range(1, 51, 2)), ()), (list(range(51, 100, 2)), ())]
+    # with 4 requests in flight, each row's 50 copies in 4 equal requests (not 30 + 20: one busy, three idle)
+    assert [len(m) for m, _ in plan(rows, None, chunk=30, spread=4)] == [13, 13, 13, 11] * 2
     assert plan(rows[:SINGLE], None, chunk=30) == [([b], ()) for b in range(SINGLE)]
     assert plan(rows, [(1,)] * 100, chunk=30) == [([b], (1,)) for b in range(100)]
     seeds = {request_seed(k, b) for k in range(50) for b in range(50)}
@@ -72,6 +74,10 @@ def test_the_server_honours_seed_and_returns_table_tokens(server):
     first, again = sampler(rows, 7), sampler(rows, 7)
     assert np.array_equal(first, again) and 0 <= first.min() and first.max() < 50
     assert not np.array_equal(first, sampler(rows, 8))
+    # requests take the servers in turn, so a seed must give the same tokens on every one of them
+    body = served.body({"temperature": 1.0}, served.MODELS.path(rows[0]), [], 64, 5)
+    answers = {tuple(served.tokens_of(request(url + "/v1/completions", body), 64, 50)) for url in served.urls()}
+    assert len(served.urls()) == served.SERVERS and len(answers) == 1
 
 
 def test_grid_rows_greedy_no_seed_and_the_prompt_cache_deviation(server):
@@ -158,8 +164,54 @@ def test_a_proxy_that_sends_one_seed_for_every_request_fails(server):
     report = _validate_through(proxy, temperature=1.0, top_p=0.9)
     assert not report.passed
     failure = report.failures[0]
-    assert failure.check.startswith("statistics") and failure.statistics["p-value"] < 1e-12, str(report)
+    assert failure.check.startswith("statistics") and failure.statistics["p-value"] < 1e-9, str(report)
     assert failure.observed and failure.case  # the row and its most deviating tokens
+
+
+
+# --- your deployment: a model the server already serves, through its top 11 log-probabilities ---
+
+def _deployed(tmp_path):
+    """A table model standing for someone's model: after any token the row below, whose top 11
+    tokens hold more than top-p 0.9 of the mass (0.99) but not all of it."""
+    row = np.random.default_rng(3).normal(0, 1, 40).astype(np.float32)
+    row[[4, 9, 17]] += np.float32([6.0, 5.0, 4.0])
+    llama.write(row[None], tmp_path / "deployed", rows_of=np.zeros(40 + len(llama.EXTRA), dtype=int))
+    return row, str(tmp_path / "deployed"), llama.prompt_text([2])
+
+
+def test_your_deployment_through_the_top_11_log_probabilities(server, tmp_path):
+    """The mode for a server that reports only its top 11 log-probabilities: they are the row's
+    log-softmax; temperature 0.7 + top-p 0.9 (a nucleus inside them) conforms, and a proxy that
+    drops top_p draws tokens outside the nucleus, a definitive failure."""
+    from spec.validator.deployment import TopRow, validate_deployment
+
+    row, model, prompt = _deployed(tmp_path)
+    params = dict(temperature=0.7, top_p=0.9)
+    next_row, draw = served.deployment(server, model, **params)
+    top = next_row(prompt)
+    assert isinstance(top, TopRow) and len(top.ids) == served.TOP and {4, 9, 17} <= set(top.ids)
+    log_softmax = row.astype(np.float64) - np.log(np.exp(row.astype(np.float64)).sum())
+    assert np.allclose(log_softmax[list(top.ids)], top.logprobs, atol=1e-5)
+    pipeline = presets.PRESETS["mlx_lm_server"](**params)
+    [good] = validate_deployment(next_row, draw, [prompt], pipeline, profile="quick", alpha=ALPHA_RUN)
+    assert good.passed and any(n.startswith("partial row") for n in good.notes), str(good)
+    proxy = Proxy(server, change=lambda body: {k: v for k, v in body.items() if k != "top_p"})
+    try:
+        _, drops_top_p = served.deployment(proxy.url, model, **params)
+        [bad] = validate_deployment(next_row, drops_top_p, [prompt], pipeline, profile="quick", alpha=1e-6)
+    finally:
+        proxy.close()
+    assert not bad.passed and "support" in bad.failures[0].check, str(bad)
+
+
+def test_your_deployment_refuses_what_the_top_11_cannot_decide(server, tmp_path):
+    """Plain temperature sampling can draw any of the 40 tokens: one line, exit 2, the reason."""
+    _, model, prompt = _deployed(tmp_path)
+    done = run_cli("--endpoint", server, "--preset", "mlx-lm-server", "--model", model, "--prompt-text", prompt,
+                   "--temperature", "1.0", "--profile", "quick", timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "top 11 log-probabilities" in done.stderr and "rest of the row can be drawn" in done.stderr
 
 
 # --- bad endpoints: one line, exit 2, nothing hangs ---------------------------------------------
@@ -219,9 +271,11 @@ def test_an_endpoint_needs_a_served_preset_and_a_url():
     done = run_cli("mlx_lm.sample_utils:make_sampler", "--endpoint", "http://127.0.0.1:1")
     assert done.returncode == 2 and "one of the two" in done.stderr
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "vllm-server", "--model", "m")
-    assert done.returncode == 2 and "--model and --prompt go together" in done.stderr
+    assert done.returncode == 2 and "--model and --prompt (or --prompt-text) go together" in done.stderr
+    done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm", "--model", "m", "--prompt", "1,2")
+    assert done.returncode == 2 and "reads a deployment's rows (one of: mlx_lm_server, vllm_server)" in done.stderr
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm-server", "--model", "m", "--prompt", "1,2")
-    assert done.returncode == 2 and "reads a deployment's rows (one of: vllm_server)" in done.stderr
+    assert done.returncode == 2 and "takes its prompts as text (--prompt-text)" in done.stderr
 
 
 def test_the_server_is_bound_to_localhost(server):
@@ -242,22 +296,24 @@ def test_no_server_outlives_the_process_that_started_it(signal_name):
     env = {k: v for k, v in os.environ.items() if k != served.ENDPOINT}  # its own server, not a running one
     # Ctrl-C as in a terminal: an xdist worker ignores SIGINT, and its children would inherit that
     script = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-              "from spec.engines import mlx_lm_server as s\nprint(s.url(), flush=True)\ntime.sleep(300)")
+              "from spec.engines import mlx_lm_server as s\nprint(*s.urls(), flush=True)\ntime.sleep(300)")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
-        url = child.stdout.readline().strip()
-        assert request(url + "/health", timeout=10)["status"] == "ok"
+        urls = child.stdout.readline().split()
+        assert len(urls) == served.SERVERS
+        assert all(request(url + "/health", timeout=10)["status"] == "ok" for url in urls)
         child.send_signal(getattr(signal, signal_name))
         child.wait(60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                request(url + "/health", timeout=2)
-            except EndpointError as e:
-                assert "connection refused" in str(e)
-                return
+        while urls and time.monotonic() < deadline:
+            for url in list(urls):
+                try:
+                    request(url + "/health", timeout=2)
+                except EndpointError as e:
+                    assert "connection refused" in str(e)
+                    urls.remove(url)
             time.sleep(0.5)
-        pytest.fail(f"the server at {url} still answers 60 s after its starter got {signal_name}")
+        assert not urls, f"the servers at {urls} still answer 60 s after their starter got {signal_name}"
     finally:
         child.kill()
 

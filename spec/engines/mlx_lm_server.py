@@ -10,14 +10,17 @@ a penalty, so a configuration with penalties sends one request per draw, its his
 The prompt starts with "<s>" (a token no row can draw). Token ids come back as the text's pieces
 ("t17 t3 ..."; every piece of the table vocabulary is unique), checked against the usage count.
 
-The server: one per Python process, started on 127.0.0.1 on first use and stopped at exit
-(`spec.engines.served.process`), or a running one named by `use(url)` (`--endpoint`). Seeded
+The servers: `SERVERS` per Python process (one per core, up to two: a server serves seeded requests
+one at a time, on one core), started on 127.0.0.1 on first use and stopped at exit
+(`spec.engines.served.process`); requests take them in turn. Or a running one named by `use(url)`
+(`--endpoint`). Seeded
 requests are served one at a time (`ResponseGenerator._is_batchable` is false with a seed;
 `_serve_single` calls `mx.random.seed(seed)`); unseeded ones are batched together (`BatchGenerator`)."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +42,17 @@ from spec.tables import llama, scratch
 INF = float("inf")
 CHUNK = 500  # tokens per request: 5,000-token requests ran at half the rate (the KV cache grows)
 PIECE = re.compile(r"t(\d+)")
-ADAPTER = ("concurrency",)  # parameters of the adapter, not of a request
+ADAPTER = ("concurrency", "seeded")  # parameters of the adapter, not of a request
 
-_server: dict = {}  # "url": the endpoint in use; "process": the server this process started
-_starting = threading.Lock()  # the adapter's threads may all ask for the server at once: one starts it
+_server: dict = {}  # "urls": the endpoints in use; "processes": the servers this process started
+_starting = threading.Lock()  # the adapter's threads may all ask for the servers at once: one starts them
+_turn = itertools.count()  # requests take the servers in turn
 ENDPOINT = "SPEC_MLX_LM_SERVER"  # the environment variable `use` sets, so new processes use the same server
+# Seeded requests are served one at a time, on one core (`_serve_single`), so a server of its own per
+# core: a request goes to any of them (a seed gives the same tokens on each; only penalties read the
+# prompt cache, and those configurations draw one token per request)
+SERVERS = max(1, min(2, os.cpu_count() or 1))
+BATCH = 16  # unseeded requests in flight per server: it decodes up to 32 of them together (--decode-concurrency)
 
 
 def use(url: str | None):
@@ -51,20 +61,39 @@ def use(url: str | None):
     _server.clear()
     os.environ.pop(ENDPOINT, None)
     if url:
-        _server["url"] = os.environ[ENDPOINT] = url.rstrip("/")
+        _server["urls"] = [url.rstrip("/")]
+        os.environ[ENDPOINT] = _server["urls"][0]
+
+
+def _start() -> Server:
+    return Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host", "127.0.0.1",
+                                                 "--port", str(port), "--log-level", "WARNING"],
+                  ready="/health", startup=120)
+
+
+def urls() -> list[str]:
+    """The endpoints in use, starting this process's servers (`SERVERS`, together) if there are none."""
+    with _starting:
+        if "urls" not in _server and os.environ.get(ENDPOINT):
+            _server["urls"] = [os.environ[ENDPOINT]]
+        if "urls" not in _server:
+            with ThreadPoolExecutor(SERVERS) as pool:
+                starts = [pool.submit(_start) for _ in range(SERVERS)]
+            try:
+                processes = [s.result() for s in starts]
+            except BaseException:
+                for s in starts:
+                    if s.exception() is None:
+                        s.result().stop()
+                raise
+            _server.update(processes=processes, urls=[p.url for p in processes])
+        return _server["urls"]
 
 
 def url() -> str:
-    """The endpoint in use, starting this process's server if there is none."""
-    with _starting:
-        if "url" not in _server and os.environ.get(ENDPOINT):
-            _server["url"] = os.environ[ENDPOINT]
-        if "url" not in _server:
-            process = Server("mlx_lm.server", lambda port: [sys.executable, "-m", "mlx_lm.server", "--host",
-                                                            "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
-                             ready="/health", startup=120)
-            _server.update(process=process, url=process.url)
-        return _server["url"]
+    """The next endpoint in turn (the servers share the requests)."""
+    endpoints = urls()
+    return endpoints[next(_turn) % len(endpoints)]
 
 
 def probe(timeout: float = 60.0):
@@ -142,11 +171,14 @@ def body(params: dict, model: str, prompt: list[int], count: int, seed: int | No
 
 def sampler(**params):
     """mlx_lm.server on the validator's rows (see the module docstring); `params` are the
-    request's sampling fields (the mlx_lm_server preset's names), plus concurrency: requests in
-    flight at once."""
+    request's sampling fields (the mlx_lm_server preset's names), plus the adapter's: seeded (default
+    True; False: no request carries a seed, so the server batches them together, `BatchGenerator`,
+    and the validator skips its same-key checks) and concurrency (requests in flight at once;
+    default: one per server seeded, BATCH per server unseeded)."""
     from spec.presets.mlx_lm_server import mlx_lm_server
 
     mlx_lm_server(**params)  # refuse what the preset refuses before any request
+    seeded = params.get("seeded", True)
     models = MODELS
     reads_history = params.get("repetition_penalty") not in (None, 0, 1) or any(
         params.get(p) not in (None, 0) for p in ("presence_penalty", "frequency_penalty"))  # a penalty that acts
@@ -158,8 +190,48 @@ def sampler(**params):
     shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
     return endpoint_sampler(draw, name=f"{version('mlx-lm')} mlx_lm.server over HTTP ({shown})",
                             reads_history=reads_history, chunk=1 if reads_history else CHUNK,
-                            concurrency=params.get("concurrency", 1))
+                            concurrency=params.get("concurrency", SERVERS * (1 if seeded else BATCH)),
+                            seeded=seeded)
 
+
+
+PROMPT = "text"  # its completions take a text prompt (`tokenizer.encode(request.prompt)`), never token ids
+TOP = 11  # the most top_logprobs it reports (`CompletionRequest` validation: max_val=11)
+
+
+def deployment(url: str, model: str, **params):
+    """(next_row, draw) for `spec.validator.deployment` on an mlx_lm.server already serving `model`
+    at `url`. next_row(text): a TopRow of the top 11 log-probabilities after the prompt (a greedy
+    one-token request with `top_logprobs`: generate_step's `logits - logsumexp(logits)`, after the
+    logits processors, none here; the sampler's filters come later). draw(text, seed): one token id,
+    sampled with the request's fields (`logprobs: true` makes the answer carry the drawn token's id)."""
+    from spec.validator.deployment import TopRow
+
+    completions = url.rstrip("/") + "/v1/completions"
+
+    def ask(prompt, fields):
+        answer = request(completions, fields | {"model": model, "prompt": prompt, "max_tokens": 1, "logprobs": True})
+        try:
+            return answer["choices"][0]["logprobs"]["content"][0]
+        except (KeyError, IndexError, TypeError):
+            raise EndpointError(f"{completions}: an answer without logprobs.content: {str(answer)[:200]}") from None
+
+    def next_row(prompt):
+        top = ask(prompt, {"temperature": 0.0, "top_logprobs": TOP}).get("top_logprobs") or []
+        try:
+            return TopRow(tuple(int(t["id"]) for t in top), tuple(float(t["logprob"]) for t in top))
+        except (KeyError, TypeError, ValueError):
+            raise EndpointError(f"{completions}: top_logprobs without ids: {str(top)[:200]}") from None
+
+    def draw(prompt, seed):
+        fields = body(params, model, [], 1, int(seed) % 2**31)
+        fields.pop("prompt")
+        token = ask(prompt, fields).get("id")
+        if not isinstance(token, int):
+            raise EndpointError(f"{completions}: an answer without the drawn token's id")
+        return token
+
+    return next_row, draw
 
 # The generation-loop table: after token t the logits are row t % ROWS, so the second token's row
 # depends on the first: penalties then act across a real multi-token prompt and output.

@@ -3,7 +3,7 @@
 [--presence-penalty P] [--frequency-penalty F] [--typical-p P] [--epsilon-cutoff E] [--eta-cutoff E]
 [--top-n-sigma N] [--xtc-probability P] [--param NAME=VALUE ...] [--input logits|logprobs] [--array A]
 [--one-row] [--profile ...] [--alpha A] [--seed S] [--timeout S] [--json FILE]
-[--endpoint URL [--model NAME --prompt IDS ...]]
+[--endpoint URL [--model NAME (--prompt IDS | --prompt-text TEXT) ...]]
 
     python -m spec.validate mlx_lm.sample_utils:make_sampler --factory --preset mlx-lm --temperature 0.7 --top-p 0.9
 
@@ -15,8 +15,9 @@ the preset and to the factory (mlx-lm: xtc_threshold=0.2, xtc_special_tokens=1,2
 repetition_context_size=64; llama.cpp: min_keep, penalty_last_n; version=0.19 for the preset only).
 A server instead of MODULE:ATTR: --endpoint URL --preset <served engine> validates it on exact
 rows (table models the server loads: mlx-lm-server), and with --model NAME --prompt IDS (repeatable)
-a model it already serves, on its own rows (vllm-server: spec.validator.deployment); a bad endpoint
-is a usage problem (exit 2, one line).
+a model it already serves, on its own rows (vllm-server: the whole row; mlx-lm-server, which takes
+--prompt-text TEXT: its top 11 log-probabilities, where those decide the target;
+spec.validator.deployment); a bad endpoint is a usage problem (exit 2, one line).
 Exit 0: conforms; 1: does not conform (the report says why); 2: a usage or import problem, in one
 line. The sampler runs in a child process, so a sampler that ends the process (os._exit) or
 crashes it cannot pass.
@@ -138,6 +139,10 @@ def _typed(name: str, raw: str, annotation: str):
 
     if raw.lower() == "none" and "None" in annotation:
         return None
+    if "bool" in annotation:
+        if raw.lower() not in ("true", "false"):
+            raise Usage(f"--param {name}={raw}: expected true or false")
+        return raw.lower() == "true"
     if "list" in annotation:
         return [number(t.strip(), int) for t in raw.strip("[]").split(",") if t.strip()]
     if "dict" in annotation:
@@ -246,6 +251,9 @@ def parse(argv):
                              "each --prompt (your deployment; default: none, exact rows on table models)")
     parser.add_argument("--prompt", action="append", type=_ids, metavar="IDS",
                         help="with --model: a prompt as token ids, e.g. 1,2,3 (repeatable; default: none)")
+    parser.add_argument("--prompt-text", action="append", dest="prompt", metavar="TEXT",
+                        help="with --model: a prompt as text, for a server that takes only text (mlx-lm-server; "
+                             "repeatable; default: none)")
     parser.add_argument("--factory", action="store_true",
                         help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
     parser.add_argument("--preset", default=DEFAULT_PRESET,
@@ -283,7 +291,8 @@ def parse(argv):
     if args.endpoint is not None and not args.endpoint.startswith(("http://", "https://")):
         parser.error(f"--endpoint must be an http:// or https:// URL, not {args.endpoint!r}")
     if (args.model is not None or args.prompt) and (args.endpoint is None or args.model is None or not args.prompt):
-        parser.error("--model and --prompt go together, with --endpoint (your deployment: the served model's own rows)")
+        parser.error("--model and --prompt (or --prompt-text) go together, with --endpoint (your deployment: the "
+                     "served model's own rows)")
     return args
 
 
@@ -312,6 +321,10 @@ def deployment(args, endpoints) -> int:
 
     preset = presets.canonical(args.preset)
     module = _served(endpoints, preset, "deployment", "--model", "reads a deployment's rows", args.preset)
+    text = getattr(module, "PROMPT", "ids") == "text"  # what the server's prompts are: token ids or text
+    if any(isinstance(p, str) != text for p in args.prompt):
+        kind = "text (--prompt-text)" if text else "token ids (--prompt)"
+        raise Usage(f"--preset {args.preset} takes its prompts as {kind}")
     params = presets.engine_params(preset, **given_params(args)) | engine_only(preset, args.param)
     pipeline = presets.PRESETS[preset](**params)
     next_row, draw = module.deployment(args.endpoint, args.model, **params)

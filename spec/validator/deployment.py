@@ -12,14 +12,26 @@ a shift of its logits, which every transform may see except the repetition penal
 shift-invariant: theorem `penalty-shift`), so that penalty is refused here; only the first token
 after each prompt is checked (no history, no batch or same-key checks, no white box); and the
 server's own numerics for the row (float16 or bfloat16 logits) are taken as given: the check is
-that the server samples what it says from the distribution it reports for the prompt."""
+that the server samples what it says from the distribution it reports for the prompt.
+
+A server that reports only its top log-probabilities (mlx-lm's server: at most 11) gives a
+`TopRow`. It is checked only where the target cannot depend on the unreported rest of the row:
+the rest's mass (1 minus the reported mass) is laid out two ways, as few tokens each just below the
+least reported one and as thin as a vocabulary of `VOCAB_BOUND` tokens allows, and both must give
+the unreported tokens probability 0 and the reported ones the same probabilities; nor may the
+support reach the least reported token (tokens tied with it may be unreported). A truncation that
+stays inside the reported tokens (top-k below their number, a nucleus or min-p cut inside them,
+greedy) passes that test; plain temperature sampling of a large vocabulary does not, and is refused
+with the reason. A drawn token outside the reported ones is then a definitive failure."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from spec.target import target
 from spec.transforms import RepetitionPenalty
 from spec.validator.generation import validate_generation
 from spec.validator.report import Report
@@ -28,25 +40,89 @@ RULED_OUT = ("only the first token after each prompt is checked: no histories, b
              "or coupling; the rows are the server's own log-probabilities (a shift of its logits), taken as given")
 
 
-def validate_deployment(next_row: Callable, draw: Callable, prompts: list[list[int]], pipeline, *,
+VOCAB_BOUND = 2**18  # the most tokens a served vocabulary is assumed to have (Gemma 3's: 262,144)
+
+
+@dataclass(frozen=True)
+class TopRow:
+    """What a server reports after a prompt when it cannot give the whole row: the log-probabilities
+    of its top tokens (over the whole vocabulary), by token id."""
+
+    ids: tuple[int, ...]
+    logprobs: tuple[float, ...]
+
+
+def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
+    """(row, index): a whole row standing for `top` (its tokens by decreasing log-probability, then
+    the unreported mass as tokens each below the least reported one, then one token of probability
+    0 for anything else) and the row position of each reported token id. ValueError, with the
+    reason, where the pipeline's target could depend on how the unreported mass is spread."""
+    order = np.argsort(-np.asarray(top.logprobs, dtype=np.float64), kind="stable")
+    ids = [int(top.ids[i]) for i in order]
+    known = np.asarray(top.logprobs, dtype=np.float64)[order]
+    if len(set(ids)) != len(ids) or not np.isfinite(known).all() or known.max() > 1e-6:
+        raise ValueError(f"the server's top log-probabilities are not distinct tokens with finite values <= 0: "
+                         f"{dict(zip(top.ids, top.logprobs, strict=False))}")
+    least = float(np.exp(known[-1]))
+    rest = max(0.0, 1.0 - float(np.exp(known).sum())) if least > 0 else 0.0  # a reported 0: nothing is unreported
+    shown = f"the server reports its top {len(ids)} log-probabilities, {1 - rest:.6g} of the mass"
+    rows = []
+    tails = (min(int(rest // least) + 1, VOCAB_BOUND - len(ids)), VOCAB_BOUND - len(ids)) if rest > 0 else (0, 0)
+    for tail in tails:  # the rest as few tokens just below the least reported one; as many thin ones
+        unreported = np.full(tail, np.log(rest / tail)) if tail else np.zeros(0)
+        rows.append(np.concatenate([known, unreported, [-np.inf]]))
+    targets = [target(row, pipeline) for row in rows]
+    m = len(ids)
+    for t in targets:
+        probs, boundary = np.asarray(t.probs), np.asarray(t.boundary)
+        if probs[m:].any() or boundary[m:].any():
+            raise ValueError(f"{shown}, and under these settings the rest of the row can be drawn: its target depends "
+                             f"on what the server does not report (a truncation to fewer tokens, or a prompt whose "
+                             f"next token is more certain, can be checked)")
+        if rest > 0 and (probs[:m][known == known[-1]].any() or boundary[:m][known == known[-1]].any()):
+            raise ValueError(f"{shown}, and under these settings the least of them can be drawn: unreported tokens "
+                             f"may tie with it (a truncation to fewer tokens can be checked)")
+    if not np.allclose(targets[0].probs[:m], targets[1].probs[:m], rtol=0, atol=1e-12):
+        raise ValueError(f"{shown}, and under these settings their probabilities depend on how the rest is spread")
+    return rows[0], {token: i for i, token in enumerate(ids)}
+
+
+def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipeline, *,
                         profile: str = "quick", alpha: float = 1e-6, seed: int = 0, name: str = "") -> list[Report]:
-    """next_row(prompt) -> the served model's log-probabilities after `prompt` (length V, -inf where 0);
-    draw(prompt, seed) -> one token id sampled by the server with the settings under test. One
-    report per prompt, the run's alpha split evenly over them."""
+    """next_row(prompt) -> the served model's log-probabilities after `prompt` (length V, -inf where
+    0), or a TopRow; draw(prompt, seed) -> one token id sampled by the server with the settings under
+    test. A prompt is token ids or, for a server that takes only text, a string. One report per
+    prompt, the run's alpha split evenly over them."""
     if not prompts:
-        raise ValueError("give at least one prompt (token ids)")
+        raise ValueError("give at least one prompt")
     if any(isinstance(s, RepetitionPenalty) for s in pipeline.steps):
         raise ValueError("the repetition penalty is not shift-invariant (penalty-shift), so it cannot be checked "
                          "on log-probabilities: validate it on exact rows")
     reports = []
     for prompt in prompts:
-        row = np.asarray(next_row(list(prompt)), dtype=np.float64)
+        tokens = [] if isinstance(prompt, str) else list(prompt)  # what the report shows as the prompt
+        row, index, top = next_row(prompt), None, None
+        if isinstance(row, TopRow):
+            top = row
+            try:
+                row, index = completed(top, pipeline)
+            except ValueError as e:
+                raise ValueError(f"prompt {prompt!r}: {e}") from None
+        row = np.asarray(row, dtype=np.float64)
+        outside = len(row) - 1  # a token the server did not report: the last, probability-0 token of the row
 
-        def loop(p, s):
-            yield draw(list(p), s), None
-        loop.__name__ = f"{name or 'served model'}, prompt {list(prompt)}"
-        report = validate_generation(loop, lambda tokens, row=row: row, list(prompt), pipeline, steps=1,
+        def loop(p, s, prompt=prompt, index=index, outside=outside):
+            token = draw(prompt, s)
+            yield (token if index is None else index.get(int(token), outside)), None
+        loop.__name__ = f"{name or 'served model'}, prompt {prompt!r}"
+        report = validate_generation(loop, lambda t, row=row: row, tokens, pipeline, steps=1,
                                      yields="none", profile=profile, alpha=alpha / len(prompts), seed=seed)
         report.skipped.append(RULED_OUT)
+        if top is not None:
+            shown = ", ".join(f"{i}: {token}" for token, i in sorted(index.items(), key=lambda kv: kv[1]))
+            report.notes.append(f"partial row: the server reported its top {len(index)} tokens; row position: "
+                                f"token id {{{shown}}}; positions {len(index)} to {outside - 1} stand for the "
+                                f"unreported mass, position {outside} for any other token (probability 0): a draw "
+                                f"there is a token the server did not report, outside the target's support")
         reports.append(report)
     return reports

@@ -36,22 +36,30 @@ def request_seed(key: int | None, first: int) -> int | None:
     return int(np.random.SeedSequence([int(key) & (2**64 - 1), first]).generate_state(1)[0]) >> (32 - SEED_BITS)
 
 
-def plan(rows: np.ndarray, histories: list[tuple] | None, chunk: int) -> list[tuple[list[int], tuple]]:
+def plan(rows: np.ndarray, histories: list[tuple] | None, chunk: int, spread: int = 1) -> list[tuple[list[int], tuple]]:
     """[(row indices drawn by one request, history)]: in a large call without histories the copies
-    of each row in `chunk`s, else one request per row."""
+    of each row in requests of at most `chunk`, as many as a multiple of `spread` (the requests in
+    flight: equal shares keep every one busy to the end), else one request per row."""
     if histories is not None or rows.shape[0] <= SINGLE:
         return [([b], histories[b] if histories is not None else ()) for b in range(rows.shape[0])]
     groups: dict[bytes, list[int]] = {}
     for b, r in enumerate(rows):
         groups.setdefault(r.tobytes(), []).append(b)
-    return [(members[i:i + chunk], ()) for members in groups.values() for i in range(0, len(members), chunk)]
+    jobs = []
+    for members in groups.values():
+        pieces = -(-len(members) // chunk)
+        pieces = -(-pieces // spread) * spread
+        size = -(-len(members) // pieces)
+        jobs += [(members[i:i + size], ()) for i in range(0, len(members), size)]
+    return jobs
 
 
 def endpoint_sampler(draw: Callable, *, name: str, reads_history: bool, chunk: int, concurrency: int = 1,
-                     white_box: Callable | None = None) -> Sampler:
+                     white_box: Callable | None = None, seeded: bool = True) -> Sampler:
     """draw(row, history, count, seed) -> `count` token ids from one request for a (V,) float32 row
     (history: the tokens seen, for a configuration that reads them). Returns the Sampler the
-    validator calls: key "seed", numpy float32 rows, a history only when `reads_history`."""
+    validator calls: key "seed" (None when not `seeded`: the requests carry no seed, and the
+    validator skips its same-key checks), numpy float32 rows, a history only when `reads_history`."""
     if chunk < 1 or concurrency < 1:
         raise ValueError(f"chunk and concurrency must be >= 1, not {chunk} and {concurrency}")
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="spec-endpoint")
@@ -59,7 +67,7 @@ def endpoint_sampler(draw: Callable, *, name: str, reads_history: bool, chunk: i
     def sample(x, seed=None, history=None):
         rows = np.ascontiguousarray(x, dtype=np.float32)
         seen = [tuple(h.prompt) + tuple(h.output) for h in history] if reads_history and history else None
-        jobs = plan(rows, seen, chunk)
+        jobs = plan(rows, seen, chunk, concurrency)
         futures = [pool.submit(draw, rows[members[0]], hist, len(members), request_seed(seed, members[0]))
                    for members, hist in jobs]
         out = np.full(rows.shape[0], -1, dtype=np.int64)
@@ -70,5 +78,5 @@ def endpoint_sampler(draw: Callable, *, name: str, reads_history: bool, chunk: i
             out[members] = tokens
         return out
 
-    return Sampler(sample, "numpy", "seed", white_box, dtype="float32", history=reads_history, input="logits",
-                   name=name)
+    return Sampler(sample, "numpy", "seed" if seeded else None, white_box, dtype="float32", history=reads_history,
+                   input="logits", name=name)

@@ -78,6 +78,9 @@ def test_the_server_honours_seed_and_returns_table_tokens(server):
     body = served.body({"temperature": 1.0}, served.MODELS.path(rows[0]), [], 64, 5)
     answers = {tuple(served.tokens_of(request(url + "/v1/completions", body), 64, 50)) for url in served.urls()}
     assert len(served.urls()) == served.SERVERS and len(answers) == 1
+    # seeded=False: no request carries a seed (the server batches them), and the validator is told so
+    unseeded = served.sampler(temperature=1.0, seeded=False)
+    assert unseeded.key is None and not np.array_equal(unseeded(rows, None), unseeded(rows, None))
 
 
 def test_grid_rows_greedy_no_seed_and_the_prompt_cache_deviation(server):
@@ -173,9 +176,9 @@ def test_a_proxy_that_sends_one_seed_for_every_request_fails(server):
 
 def _deployed(tmp_path):
     """A table model standing for someone's model: after any token the row below, whose top 11
-    tokens hold more than top-p 0.9 of the mass (0.99) but not all of it."""
+    tokens hold more than top-p 0.9 of the mass (0.976) but not all of it; its nucleus is 4 tokens."""
     row = np.random.default_rng(3).normal(0, 1, 40).astype(np.float32)
-    row[[4, 9, 17]] += np.float32([6.0, 5.0, 4.0])
+    row[[4, 9, 17, 23]] = np.float32([6.0, 5.6, 5.2, 4.8])
     llama.write(row[None], tmp_path / "deployed", rows_of=np.zeros(40 + len(llama.EXTRA), dtype=int))
     return row, str(tmp_path / "deployed"), llama.prompt_text([2])
 
@@ -190,7 +193,7 @@ def test_your_deployment_through_the_top_11_log_probabilities(server, tmp_path):
     params = dict(temperature=0.7, top_p=0.9)
     next_row, draw = served.deployment(server, model, **params)
     top = next_row(prompt)
-    assert isinstance(top, TopRow) and len(top.ids) == served.TOP and {4, 9, 17} <= set(top.ids)
+    assert isinstance(top, TopRow) and len(top.ids) == served.TOP and {4, 9, 17, 23} <= set(top.ids)
     log_softmax = row.astype(np.float64) - np.log(np.exp(row.astype(np.float64)).sum())
     assert np.allclose(log_softmax[list(top.ids)], top.logprobs, atol=1e-5)
     pipeline = presets.PRESETS["mlx_lm_server"](**params)
@@ -276,6 +279,9 @@ def test_an_endpoint_needs_a_served_preset_and_a_url():
     assert done.returncode == 2 and "reads a deployment's rows (one of: mlx_lm_server, vllm_server)" in done.stderr
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm-server", "--model", "m", "--prompt", "1,2")
     assert done.returncode == 2 and "takes its prompts as text (--prompt-text)" in done.stderr
+    done = run_cli("spec.engines.mlx_lm_server:sampler", "--factory", "--preset", "mlx-lm-server", "--param",
+                   "seeded=maybe")
+    assert done.returncode == 2 and "--param seeded=maybe: expected true or false" in done.stderr
 
 
 def test_the_server_is_bound_to_localhost(server):

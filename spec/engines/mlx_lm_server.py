@@ -10,12 +10,15 @@ a penalty, so a configuration with penalties sends one request per draw, its his
 The prompt starts with "<s>" (a token no row can draw). Token ids come back as the text's pieces
 ("t17 t3 ..."; every piece of the table vocabulary is unique), checked against the usage count.
 
-The servers: `SERVERS` per Python process (one per core, up to two: a server serves seeded requests
-one at a time, on one core), started on 127.0.0.1 on first use and stopped at exit
-(`spec.engines.served.process`); requests take them in turn. Or a running one named by `use(url)`
-(`--endpoint`). Seeded
-requests are served one at a time (`ResponseGenerator._is_batchable` is false with a seed;
-`_serve_single` calls `mx.random.seed(seed)`); unseeded ones are batched together (`BatchGenerator`)."""
+The servers: `SERVERS` per Python process, started on 127.0.0.1 on first use and stopped at exit
+(`spec.engines.served.process`), the requests taking them in turn; or a running one named by
+`use(url)` (`--endpoint`). A server serves seeded requests one at a time, on one core
+(`ResponseGenerator._is_batchable` is false with a seed; `_serve_single` calls
+`mx.random.seed(seed)`), hence one server per core; unseeded ones it batches together
+(`BatchGenerator`).
+
+Your deployment (`deployment`): a model it already serves, through the top 11 log-probabilities it
+reports after a text prompt (`spec.validator.deployment.TopRow`)."""
 
 from __future__ import annotations
 
@@ -194,9 +197,8 @@ def sampler(**params):
                             seeded=seeded)
 
 
-
 PROMPT = "text"  # its completions take a text prompt (`tokenizer.encode(request.prompt)`), never token ids
-TOP = 11  # the most top_logprobs it reports (`CompletionRequest` validation: max_val=11)
+TOP = 11  # the most top_logprobs it takes (`_validate("top_logprobs", int, min_val=0, max_val=11, ...)`)
 
 
 def deployment(url: str, model: str, **params):

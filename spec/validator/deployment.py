@@ -120,9 +120,10 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
         report.skipped.append(RULED_OUT)
         if top is not None:
             shown = ", ".join(f"{i}: {token}" for token, i in sorted(index.items(), key=lambda kv: kv[1]))
-            report.notes.append(f"partial row: the server reported its top {len(index)} tokens; row position: "
-                                f"token id {{{shown}}}; positions {len(index)} to {outside - 1} stand for the "
-                                f"unreported mass, position {outside} for any other token (probability 0): a draw "
-                                f"there is a token the server did not report, outside the target's support")
+            report.notes.append(f"partial row: the server reported its top {len(index)} tokens; the row's "
+                                f"positions and their token ids: {{{shown}}}; positions {len(index)} to "
+                                f"{outside - 1} stand for the unreported mass, position {outside} for any other "
+                                f"token (probability 0): a draw there is a token the server did not report, "
+                                f"outside the target's support")
         reports.append(report)
     return reports

@@ -1,4 +1,4 @@
-"""`python -m spec.engines.served.guard PARENT_PID COMMAND...`: run a server command and end it
+"""`python spec/engines/served/guard.py PARENT_PID COMMAND...`: run a server command and end it
 (its whole process group) when the process that started it is gone, however that process ended:
 a validation killed with SIGKILL cannot run its own clean-up, and must still leave no server
 behind. The guard leads the process group the server runs in; SIGTERM to it stops the server."""

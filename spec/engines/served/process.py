@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from spec.engines.served.http import EndpointError, request
 
@@ -36,7 +37,8 @@ class Server:
         self.name, self.port = name, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"spec-{name}-", suffix=".log", delete=False)
-        guarded = [sys.executable, "-m", "spec.engines.served.guard", str(os.getpid()), *argv(self.port)]
+        # the guard as a script, not `-m spec...`: it needs none of the project's imports
+        guarded = [sys.executable, str(Path(__file__).with_name("guard.py")), str(os.getpid()), *argv(self.port)]
         self.process = subprocess.Popen(guarded, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True,
                                         env=None if env is None else os.environ | env)

@@ -55,6 +55,13 @@ def test_temperature_before_the_nucleus_depends_on_how_the_rest_is_spread():
     completed(top, MLX(temperature=2.0, top_p=0.5))  # mlx-lm cuts before tempering: decided
 
 
+def test_a_transform_that_can_lift_or_read_the_unreported_tokens_is_refused():
+    """A logit bias on token 3 acts on a token the server may not have reported, whose logit is then
+    unknown."""
+    with pytest.raises(ValueError, match="LogitBias cannot be checked"):
+        completed(_top(ROW), MLX(temperature=1.0, top_k=5, logit_bias={3: 5.0}))
+
+
 def test_a_reported_zero_means_nothing_is_unreported():
     top = TopRow((3, 1, 0, 2), (np.log(0.5), np.log(0.3), np.log(0.2), -1e30))  # token 2: probability 0
     row, index = completed(top, MLX(temperature=1.0))

@@ -15,14 +15,18 @@ server's own numerics for the row (float16 or bfloat16 logits) are taken as give
 that the server samples what it says from the distribution it reports for the prompt.
 
 A server that reports only its top log-probabilities (mlx-lm's server: at most 11) gives a
-`TopRow`. It is checked only where the target cannot depend on the unreported rest of the row:
-the rest's mass (1 minus the reported mass) is laid out two ways, as few tokens each just below the
-least reported one and as thin as a vocabulary of `VOCAB_BOUND` tokens allows, and both must give
-the unreported tokens probability 0 and the reported ones the same probabilities; nor may the
-support reach the least reported token (tokens tied with it may be unreported). A truncation that
-stays inside the reported tokens (top-k below their number, a nucleus or min-p cut inside them,
-greedy) passes that test; plain temperature sampling of a large vocabulary does not, and is refused
-with the reason. A drawn token outside the reported ones is then a definitive failure."""
+`TopRow`, checked only where the target cannot depend on the unreported rest of the row. For
+temperature, top-k, top-p and min-p in any order (other transforms, a logit bias among them, are
+refused here: they can lift an unreported token or read the whole row) the rest enters the target
+only through which tokens are kept, and each of these keeps a prefix of the tokens in order of
+probability: so the support must not reach the least reported token (unreported tokens are no
+larger, and may tie with it), and where a temperature comes before a nucleus the rest's tempered
+mass, which moves the cut, is taken at its two extremes (the rest packed into as few tokens as
+possible just below the least reported one; spread evenly over a vocabulary of `VOCAB_BOUND`
+tokens), which must give the same target. A truncation inside the reported tokens (top-k below
+their number, a nucleus or min-p cut inside them, greedy) passes; plain temperature sampling of a
+large vocabulary does not, and is refused with the reason. A drawn token outside the reported ones
+is then a definitive failure."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spec.target import target
-from spec.transforms import RepetitionPenalty
+from spec.transforms import MinP, RepetitionPenalty, Temperature, TopK, TopP
 from spec.validator.generation import validate_generation
 from spec.validator.report import Report
 
@@ -41,6 +45,7 @@ RULED_OUT = ("only the first token after each prompt is checked: no histories, b
 
 
 VOCAB_BOUND = 2**18  # the most tokens a served vocabulary is assumed to have (Gemma 3's: 262,144)
+PREFIX_RULES = (Temperature, TopK, TopP, MinP)  # each keeps a prefix of the tokens in order of probability
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
     the unreported mass as tokens each below the least reported one, then one token of probability
     0 for anything else) and the row position of each reported token id. ValueError, with the
     reason, where the pipeline's target could depend on how the unreported mass is spread."""
+    if other := [type(step).__name__ for step in pipeline.steps if not isinstance(step, PREFIX_RULES)]:
+        raise ValueError(f"{', '.join(other)} cannot be checked on the top log-probabilities a server reports (only "
+                         f"temperature, top-k, top-p and min-p): validate it on exact rows")
     order = np.argsort(-np.asarray(top.logprobs, dtype=np.float64), kind="stable")
     ids = [int(top.ids[i]) for i in order]
     known = np.asarray(top.logprobs, dtype=np.float64)[order]
@@ -66,11 +74,15 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
     least = float(np.exp(known[-1]))
     rest = max(0.0, 1.0 - float(np.exp(known).sum())) if least > 0 else 0.0  # a reported 0: nothing is unreported
     shown = f"the server reports its top {len(ids)} log-probabilities, {1 - rest:.6g} of the mass"
-    rows = []
-    tails = (min(int(rest // least) + 1, VOCAB_BOUND - len(ids)), VOCAB_BOUND - len(ids)) if rest > 0 else (0, 0)
-    for tail in tails:  # the rest as few tokens just below the least reported one; as many thin ones
-        unreported = np.full(tail, np.log(rest / tail)) if tail else np.zeros(0)
-        rows.append(np.concatenate([known, unreported, [-np.inf]]))
+    room = VOCAB_BOUND - len(ids)
+    packed, spread = np.zeros(0), np.zeros(0)
+    if rest > 0:  # the rest's two extremes: packed into tokens just below the least reported one; spread thin
+        below = least * (1 - 1e-9)
+        full = min(int(rest // below), room - 1)
+        with np.errstate(divide="ignore"):  # an exact fit leaves a remainder of 0
+            packed = np.log(np.r_[np.full(full, below), [rest - full * below]])
+        spread = np.full(room, np.log(rest / room))
+    rows = [np.concatenate([known, tail, [-np.inf]]) for tail in (packed, spread)]
     targets = [target(row, pipeline) for row in rows]
     m = len(ids)
     for t in targets:

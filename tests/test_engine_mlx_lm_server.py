@@ -1,6 +1,7 @@
-"""mlx-lm's server over HTTP (spec/engines/mlx_lm_server.py): a real `mlx_lm.server` process on
-127.0.0.1, started by the tests, serving the table models of spec/tables/llama.py. Also the
-machinery every served engine uses: one-line errors for bad endpoints (exit 2 from the CLI), and
+"""mlx-lm's server over HTTP (spec/engines/mlx_lm_server.py): real `mlx_lm.server` processes (one
+per core, at most two) on 127.0.0.1, started by the tests, serving the table models of
+spec/tables/llama.py, on exact rows and as someone's deployment (its top 11 log-probabilities). Also
+the machinery every served engine uses: one-line errors for bad endpoints (exit 2 from the CLI), and
 the validator catching a broken server, a proxy in front of the real one that drops `top_p` or
 sends every request with the same seed."""
 
@@ -85,8 +86,8 @@ def test_the_server_honours_seed_and_returns_table_tokens(server):
 
 def test_grid_rows_greedy_no_seed_and_the_prompt_cache_deviation(server):
     """Three of the grid's rows at the quick profile (the whole grid is in the README, from a real run:
-    a sampling row takes minutes over HTTP): greedy, no seed (four requests in flight, and new
-    processes, each starting its own server), and the completions loop showing its documented deviation."""
+    a sampling row takes a minute or more over HTTP): greedy, no seed (four requests in flight, and new
+    processes, each starting its own servers), and the completions loop showing its documented deviation."""
     from spec import conformance
     from spec.engines import engines
 

@@ -21,7 +21,7 @@ ROW = np.random.default_rng(0).normal(0, 3, 1_000)  # its top 11 tokens hold 0.6
 
 
 @pytest.mark.parametrize("params", [dict(temperature=0.0), dict(temperature=1.0, top_k=5),
-                                    dict(temperature=0.7, top_p=0.5), dict(temperature=1.0, min_p=0.2)])
+                                    dict(temperature=0.7, top_p=0.3), dict(temperature=1.0, min_p=0.2)])
 def test_a_truncation_inside_the_reported_tokens_is_checked_exactly(params):
     top = _top(ROW)
     row, index = completed(top, MLX(**params))
@@ -55,6 +55,20 @@ def test_temperature_before_the_nucleus_depends_on_how_the_rest_is_spread():
     completed(top, MLX(temperature=2.0, top_p=0.5))  # mlx-lm cuts before tempering: decided
 
 
+def test_a_nucleus_cut_within_rounding_of_a_token_is_refused():
+    """Top-p 0.5 of a row whose top 11 hold 0.61: with the reported mass off by up to ROUNDING the
+    cut can move by a token."""
+    with pytest.raises(ValueError, match="the cut falls too close to a token"):
+        completed(_top(ROW), MLX(temperature=0.7, top_p=0.5))
+
+
+def test_vllms_temperature_min_p_top_p_order_is_refused():
+    """Tokens just above the min-p cut could hold more tempered mass than either extreme."""
+    with pytest.raises(ValueError, match="then min-p or top-k, then top-p"):
+        completed(_top(ROW), presets.PRESETS["vllm"](temperature=4.0, min_p=0.15, top_p=0.25))
+    completed(_top(ROW), presets.PRESETS["vllm"](temperature=0.7, min_p=0.5))  # no nucleus after: decided
+
+
 def test_a_transform_that_can_lift_or_read_the_unreported_tokens_is_refused():
     """A logit bias on token 3 acts on a token the server may not have reported, whose logit is then
     unknown."""
@@ -65,7 +79,7 @@ def test_a_transform_that_can_lift_or_read_the_unreported_tokens_is_refused():
 def test_a_reported_zero_means_nothing_is_unreported():
     top = TopRow((3, 1, 0, 2), (np.log(0.5), np.log(0.3), np.log(0.2), -1e30))  # token 2: probability 0
     row, index = completed(top, MLX(temperature=1.0))
-    assert len(row) == 5 and index == {3: 0, 1: 1, 0: 2, 2: 3}
+    assert index == {3: 0, 1: 1, 0: 2, 2: 3} and row[3] == -1e30 and np.isneginf(row[4:]).all()
 
 
 def test_garbage_top_log_probabilities_are_refused():

@@ -14,7 +14,7 @@ The servers: `SERVERS` per Python process, started on 127.0.0.1 on first use and
 (`spec.engines.served.process`), the requests taking them in turn; or a running one named by
 `use(url)` (`--endpoint`). A server serves seeded requests one at a time, on one core
 (`ResponseGenerator._is_batchable` is false with a seed; `_serve_single` calls
-`mx.random.seed(seed)`), hence one server per core; unseeded ones it batches together
+`mx.random.seed(seed)`), hence one server per core, at most two; unseeded ones it batches together
 (`BatchGenerator`).
 
 Your deployment (`deployment`): a model it already serves, through the top 11 log-probabilities it
@@ -49,18 +49,19 @@ ADAPTER = ("concurrency", "seeded")  # parameters of the adapter, not of a reque
 
 _server: dict = {}  # "urls": the endpoints in use; "processes": the servers this process started
 _starting = threading.Lock()  # the adapter's threads may all ask for the servers at once: one starts them
-_turn = itertools.count()  # requests take the servers in turn
+_turn = itertools.count()  # the next thread's server
+_mine = threading.local()  # each thread keeps to one server, so the requests in flight spread evenly
 ENDPOINT = "SPEC_MLX_LM_SERVER"  # the environment variable `use` sets, so new processes use the same server
-# Seeded requests are served one at a time, on one core (`_serve_single`), so a server of its own per
-# core: a request goes to any of them (a seed gives the same tokens on each; only penalties read the
-# prompt cache, and those configurations draw one token per request)
+# Seeded requests are served one at a time, on one core (`_serve_single`), so a server per core, at most
+# two. Without penalties a seed gives the same tokens on any of them; with penalties each server's own
+# prompt cache changes what they see (the completions row's known deviation), as on one server.
 SERVERS = max(1, min(2, os.cpu_count() or 1))
 BATCH = 16  # unseeded requests in flight per server: it decodes up to 32 of them together (--decode-concurrency)
 
 
 def use(url: str | None):
     """Validate the server at `url` (a running mlx_lm.server on this machine: it must be able to
-    read the table models' directories) instead of starting one; None: start one again."""
+    read the table models' directories) instead of starting this process's own; None: start those again."""
     _server.clear()
     os.environ.pop(ENDPOINT, None)
     if url:
@@ -94,9 +95,11 @@ def urls() -> list[str]:
 
 
 def url() -> str:
-    """The next endpoint in turn (the servers share the requests)."""
+    """The endpoint of this thread (the threads take the servers in turn)."""
     endpoints = urls()
-    return endpoints[next(_turn) % len(endpoints)]
+    if getattr(_mine, "urls", None) is not endpoints:
+        _mine.urls, _mine.url = endpoints, endpoints[next(_turn) % len(endpoints)]
+    return _mine.url
 
 
 def probe(timeout: float = 60.0):
@@ -193,7 +196,7 @@ def sampler(**params):
     shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
     return endpoint_sampler(draw, name=f"{version('mlx-lm')} mlx_lm.server over HTTP ({shown})",
                             reads_history=reads_history, chunk=1 if reads_history else CHUNK,
-                            concurrency=params.get("concurrency", SERVERS * (1 if seeded else BATCH)),
+                            concurrency=params.get("concurrency") or SERVERS * (1 if seeded else BATCH),
                             seeded=seeded)
 
 
@@ -206,7 +209,8 @@ def deployment(url: str, model: str, **params):
     at `url`. next_row(text): a TopRow of the top 11 log-probabilities after the prompt (a greedy
     one-token request with `top_logprobs`: generate_step's `logits - logsumexp(logits)`, after the
     logits processors, none here; the sampler's filters come later). draw(text, seed): one token id,
-    sampled with the request's fields (`logprobs: true` makes the answer carry the drawn token's id)."""
+    sampled with the request's fields and a seed (`logprobs: true` makes the answer carry the drawn
+    token's id); the adapter's `seeded` and `concurrency` do not apply here."""
     from spec.validator.deployment import TopRow
 
     completions = url.rstrip("/") + "/v1/completions"
@@ -218,8 +222,8 @@ def deployment(url: str, model: str, **params):
         except (KeyError, IndexError, TypeError):
             raise EndpointError(f"{completions}: an answer without logprobs.content: {str(answer)[:200]}") from None
 
-    def next_row(prompt):
-        top = ask(prompt, {"temperature": 0.0, "top_logprobs": TOP}).get("top_logprobs") or []
+    def next_row(prompt):  # seeded, so served by `_serve_single` as the draws are (not batched)
+        top = ask(prompt, {"temperature": 0.0, "top_logprobs": TOP, "seed": 0}).get("top_logprobs") or []
         try:
             return TopRow(tuple(int(t["id"]) for t in top), tuple(float(t["logprob"]) for t in top))
         except (KeyError, TypeError, ValueError):

@@ -13,7 +13,7 @@ def mlx_lm_server(temperature: float = 0.0, top_p: float = 1.0, top_k: int = 0, 
                   presence_penalty: float = 0.0, presence_context_size: int = 20,
                   frequency_penalty: float = 0.0, frequency_context_size: int = 20,
                   xtc_probability: float = 0.0, xtc_threshold: float = 0.1, logit_bias: dict | None = None, *,
-                  xtc_special_tokens: list[int] | None = None, concurrency: int = 1,
+                  xtc_special_tokens: list[int] | None = None, concurrency: int | None = None,
                   seeded: bool = True) -> Pipeline:
     """mlx-lm 0.32.2 mlx_lm/server.py: `APIHandler.do_POST` reads the request's fields with the
     server's own defaults (temperature, top_p, top_k, min_p from its command line: --temp 0.0,
@@ -27,8 +27,10 @@ def mlx_lm_server(temperature: float = 0.0, top_p: float = 1.0, top_k: int = 0, 
     of `spec.tables.llama` none of them is a row token, so the default here is none).
     The server also checks types: xtc_probability and xtc_threshold must be JSON floats (0 is refused,
     0.0 is not), top_k an integer. concurrency (requests in flight at once) and seeded (whether each
-    request carries a seed) are the adapter's, not sampling parameters."""
-    _check("concurrency", concurrency, int, lambda n: n >= 1, "an integer >= 1")
+    request carries a seed) are the adapter's, not sampling parameters (concurrency None: the
+    adapter's default)."""
+    if concurrency is not None:
+        _check("concurrency", concurrency, int, lambda n: n >= 1, "an integer >= 1")
     if not isinstance(seeded, bool):
         raise InvalidParameter("seeded", seeded, "True or False")
     temperature = _check("temperature", temperature, float, lambda t: _finite(t) and t >= 0,

@@ -316,7 +316,8 @@ def _served(endpoints, preset: str, capability: str, flag: str, does: str, given
 
 
 def deployment(args, endpoints) -> int:
-    """--endpoint URL --model NAME --prompt IDS: the served model's own rows (spec.validator.deployment)."""
+    """--endpoint URL --model NAME --prompt IDS (or --prompt-text TEXT): the served model's own rows
+    (spec.validator.deployment)."""
     from spec.validator.deployment import validate_deployment
 
     preset = presets.canonical(args.preset)

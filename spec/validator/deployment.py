@@ -15,18 +15,19 @@ server's own numerics for the row (float16 or bfloat16 logits) are taken as give
 that the server samples what it says from the distribution it reports for the prompt.
 
 A server that reports only its top log-probabilities (mlx-lm's server: at most 11) gives a
-`TopRow`, checked only where the target cannot depend on the unreported rest of the row. For
-temperature, top-k, top-p and min-p in any order (other transforms, a logit bias among them, are
-refused here: they can lift an unreported token or read the whole row) the rest enters the target
-only through which tokens are kept, and each of these keeps a prefix of the tokens in order of
-probability: so the support must not reach the least reported token (unreported tokens are no
-larger, and may tie with it), and where a temperature comes before a nucleus the rest's tempered
-mass, which moves the cut, is taken at its two extremes (the rest packed into as few tokens as
-possible just below the least reported one; spread evenly over a vocabulary of `VOCAB_BOUND`
-tokens), which must give the same target. A truncation inside the reported tokens (top-k below
-their number, a nucleus or min-p cut inside them, greedy) passes; plain temperature sampling of a
-large vocabulary does not, and is refused with the reason. A drawn token outside the reported ones
-is then a definitive failure."""
+`TopRow`, checked only where the target cannot depend on the unreported rest of the row. Only
+temperature, top-k, top-p and min-p are allowed here (a logit bias can lift a token the server did
+not report), and each keeps a prefix of the tokens in order of probability: so the support must not
+reach the least reported token (unreported tokens are no larger, and may tie with it). The rest then
+matters only through the total a nucleus cut is measured against: untempered, that total is 1 minus
+the reported mass, which rounding of the reported values blurs, so it is taken at both ends of a
+band of `ROUNDING`; after a temperature, it is the rest's tempered mass, which lies between the rest
+packed into tokens just below the least reported one and the rest spread over `VOCAB_BOUND` tokens.
+Every one of those rows must give the same target. A temperature followed by min-p or top-k and then
+a nucleus (vLLM's order with all three) is refused: tokens just above the min-p cut could hold more
+tempered mass than either extreme. A truncation inside the reported tokens (top-k below their
+number, a nucleus or min-p cut inside them, greedy) passes; plain temperature sampling does not, and
+is refused with the reason. A drawn token outside the reported ones is then a definitive failure."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ RULED_OUT = ("only the first token after each prompt is checked: no histories, b
              "or coupling; the rows are the server's own log-probabilities (a shift of its logits), taken as given")
 
 
-VOCAB_BOUND = 2**18  # the most tokens a served vocabulary is assumed to have (Gemma 3's: 262,144)
+VOCAB_BOUND = 2**19  # the most tokens a served vocabulary is assumed to have (token ids at or above it are refused)
+ROUNDING = 0.05  # how far the reported mass may be off 1 minus the rest (bfloat16 log-probabilities: a few %)
 PREFIX_RULES = (Temperature, TopK, TopP, MinP)  # each keeps a prefix of the tokens in order of probability
 
 
@@ -57,45 +59,62 @@ class TopRow:
     logprobs: tuple[float, ...]
 
 
-def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
-    """(row, index): a whole row standing for `top` (its tokens by decreasing log-probability, then
-    the unreported mass as tokens each below the least reported one, then one token of probability
-    0 for anything else) and the row position of each reported token id. ValueError, with the
-    reason, where the pipeline's target could depend on how the unreported mass is spread."""
+def _refuse_order(pipeline):
+    """ValueError for a pipeline whose target on a partial row cannot be decided (see the module docstring)."""
     if other := [type(step).__name__ for step in pipeline.steps if not isinstance(step, PREFIX_RULES)]:
         raise ValueError(f"{', '.join(other)} cannot be checked on the top log-probabilities a server reports (only "
                          f"temperature, top-k, top-p and min-p): validate it on exact rows")
+    kinds = [type(step) for step in pipeline.steps]
+    if Temperature in kinds and TopP in kinds[kinds.index(Temperature):]:
+        between = kinds[kinds.index(Temperature) + 1:len(kinds) - kinds[::-1].index(TopP) - 1]
+        if MinP in between or TopK in between:
+            raise ValueError("a temperature, then min-p or top-k, then top-p cannot be checked on the top "
+                             "log-probabilities a server reports (the unreported tokens' share of the nucleus has no "
+                             "bound): validate it on exact rows, or with one of min-p, top-k, top-p")
+
+
+def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
+    """(row, index): a whole row standing for `top` (its tokens by decreasing log-probability, then
+    the unreported mass as tokens each below the least reported one, then tokens of probability 0,
+    the last standing for anything else) and the row position of each reported token id.
+    ValueError, with the reason, where the pipeline's target could depend on what is unreported."""
+    _refuse_order(pipeline)
     order = np.argsort(-np.asarray(top.logprobs, dtype=np.float64), kind="stable")
     ids = [int(top.ids[i]) for i in order]
     known = np.asarray(top.logprobs, dtype=np.float64)[order]
-    if len(set(ids)) != len(ids) or not np.isfinite(known).all() or known.max() > 1e-6:
+    if len(set(ids)) != len(ids) or not np.isfinite(known).all() or known.max() > 1e-6 or min(ids) < 0:
         raise ValueError(f"the server's top log-probabilities are not distinct tokens with finite values <= 0: "
                          f"{dict(zip(top.ids, top.logprobs, strict=False))}")
-    least = float(np.exp(known[-1]))
-    rest = max(0.0, 1.0 - float(np.exp(known).sum())) if least > 0 else 0.0  # a reported 0: nothing is unreported
-    shown = f"the server reports its top {len(ids)} log-probabilities, {1 - rest:.6g} of the mass"
-    room = VOCAB_BOUND - len(ids)
-    packed, spread = np.zeros(0), np.zeros(0)
-    if rest > 0:  # the rest's two extremes: packed into tokens just below the least reported one; spread thin
-        below = least * (1 - 1e-9)
-        full = min(int(rest // below), room - 1)
-        with np.errstate(divide="ignore"):  # an exact fit leaves a remainder of 0
-            packed = np.log(np.r_[np.full(full, below), [rest - full * below]])
-        spread = np.full(room, np.log(rest / room))
-    rows = [np.concatenate([known, tail, [-np.inf]]) for tail in (packed, spread)]
+    if max(ids) >= VOCAB_BOUND:
+        raise ValueError(f"token id {max(ids)} is beyond the {VOCAB_BOUND:,} tokens this mode assumes a vocabulary has")
+    m, least = len(ids), float(np.exp(known[-1]))
+    estimate = 1.0 - float(np.exp(known).sum())
+    shown = f"the server reports its top {m} log-probabilities, {1 - max(estimate, 0):.6g} of the mass"
+    rows = []
+    if least == 0:  # a reported probability 0: nothing larger is unreported
+        rows.append(np.concatenate([known, np.full(VOCAB_BOUND - m, -np.inf)]))
+    else:
+        room = VOCAB_BOUND - m - 1
+        for rest in (max(estimate - ROUNDING, 1e-12), max(estimate + ROUNDING, 2e-12)):
+            below = least * (1 - 1e-9)
+            full = min(int(rest // below), room - 1)
+            with np.errstate(divide="ignore"):  # an exact fit leaves a remainder of 0
+                packed = np.log(np.r_[np.full(full, below), [rest - full * below]])
+            rows.append(np.concatenate([known, packed, np.full(room - len(packed) + 1, -np.inf)]))
+            rows.append(np.concatenate([known, np.full(room, np.log(rest / room)), [-np.inf]]))
     targets = [target(row, pipeline) for row in rows]
-    m = len(ids)
     for t in targets:
         probs, boundary = np.asarray(t.probs), np.asarray(t.boundary)
         if probs[m:].any() or boundary[m:].any():
             raise ValueError(f"{shown}, and under these settings the rest of the row can be drawn: its target depends "
                              f"on what the server does not report (a truncation to fewer tokens, or a prompt whose "
                              f"next token is more certain, can be checked)")
-        if rest > 0 and (probs[:m][known == known[-1]].any() or boundary[:m][known == known[-1]].any()):
+        if least > 0 and (probs[:m][known == known[-1]].any() or boundary[:m][known == known[-1]].any()):
             raise ValueError(f"{shown}, and under these settings the least of them can be drawn: unreported tokens "
                              f"may tie with it (a truncation to fewer tokens can be checked)")
-    if not np.allclose(targets[0].probs[:m], targets[1].probs[:m], rtol=0, atol=1e-12):
-        raise ValueError(f"{shown}, and under these settings their probabilities depend on how the rest is spread")
+    if any(not np.allclose(t.probs[:m], targets[0].probs[:m], rtol=0, atol=1e-12) for t in targets[1:]):
+        raise ValueError(f"{shown}, and under these settings their probabilities depend on the unreported rest (or "
+                         f"on the rounding of the reported values): the cut falls too close to a token")
     return rows[0], {token: i for i, token in enumerate(ids)}
 
 
@@ -110,17 +129,18 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
     if any(isinstance(s, RepetitionPenalty) for s in pipeline.steps):
         raise ValueError("the repetition penalty is not shift-invariant (penalty-shift), so it cannot be checked "
                          "on log-probabilities: validate it on exact rows")
-    reports = []
+    cases = []  # every prompt's row first: a prompt that cannot be checked is refused before any draw
     for prompt in prompts:
-        tokens = [] if isinstance(prompt, str) else list(prompt)  # what the report shows as the prompt
-        row, index, top = next_row(prompt), None, None
+        row, index = next_row(prompt), None
         if isinstance(row, TopRow):
-            top = row
             try:
-                row, index = completed(top, pipeline)
+                row, index = completed(row, pipeline)
             except ValueError as e:
                 raise ValueError(f"prompt {prompt!r}: {e}") from None
-        row = np.asarray(row, dtype=np.float64)
+        cases.append((prompt, np.asarray(row, dtype=np.float64), index))
+    reports = []
+    for prompt, row, index in cases:
+        tokens = [] if isinstance(prompt, str) else list(prompt)  # what the report shows as the prompt
         outside = len(row) - 1  # a token the server did not report: the last, probability-0 token of the row
 
         def loop(p, s, prompt=prompt, index=index, outside=outside):
@@ -130,12 +150,11 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
         report = validate_generation(loop, lambda t, row=row: row, tokens, pipeline, steps=1,
                                      yields="none", profile=profile, alpha=alpha / len(prompts), seed=seed)
         report.skipped.append(RULED_OUT)
-        if top is not None:
+        if index is not None:
             shown = ", ".join(f"{i}: {token}" for token, i in sorted(index.items(), key=lambda kv: kv[1]))
             report.notes.append(f"partial row: the server reported its top {len(index)} tokens; the row's "
-                                f"positions and their token ids: {{{shown}}}; positions {len(index)} to "
-                                f"{outside - 1} stand for the unreported mass, position {outside} for any other "
-                                f"token (probability 0): a draw there is a token the server did not report, "
-                                f"outside the target's support")
+                                f"positions and their token ids: {{{shown}}}; the positions after them stand for "
+                                f"the unreported mass, the last ({outside}) for any other token (probability 0): "
+                                f"a draw there is a token the server did not report, outside the target's support")
         reports.append(report)
     return reports

@@ -38,8 +38,9 @@ def request_seed(key: int | None, first: int) -> int | None:
 
 def plan(rows: np.ndarray, histories: list[tuple] | None, chunk: int, spread: int = 1) -> list[tuple[list[int], tuple]]:
     """[(row indices drawn by one request, history)]: in a large call without histories the copies
-    of each row in requests of at most `chunk`, as many as a multiple of `spread` (the requests in
-    flight: equal shares keep every one busy to the end), else one request per row."""
+    of each row in requests of at most `chunk`, in nearly equal shares, at least `spread` of them
+    where the copies allow (the requests in flight: every one stays busy to the end), else one
+    request per row."""
     if histories is not None or rows.shape[0] <= SINGLE:
         return [([b], histories[b] if histories is not None else ()) for b in range(rows.shape[0])]
     groups: dict[bytes, list[int]] = {}

@@ -23,6 +23,7 @@ from spec.engines import mlx_lm_server as served  # noqa: E402
 from spec.engines.served.endpoint import SINGLE, plan, request_seed  # noqa: E402
 from spec.engines.served.http import EndpointError, request  # noqa: E402
 from spec.engines.served.process import RUNNING  # noqa: E402
+from spec.numerics import log_softmax  # noqa: E402
 from spec.tables import llama  # noqa: E402
 from spec.validator import validate  # noqa: E402
 
@@ -195,8 +196,7 @@ def test_your_deployment_through_the_top_11_log_probabilities(server, tmp_path):
     next_row, draw = served.deployment(server, model, **params)
     top = next_row(prompt)
     assert isinstance(top, TopRow) and len(top.ids) == served.TOP and {4, 9, 17, 23} <= set(top.ids)
-    log_softmax = row.astype(np.float64) - np.log(np.exp(row.astype(np.float64)).sum())
-    assert np.allclose(log_softmax[list(top.ids)], top.logprobs, atol=1e-5)
+    assert np.allclose(log_softmax(row.astype(np.float64))[list(top.ids)], top.logprobs, atol=1e-5)
     pipeline = presets.PRESETS["mlx_lm_server"](**params)
     [good] = validate_deployment(next_row, draw, [prompt], pipeline, profile="quick", alpha=ALPHA_RUN)
     assert good.passed and any(n.startswith("partial row") for n in good.notes), str(good)

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from spec import presets
+from spec.numerics import log_softmax
 from spec.validator.deployment import TopRow, completed
 
 MLX = presets.PRESETS["mlx_lm_server"]
 
 
 def _top(logits, m=11):
-    lp = logits - np.log(np.exp(logits).sum())
+    lp = log_softmax(logits)
     top = np.argsort(-lp)[:m]
     return TopRow(tuple(int(i) for i in top), tuple(float(np.float32(lp[i])) for i in top))
 

@@ -225,19 +225,21 @@ def deployment(url: str, model: str, **params):
     def next_row(prompt):  # seeded, so served by `_serve_single` as the draws are (not batched)
         top = ask(prompt, {"temperature": 0.0, "top_logprobs": TOP, "seed": 0}).get("top_logprobs") or []
         try:
-            return TopRow(tuple(int(t["id"]) for t in top), tuple(float(t["logprob"]) for t in top))
+            row = TopRow(tuple(int(t["id"]) for t in top), tuple(float(t["logprob"]) for t in top))
         except (KeyError, TypeError, ValueError):
-            raise EndpointError(f"{completions}: top_logprobs without ids: {str(top)[:200]}") from None
+            row = None
+        if not row or not row.ids:
+            raise EndpointError(f"{completions}: no top_logprobs with token ids in the answer: {str(top)[:200]}")
+        return row
 
-    def draw(prompt, seed):
-        fields = body(params, model, [], 1, int(seed) % 2**31)
-        fields.pop("prompt")
-        token = ask(prompt, fields).get("id")
+    def draw(prompt, seed):  # ask() puts the text prompt in place of body()'s token prompt
+        token = ask(prompt, body(params, model, [], 1, int(seed) % 2**31)).get("id")
         if not isinstance(token, int):
             raise EndpointError(f"{completions}: an answer without the drawn token's id")
         return token
 
     return next_row, draw
+
 
 # The generation-loop table: after token t the logits are row t % ROWS, so the second token's row
 # depends on the first: penalties then act across a real multi-token prompt and output.

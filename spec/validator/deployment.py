@@ -94,9 +94,8 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
     if least == 0:  # a reported probability 0: nothing larger is unreported
         rows.append(np.concatenate([known, np.full(VOCAB_BOUND - m, -np.inf)]))
     else:
-        room = VOCAB_BOUND - m - 1
+        room, below = VOCAB_BOUND - m - 1, least * (1 - 1e-9)
         for rest in (max(estimate - ROUNDING, 1e-12), max(estimate + ROUNDING, 2e-12)):
-            below = least * (1 - 1e-9)
             full = min(int(rest // below), room - 1)
             with np.errstate(divide="ignore"):  # an exact fit leaves a remainder of 0
                 packed = np.log(np.r_[np.full(full, below), [rest - full * below]])

@@ -39,15 +39,17 @@ def server():
         assert not process.alive() and process not in RUNNING
 
 
+@pytest.mark.parametrize("nope", [False, True])
 @pytest.mark.parametrize("vocab", [5, 151_936])
-def test_the_table_model_gives_each_row_bit_for_bit_through_mlx_lm(tmp_path, vocab):
+def test_the_table_model_gives_each_row_bit_for_bit_through_mlx_lm(tmp_path, vocab, nope):
     import mlx.core as mx
     from mlx_lm import load
 
     table = np.random.default_rng(vocab).normal(0, 4, (3, vocab)).astype(np.float32)
     table[1, :2] = -np.inf
-    llama.write(table, tmp_path)
+    llama.write(table, tmp_path, nope=nope)
     model, tokenizer = load(str(tmp_path))
+    assert type(model).__module__.endswith("smollm3" if nope else "llama")
     prompt = tokenizer.encode(llama.prompt_text([2, 0, 1]))
     assert prompt == [vocab, 2, 0, 1]
     logits = np.array(model(mx.array(prompt)[None])[0].astype(mx.float32))

@@ -241,6 +241,56 @@ def sampler(temperature: float | None = None, top_k: int | None = None, top_p: f
     return inner
 
 
+PROMPT = "text"  # its completions take a text prompt (`prompt` is a string)
+ROUNDING = 1e-4  # its log-probabilities are float32 (`Llama.logits_to_logprobs`): their mass is 1 within ~1e-6
+
+
+def deployment(url: str, model: str, **params):
+    """(next_row, draw) for `spec.validator.deployment` on a llama-cpp-python server already serving
+    `model` at `url` (started with `--logits_all true`: its logprobs need it). Its answers carry no
+    token ids: `top_logprobs` maps each token's text to its log-probability, and asked for more
+    than the vocabulary (`logprobs` = VOCAB_BOUND) it lists every token of the model's
+    log-softmax (llama_cpp/llama.py `Llama._create_completion`, 0.3.36: the raw scores, before the
+    sampler chain), but tokens whose texts coincide keep one value (bytes that are not UTF-8 on
+    their own decode to ""). So next_row(text) is a whole TopRow over the texts, numbered in the
+    order the server lists them, and draw(text, seed) returns the number of the drawn token's text
+    (`logprobs: 0` makes the answer carry it and its log-probability), or -1 when that value is
+    not its text's (another token with the same text: one the server did not report)."""
+    from spec.validator.deployment import MATCH, VOCAB_BOUND, TopRow
+
+    completions = url.rstrip("/") + "/v1/completions"
+    fields = _fields({k: v for k, v in params.items() if v is not None})
+    if fields.get("min_tokens"):  # it bans the model's end token, which the spec's pipeline does not see
+        raise ValueError("min_tokens > 0 bans the model's end-of-sequence token, which this mode cannot see: "
+                         "validate it on exact rows")
+    texts: dict[str, dict[str, tuple[int, float]]] = {}  # prompt -> {token text: (its number, log-probability)}
+
+    def ask(prompt, body):
+        answer = request(completions, body | {"model": model, "prompt": prompt, "max_tokens": 1})
+        try:
+            logprobs = answer["choices"][0]["logprobs"]
+            return logprobs["tokens"][0], float(logprobs["token_logprobs"][0]), dict(logprobs["top_logprobs"][0])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise EndpointError(f"{completions}: an answer without logprobs (the server must run with --logits_all "
+                                f"true): {str(answer)[:200]}") from None
+
+    def next_row(prompt):
+        _, _, top = ask(prompt, {"temperature": 0.0, "logprobs": VOCAB_BOUND, "seed": 0})
+        try:
+            texts[prompt] = {text: (i, float(value)) for i, (text, value) in enumerate(top.items())}
+        except (TypeError, ValueError):
+            raise EndpointError(f"{completions}: top_logprobs are not numbers: {str(top)[:200]}") from None
+        values = tuple(value for _, value in texts[prompt].values())
+        return TopRow(tuple(range(len(values))), values, whole=True, rounding=ROUNDING)
+
+    def draw(prompt, seed):
+        text, logprob, _ = ask(prompt, fields | {"seed": int(seed) % SEEDS, "logprobs": 0})
+        number, reported = texts[prompt].get(text, (-1, None))
+        return number if reported is not None and abs(reported - logprob) <= MATCH else -1
+
+    return next_row, draw
+
+
 def table_llm(vocab: int = 8, seed: int = 2) -> np.ndarray:
     """A square logits table standing for a small model: after token t, row t."""
     return np.random.default_rng(seed).normal(0.0, 1.5, (vocab, vocab)).astype(np.float32)

@@ -136,7 +136,7 @@ class Models:
                 final = scratch() / name
                 if not final.exists():
                     partial = Path(tempfile.mkdtemp(prefix=name, dir=scratch()))
-                    llama.write(row[None], partial, rows_of=np.zeros(row.size + len(llama.EXTRA), dtype=int))
+                    llama.write(row[None], partial, rows_of=np.zeros(row.size + len(llama.EXTRA), dtype=int), nope=True)
                     partial.rename(final)
                 self.dirs[key] = final
                 while len(self.dirs) > self.keep:
@@ -252,7 +252,7 @@ def generation(name: str, **params):
     table = rng.normal(0, 2, (ROWS, LOOP_VOCAB))
     directory = scratch() / "mlx-lm-server-loop"
     if not directory.exists():
-        llama.write(table, directory, rows_of=np.arange(LOOP_VOCAB + len(llama.EXTRA)) % ROWS)
+        llama.write(table, directory, rows_of=np.arange(LOOP_VOCAB + len(llama.EXTRA)) % ROWS, nope=True)
     table32 = table.astype(np.float32).astype(np.float64)
 
     def loop(prompt, seed):

@@ -328,8 +328,8 @@ def deployment(args, endpoints) -> int:
         raise Usage(f"--preset {args.preset} takes its prompts as {kind}")
     params = presets.engine_params(preset, **given_params(args)) | engine_only(preset, args.param)
     pipeline = presets.PRESETS[preset](**params)
-    next_row, draw = module.deployment(args.endpoint, args.model, **params)
     try:
+        next_row, draw = module.deployment(args.endpoint, args.model, **params)
         next_row(args.prompt[0])  # one line, exit 2, for an endpoint that cannot give the rows
     except Exception as e:  # noqa: BLE001
         raise Usage(f"--endpoint {args.endpoint}: {e}") from None

@@ -27,7 +27,13 @@ Every one of those rows must give the same target. A temperature followed by min
 a nucleus (vLLM's order with all three) is refused: tokens just above the min-p cut could hold more
 tempered mass than either extreme. A truncation inside the reported tokens (top-k below their
 number, a nucleus or min-p cut inside them, greedy) passes; plain temperature sampling does not, and
-is refused with the reason. A drawn token outside the reported ones is then a definitive failure."""
+is refused with the reason. A drawn token outside the reported ones is then a definitive failure.
+
+A server that reports every token but keys them by text (llama-cpp-python: tokens whose texts
+coincide, such as byte pieces that are not UTF-8 on their own, keep one value) gives a `whole`
+TopRow: the unreported tokens are then not below the reported ones but anywhere, each holding at
+most the unreported mass, so they are laid out as one token of that mass (the most it can take
+after a temperature) or spread thin, and no reported token that small may be in the support."""
 
 from __future__ import annotations
 
@@ -48,20 +54,32 @@ RULED_OUT = ("only the first token after each prompt is checked: no histories, b
 VOCAB_BOUND = 2**19  # the most tokens a served vocabulary is assumed to have (token ids at or above it are refused)
 ROUNDING = 0.05  # how far the reported mass may be off 1 minus the rest (bfloat16 log-probabilities: a few %)
 PREFIX_RULES = (Temperature, TopK, TopP, MinP)  # each keeps a prefix of the tokens in order of probability
+MATCH = 1e-3  # a drawn token is its text's reported token only if their log-probabilities agree this closely
 
 
 @dataclass(frozen=True)
 class TopRow:
     """What a server reports after a prompt when it cannot give the whole row: the log-probabilities
-    of its top tokens (over the whole vocabulary), by token id."""
+    of its top tokens (over the whole vocabulary), by token id. whole: it was asked for every token,
+    but tokens sharing an id kept one value (ids stand for texts): a drawn token is that id only if
+    its own log-probability is within MATCH of the reported one. rounding: how far the reported mass
+    may be off 1 minus the unreported rest."""
 
     ids: tuple[int, ...]
     logprobs: tuple[float, ...]
+    whole: bool = False
+    rounding: float = ROUNDING
+
+
+def _idle(step) -> bool:
+    """A penalty that counts the output alone acts on nothing at the first token after a prompt."""
+    return getattr(step, "counts", None) == "output"
 
 
 def _refuse_order(pipeline):
     """ValueError for a pipeline whose target on a partial row cannot be decided (see the module docstring)."""
-    if other := [type(step).__name__ for step in pipeline.steps if not isinstance(step, PREFIX_RULES)]:
+    if other := [type(step).__name__ for step in pipeline.steps
+                 if not isinstance(step, PREFIX_RULES) and not _idle(step)]:
         raise ValueError(f"{', '.join(other)} cannot be checked on the top log-probabilities a server reports (only "
                          f"temperature, top-k, top-p and min-p): validate it on exact rows")
     kinds = [type(step) for step in pipeline.steps]
@@ -89,13 +107,17 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
         raise ValueError(f"token id {max(ids)} is beyond the {VOCAB_BOUND:,} tokens this mode assumes a vocabulary has")
     m, least = len(ids), float(np.exp(known[-1]))
     estimate = 1.0 - float(np.exp(known).sum())
-    shown = f"the server reports its top {m} log-probabilities, {1 - max(estimate, 0):.6g} of the mass"
+    rests = (max(estimate - top.rounding, 1e-12), max(estimate + top.rounding, 2e-12))
+    shown = (f"the server reports {m} token texts, {1 - max(estimate, 0):.6g} of the mass (tokens sharing a text "
+             f"keep one value)" if top.whole else
+             f"the server reports its top {m} log-probabilities, {1 - max(estimate, 0):.6g} of the mass")
     rows = []
-    if least == 0:  # a reported probability 0: nothing larger is unreported
+    if least == 0 and not top.whole:  # a reported probability 0: nothing larger is unreported
         rows.append(np.concatenate([known, np.full(VOCAB_BOUND - m, -np.inf)]))
     else:
-        room, below = VOCAB_BOUND - m - 1, least * (1 - 1e-9)
-        for rest in (max(estimate - ROUNDING, 1e-12), max(estimate + ROUNDING, 2e-12)):
+        room = VOCAB_BOUND - m - 1
+        for rest in rests:
+            below = rest if top.whole else least * (1 - 1e-9)  # the most one unreported token can hold
             full = min(int(rest // below), room - 1)
             with np.errstate(divide="ignore"):  # an exact fit leaves a remainder of 0
                 packed = np.log(np.r_[np.full(full, below), [rest - full * below]])
@@ -108,9 +130,15 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
             raise ValueError(f"{shown}, and under these settings the rest of the row can be drawn: its target depends "
                              f"on what the server does not report (a truncation to fewer tokens, or a prompt whose "
                              f"next token is more certain, can be checked)")
-        if least > 0 and (probs[:m][known == known[-1]].any() or boundary[:m][known == known[-1]].any()):
-            raise ValueError(f"{shown}, and under these settings the least of them can be drawn: unreported tokens "
-                             f"may tie with it (a truncation to fewer tokens can be checked)")
+        # reported tokens an unreported one may reach: those tied with the least (top-k), or for a whole row
+        # any as small as the rest (with MATCH's margin: a drawn token is matched to its text by value)
+        small = np.exp(known) <= rests[1] * np.exp(2 * MATCH) if top.whole else known == known[-1]
+        if (least > 0 or top.whole) and (probs[:m][small].any() or boundary[:m][small].any()):
+            raise ValueError(f"{shown}, and under these settings " + (
+                "a token as small as the unreported rest can be drawn: an unreported token may be as large "
+                "(a truncation to fewer tokens can be checked)" if top.whole else
+                "the least of them can be drawn: unreported tokens may tie with it (a truncation to fewer tokens "
+                "can be checked)"))
     if any(not np.allclose(t.probs[:m], targets[0].probs[:m], rtol=0, atol=1e-12) for t in targets[1:]):
         raise ValueError(f"{shown}, and under these settings their probabilities depend on the unreported rest (or "
                          f"on the rounding of the reported values): the cut falls too close to a token")
@@ -125,7 +153,7 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
     prompt, the run's alpha split evenly over them."""
     if not prompts:
         raise ValueError("give at least one prompt")
-    if any(isinstance(s, RepetitionPenalty) for s in pipeline.steps):
+    if any(isinstance(s, RepetitionPenalty) and not _idle(s) for s in pipeline.steps):
         raise ValueError("the repetition penalty is not shift-invariant (penalty-shift), so it cannot be checked "
                          "on log-probabilities: validate it on exact rows")
     cases = []  # every prompt's row first: a prompt that cannot be checked is refused before any draw

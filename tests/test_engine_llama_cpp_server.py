@@ -114,3 +114,49 @@ def test_the_conformance_grid_of_the_llama_cpp_python_server(registered):
     """Minutes at the quick profile (its defaults row sends a request per draw: repeat_penalty 1.1 acts
     within a completion), so it is marked slow."""
     run_grid("llama-cpp-python-server", "llama-cpp-python 0.3.")
+
+
+# --- your deployment: a model the server already serves, every token's log-probability by text ----
+
+def _deployed():
+    """A table model standing for someone's model (after "t0" the row below, whose nucleus at top-p
+    0.9 is 4 tokens), in one of the server's slots; its 256 byte tokens and <unk>, <s>, </s> (logit
+    -1e30) include 128 + 3 that decode to "": one text for 131 tokens, as in a real vocabulary."""
+    row = np.random.default_rng(3).normal(0, 1, 40).astype(np.float32)
+    row[[4, 9, 17, 23]] = np.float32([6.0, 5.6, 5.2, 4.8])
+    endpoint = server.endpoint()
+    alias = endpoint.prepare({"deployed": functools.partial(server.table_model, table=row[None])})["deployed"]
+    return row, endpoint.server.url, alias
+
+
+def test_your_deployment_through_every_tokens_log_probability_by_text():
+    """Its defaults (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8, and repeat_penalty 1.1,
+    which counts generated tokens only: nothing at the first) conform; at top-p 0.9 with top-k and
+    min-p off, a proxy that drops top_p (so the server's 0.95 acts) draws a fifth token, outside
+    the nucleus of 4 (about 12 times in 4,000 draws), a definitive failure."""
+    from proxy import Proxy
+
+    from spec.numerics import log_softmax
+    from spec.validator.deployment import TopRow, validate_deployment
+
+    row, url, alias = _deployed()
+    next_row, draw = server.deployment(url, alias)
+    top = next_row("t0")
+    assert isinstance(top, TopRow) and top.whole and len(top.ids) < 40 + 256 + 3  # the texts, not the tokens
+    texts = {f"t{i}": v for i, v in enumerate(log_softmax(row.astype(np.float64)))}
+    answer = request(url + "/v1/completions", {"model": alias, "prompt": "t0", "max_tokens": 1, "temperature": 0.0,
+                                               "logprobs": 1000})
+    reported = dict(zip(answer["choices"][0]["logprobs"]["top_logprobs"][0], top.logprobs, strict=True))
+    assert all(abs(reported[t] - v) < 1e-5 for t, v in texts.items()) and "" in reported
+    [good] = validate_deployment(next_row, draw, ["t0"], llama_cpp_server(), profile="quick", alpha=ALPHA_RUN)
+    assert good.passed and any(n.startswith("partial row") for n in good.notes), str(good)
+    params = dict(temperature=0.7, top_p=0.9, top_k=0, min_p=0.0)
+    proxy = Proxy(url, change=lambda body: {k: v for k, v in body.items() if k != "top_p"})
+    try:
+        through_proxy, drops_top_p = server.deployment(proxy.url, alias, **params)
+        [bad] = validate_deployment(through_proxy, drops_top_p, ["t0"], llama_cpp_server(**params), profile="quick",
+                                    alpha=1e-6)
+    finally:
+        proxy.close()
+    assert not bad.passed and "support" in bad.failures[0].check, str(bad)
+

@@ -5,15 +5,14 @@ the machinery every served engine uses: one-line errors for bad endpoints (exit 
 the validator catching a broken server, a proxy in front of the real one that drops `top_p` or
 sends every request with the same seed."""
 
-import http.server
 import json
 import os
 import socket
-import threading
 import urllib.request
 
 import numpy as np
 import pytest
+from proxy import Proxy
 from validating import ALPHA_RUN, run_cli
 
 pytest.importorskip("mlx_lm")
@@ -104,40 +103,6 @@ def test_grid_rows_greedy_no_seed_and_the_prompt_cache_deviation(server):
 
 
 # --- a broken server: a proxy in front of the real one ------------------------------------------
-
-class Proxy:
-    """An HTTP proxy on 127.0.0.1 that rewrites each request body with `change` before passing it on
-    (or answers with `reply` itself)."""
-
-    def __init__(self, upstream: str, change=lambda body: body, reply=None):
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if reply is not None:
-                    status, answer = reply(body)
-                else:
-                    status, answer = 200, request(outer.upstream + self.path, change(body))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.upstream = upstream
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 def _validate_through(proxy: Proxy, **params):
     """The validator's quick profile on the server behind `proxy`; the module's server is kept."""

@@ -80,10 +80,66 @@ def test_a_transform_that_can_lift_or_read_the_unreported_tokens_is_refused():
 def test_a_reported_zero_means_nothing_is_unreported():
     top = TopRow((3, 1, 0, 2), (np.log(0.5), np.log(0.3), np.log(0.2), -1e30))  # token 2: probability 0
     row, index = completed(top, MLX(temperature=1.0))
-    assert index == {3: 0, 1: 1, 0: 2, 2: 3} and row[3] == -1e30 and np.isneginf(row[4:]).all()
+    assert index == {3: 0, 1: 1, 0: 2, 2: 3} and np.isneginf(row[3:]).all()  # -1e30 stands for -inf
 
 
 def test_garbage_top_log_probabilities_are_refused():
     for bad in (TopRow((1, 1), (-0.1, -0.2)), TopRow((1, 2), (float("nan"), -1.0)), TopRow((1,), (0.5,))):
         with pytest.raises(ValueError, match="distinct tokens"):
             completed(bad, MLX(temperature=1.0))
+
+
+LLAMA_SERVER = presets.PRESETS["llama_cpp_server"]
+
+
+def _whole(logits, merged=()):
+    """A whole row keyed by text, as llama-cpp-python reports it: every token, but the tokens in
+    `merged` share one text, which keeps the last (smallest) value listed; numbered in list order."""
+    lp = log_softmax(logits)
+    order = [int(i) for i in np.argsort(-lp, kind="stable")]
+    keyed = {}
+    for i in order:
+        keyed["merged" if i in merged else f"t{i}"] = float(np.float32(lp[i]))
+    return TopRow(tuple(range(len(keyed))), tuple(keyed.values()), whole=True, rounding=1e-4), list(keyed)
+
+
+def test_a_whole_row_without_shared_texts_is_checked_exactly_even_with_its_default_chain():
+    """llama-cpp-python's defaults (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8) and its
+    repeat penalty 1.1, which counts only the output: nothing at the first token."""
+    from spec.target import target
+
+    top, texts = _whole(ROW)
+    pipeline = LLAMA_SERVER()
+    row, index = completed(top, pipeline)
+    want = np.asarray(target(ROW, pipeline).probs)
+    got = np.asarray(target(row, pipeline).probs)
+    assert np.allclose([got[index[n]] for n in range(len(texts))], [want[int(t[1:])] for t in texts], atol=1e-6)
+
+
+def test_a_whole_row_refuses_a_support_that_reaches_down_to_the_shared_texts_mass():
+    logits = np.r_[[6.0, 5.0, 4.0], np.full(997, -2.0)]
+    merged = set(range(3, 100))  # 97 tokens of one text, which keeps one value: 1.8% of the mass unreported
+    top, _ = _whole(logits, merged)
+    assert 0.01 < 1 - np.exp(top.logprobs).sum() < 0.02
+    completed(top, LLAMA_SERVER(temperature=0.8, top_k=3))  # the cut above the small tokens: decided
+    for k in (0, 5):  # all tokens, or the top 5: tokens 4 and 5 are smaller than the unreported mass
+        with pytest.raises(ValueError, match="the rest of the row can be drawn"):
+            completed(top, LLAMA_SERVER(temperature=1.0, top_k=k, top_p=1.0, min_p=0.0))
+
+
+def test_a_shared_text_holding_much_mass_is_refused():
+    """0.85 of the mass behind one text: tempered, it could be one token outweighing the reported
+    ones or many thin ones that vanish, so vLLM's nucleus after a temperature is not decided."""
+    logits = np.r_[[1.0, 0.9, 0.8], np.zeros(50)]
+    top, _ = _whole(logits, set(range(3, 53)))
+    assert 1 - np.exp(top.logprobs).sum() > 0.8
+    with pytest.raises(ValueError, match="rest"):
+        completed(top, presets.PRESETS["vllm"](temperature=0.3, top_p=0.95))
+
+
+def test_a_penalty_that_counts_the_prompt_is_refused_and_one_that_counts_the_output_is_not():
+    from spec.validator.deployment import validate_deployment
+
+    with pytest.raises(ValueError, match="penalty-shift"):
+        validate_deployment(None, None, ["x"], MLX(temperature=0.7, repetition_penalty=1.2))
+    completed(_whole(ROW)[0], LLAMA_SERVER(repeat_penalty=1.3, presence_penalty=0.5))

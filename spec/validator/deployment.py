@@ -54,6 +54,7 @@ RULED_OUT = ("only the first token after each prompt is checked: no histories, b
 VOCAB_BOUND = 2**19  # the most tokens a served vocabulary is assumed to have (token ids at or above it are refused)
 ROUNDING = 0.05  # how far the reported mass may be off 1 minus the rest (bfloat16 log-probabilities: a few %)
 PREFIX_RULES = (Temperature, TopK, TopP, MinP)  # each keeps a prefix of the tokens in order of probability
+MASKED = -1e20  # a log-probability below it is a masked token's: probability 0 (float64 has it 0 already)
 MATCH = 1e-3  # a drawn token is its text's reported token only if their log-probabilities agree this closely
 
 
@@ -102,7 +103,8 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
     known = np.asarray(top.logprobs, dtype=np.float64)[order]
     if len(set(ids)) != len(ids) or not np.isfinite(known).all() or known.max() > 1e-6 or min(ids) < 0:
         raise ValueError(f"the server's top log-probabilities are not distinct tokens with finite values <= 0: "
-                         f"{dict(zip(top.ids, top.logprobs, strict=False))}")
+                         f"{str(dict(zip(top.ids, top.logprobs, strict=False)))[:200]}")
+    known[known < MASKED] = -np.inf  # a stand-in for -inf (the tables' -1e30), which would set the row's scale
     if max(ids) >= VOCAB_BOUND:
         raise ValueError(f"token id {max(ids)} is beyond the {VOCAB_BOUND:,} tokens this mode assumes a vocabulary has")
     m, least = len(ids), float(np.exp(known[-1]))
@@ -158,15 +160,16 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
                          "on log-probabilities: validate it on exact rows")
     cases = []  # every prompt's row first: a prompt that cannot be checked is refused before any draw
     for prompt in prompts:
-        row, index = next_row(prompt), None
-        if isinstance(row, TopRow):
+        row = top = next_row(prompt)
+        index = None
+        if isinstance(top, TopRow):
             try:
-                row, index = completed(row, pipeline)
+                row, index = completed(top, pipeline)
             except ValueError as e:
                 raise ValueError(f"prompt {prompt!r}: {e}") from None
-        cases.append((prompt, np.asarray(row, dtype=np.float64), index))
+        cases.append((prompt, np.asarray(row, dtype=np.float64), index, top))
     reports = []
-    for prompt, row, index in cases:
+    for prompt, row, index, top in cases:
         tokens = [] if isinstance(prompt, str) else list(prompt)  # what the report shows as the prompt
         outside = len(row) - 1  # a token the server did not report: the last, probability-0 token of the row
 
@@ -178,8 +181,11 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
                                      yields="none", profile=profile, alpha=alpha / len(prompts), seed=seed)
         report.skipped.append(RULED_OUT)
         if index is not None:
-            shown = ", ".join(f"{i}: {token}" for token, i in sorted(index.items(), key=lambda kv: kv[1]))
-            report.notes.append(f"partial row: the server reported its top {len(index)} tokens; the row's "
+            pairs = sorted(index.items(), key=lambda kv: kv[1])
+            shown = ", ".join(f"{i}: {token}" for token, i in pairs[:20]) + (", ..." if len(pairs) > 20 else "")
+            what = (f"every token, by text ({len(index)} texts, numbered in the server's order)" if top.whole
+                    else f"its top {len(index)} tokens")
+            report.notes.append(f"partial row: the server reported {what}; the row's "
                                 f"positions and their token ids: {{{shown}}}; the positions after them stand for "
                                 f"the unreported mass, the last ({outside}) for any other token (probability 0): "
                                 f"a draw there is a token the server did not report, outside the target's support")

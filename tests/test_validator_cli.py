@@ -9,6 +9,7 @@ import json
 import pytest
 from validating import ALPHA_RUN, ROOT, run_cli
 
+from spec import presets
 from spec.validator.__main__ import Progress
 
 
@@ -161,3 +162,14 @@ def test_help_shows_every_default():
     assert len(entries) > 20
     for entry in entries:
         assert "default" in entry, entry
+
+
+@pytest.mark.parametrize("preset", sorted(presets.PRESETS))
+def test_a_factory_is_called_with_the_parameters_the_pipeline_assumes(preset):
+    """With --factory every untyped parameter goes to the factory at the value the spec's pipeline
+    assumes for it: an engine default (Hugging Face's top_k 50, llama-cpp-python's server's
+    repeat_penalty 1.1) passed as its no-op instead made a correct engine fail."""
+    given = {"temperature": 0.7, "top_p": 0.9} if "top_p" in presets.ENGINE_NAMES[preset] else {"temperature": 0.7}
+    assumed = presets.PRESETS[preset](**presets.engine_params(preset, **given))
+    called = presets.PRESETS[preset](**presets.factory_params(preset, **given))
+    assert str(called) == str(assumed)

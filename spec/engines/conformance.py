@@ -236,10 +236,10 @@ def point(parser, chosen: list[Engine], url: str):
     """--endpoint: the one served engine named validates the server at `url` (usage errors exit 2)."""
     from spec.engines import endpoints
 
-    served = {e.preset: e for e in chosen if e.preset in endpoints()}
-    if len(chosen) != 1 or not served:
+    running = {p for p, module in endpoints().items() if hasattr(module, "use")}  # not only a deployment's rows
+    if len(chosen) != 1 or chosen[0].preset not in running:
         parser.error(f"--endpoint validates one served engine: name exactly one of "
-                     f"{', '.join(e.name for e in engines().values() if e.preset in endpoints())} in --engines")
+                     f"{', '.join(e.name for e in engines().values() if e.preset in running)} in --engines")
     module = endpoints()[chosen[0].preset]
     module.use(url)
     try:

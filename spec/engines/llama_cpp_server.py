@@ -16,7 +16,11 @@ as text (token-id prompts are refused: `prompt` is a string); the tokens are rea
 completion's text. Unseeded calls instead put all the call's rows in one table model (after token t,
 row t) and send one request per draw, so the server keeps one model through the call as a
 deployment does (every model load restarts its chain of unseeded seeds). The tokenizer's
-leading-space prefix is switched off with a kv override, so a prompt is exactly the tokens asked for."""
+leading-space prefix is switched off with a kv override, so a prompt is exactly the tokens asked for.
+
+A server you start yourself: `python -m spec.engines.llama_cpp_server FOLDER [PORT]` writes the
+config and prints the command that serves it; `--endpoint URL` then validates it (on this machine:
+the slots' files are written into FOLDER; one validation at a time)."""
 
 from __future__ import annotations
 
@@ -85,36 +89,40 @@ def table_model(path: Path, table: np.ndarray) -> None:
 
 
 class Endpoint:
-    """One llama-cpp-python server with SLOTS row-model aliases and the loop's, started on first use
-    and stopped at exit or by `stop` (spec.engines.served.process.Server)."""
+    """One llama-cpp-python server with SLOTS row-model aliases and the loop's: started on first use
+    and stopped at exit or by `stop` (spec.engines.served.process.Server), or, given `url`, one
+    already running from the config `write_config` wrote (its folder is read from the server)."""
 
-    def __init__(self):
+    def __init__(self, url: str | None = None):
         from spec.tables import scratch
 
-        self.folder = scratch() / "llama-cpp-server"
-        self.folder.mkdir(exist_ok=True)
         self.slots: dict[int, str] = {}  # slot -> digest of the row it holds
         self.rows: dict[str, int] = {}  # digest -> slot
         self.last: set[int] = {0}  # the previous call's slots: the server may have one of them loaded
         self.lock = threading.Lock()
-        table_model(self.path(LOOP), table_llm())
-        row_model(self.path(0), np.zeros(2, dtype=np.float32))  # the model loaded at startup
+        if url is None:
+            self.folder = scratch() / "llama-cpp-server"
+            self.server = process.Server("llama-cpp-python-server", lambda port: write_config(self.folder, port),
+                                         ready="/v1/models", startup=120.0)
+        else:
+            self.server = Running(url.rstrip("/"))
+            self.folder = self.server.folder()
         self.slots[0] = ""
-        self.server = process.Server("llama-cpp-python-server", self._argv, ready="/v1/models", startup=120.0)
         self.url = self.server.url + "/v1/completions"
 
     def path(self, slot) -> Path:
         return self.folder / f"{slot}.gguf"
 
-    def _argv(self, port: int) -> list[str]:
-        model = {"logits_all": True, "n_threads": 1, "n_threads_batch": 1, "n_ctx": 512, "verbose": False,
-                 "kv_overrides": [NO_SPACE_PREFIX]}
-        aliases = [str(s) for s in range(SLOTS)] + [LOOP]
-        config = {"host": "127.0.0.1", "port": port,
-                  "models": [{"model": str(self.path(a)), "model_alias": a} | model for a in aliases]}
-        path = self.folder / "config.json"
-        path.write_text(json.dumps(config))
-        return [sys.executable, "-m", "llama_cpp.server", "--config_file", str(path)]
+    def _own(self):
+        """A running server's slots may have been written by another process since this one's last
+        call (the no-seed check's new processes): then forget what they held, and have the server
+        load the loop's model, so that no slot it has loaded is rewritten under it."""
+        owner = self.folder / "owner"
+        if owner.exists() and owner.read_text() == str(os.getpid()):
+            return
+        request(self.url, {"model": LOOP, "prompt": "t0", "max_tokens": 1})
+        self.slots, self.rows, self.last = {}, {}, set()
+        owner.write_text(str(os.getpid()))
 
     def prepare(self, models: dict) -> dict[str, str]:
         """{digest: alias} for the models of a call ({digest: writer(path)}), each written into a slot
@@ -123,6 +131,7 @@ class Endpoint:
             if len(models) > SLOTS // 2:
                 raise ValueError(f"a call with {len(models)} distinct rows: the server has {SLOTS} slots, "
                                  f"a call may use {SLOTS // 2}")
+            self._own()
             mine = {self.rows[d] for d in models if d in self.rows}
             free = (s for s in range(SLOTS) if s not in self.last and s not in mine)
             for d, writer in models.items():
@@ -152,13 +161,59 @@ class Endpoint:
         self.server.stop()
 
 
+FOLDER = "spec-tables:"  # the config's extra alias naming its folder, so a client finds the slots' files
+
+
+def write_config(folder: Path, port: int = 8080) -> list[str]:
+    """Write the server's config into `folder` (SLOTS row-model aliases, the loop's, and one alias
+    naming the folder; slot 0 and the loop's model written) and return the command that serves it
+    on 127.0.0.1:`port`: this module's own servers, or one you start (`python -m
+    spec.engines.llama_cpp_server FOLDER`) and name with --endpoint."""
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    table_model(folder / f"{LOOP}.gguf", table_llm())
+    row_model(folder / "0.gguf", np.zeros(2, dtype=np.float32))  # the model loaded at startup
+    model = {"logits_all": True, "n_threads": 1, "n_threads_batch": 1, "n_ctx": 512, "verbose": False,
+             "kv_overrides": [NO_SPACE_PREFIX]}
+    aliases = [(str(s), s) for s in range(SLOTS)] + [(LOOP, LOOP), (f"{FOLDER}{folder}", 0)]
+    config = {"host": "127.0.0.1", "port": port,
+              "models": [{"model": str(folder / f"{file}.gguf"), "model_alias": a} | model for a, file in aliases]}
+    (folder / "config.json").write_text(json.dumps(config))
+    return [sys.executable, "-m", "llama_cpp.server", "--config_file", str(folder / "config.json")]
+
+
+class Running:
+    """A server already running at `url` (--endpoint): never started or stopped here."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def folder(self) -> Path:
+        """The folder of its config, from the alias naming it (the server must run on this machine)."""
+        answer = request(self.url + "/v1/models", timeout=30)
+        names = [m.get("id", "") for m in answer.get("data", [])] if isinstance(answer, dict) else []
+        folders = [Path(n.removeprefix(FOLDER)) for n in names if n.startswith(FOLDER)]
+        if not folders or not (folders[0] / "config.json").exists():
+            raise EndpointError(f"{self.url} serves no models from this project's config (an alias {FOLDER}<folder> "
+                                f"whose folder is on this machine): start it with the command `python -m "
+                                f"spec.engines.llama_cpp_server FOLDER` prints")
+        return folders[0]
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self):
+        pass
+
+
 _ENDPOINT: list[Endpoint] = []
+ENDPOINT = "SPEC_LLAMA_CPP_SERVER"  # the environment variable `use` sets, so new processes use the same server
 
 
 def endpoint() -> Endpoint:
     """This process's server (one for every configuration: the sampling parameters are per request)."""
     if not _ENDPOINT or not _ENDPOINT[0].server.alive():
-        _ENDPOINT[:] = [Endpoint()]
+        _ENDPOINT[:] = [Endpoint(os.environ.get(ENDPOINT) or None)]
     return _ENDPOINT[0]
 
 
@@ -166,6 +221,30 @@ def stop():
     """Stop this process's server, if any (it is also stopped at exit)."""
     while _ENDPOINT:
         _ENDPOINT.pop().stop()
+
+
+def use(url: str | None):
+    """Validate the server running at `url` (started from `write_config`'s command, on this machine)
+    instead of starting this process's own; None: start that again."""
+    stop()
+    os.environ.pop(ENDPOINT, None)
+    if url:
+        os.environ[ENDPOINT] = url.rstrip("/")
+
+
+def probe():
+    """Check the endpoint before a run, raising EndpointError with one line: it serves this
+    project's config, returns the tokens asked for, and honours `seed` (the same seed twice gives
+    the same 16 tokens of a flat 64-token row, two seeds differ: a chance of 64^-16 that a correct
+    server fails this)."""
+    flat = np.zeros((16, 64), dtype=np.float32)
+    draws = sampler(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+    first, again, other = (draws.draw(flat, seed=s) for s in (1, 1, 2))
+    if not np.array_equal(first, again):
+        raise EndpointError(f"the server does not honour seed: two requests with one seed returned {first.tolist()} "
+                            f"and {again.tolist()}")
+    if np.array_equal(first, other):
+        raise EndpointError(f"the server ignores seed: two seeds returned the same 16 tokens {first.tolist()}")
 
 
 def _digest(row: np.ndarray) -> str:
@@ -354,3 +433,10 @@ ENGINE = Engine(
                {"temperature": 0.8, "repeat_penalty": 1.3, "presence_penalty": 0.5, "frequency_penalty": 0.2,
                 "logit_bias": {4: 1.5, 6: -INF}}, loop="generate", yields="none"),
     ), generation, rank=9)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3) or sys.argv[1].startswith("-"):
+        sys.exit("usage: python -m spec.engines.llama_cpp_server FOLDER [PORT]: writes the table models' config for a "
+                 "server you start yourself, and prints its command")
+    print(" ".join(write_config(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 8080)))

@@ -162,12 +162,14 @@ def common_params(pipeline: Pipeline) -> dict:
 def factory_params(preset: str, **common) -> dict:
     """Every engine parameter the preset knows, for a factory that requires them all (tiny-llm's
     make_sampler(temp, top_p, top_k) has no defaults): the given common parameters, the others at
-    the preset's disabled value, and the temperature at the preset's default."""
+    the preset's default, which the pipeline assumes for them (Hugging Face's top_k 50, llama.cpp's
+    top_k 40, ...), else its disabled value."""
     preset = canonical(preset)
     params = engine_params(preset, **common)
-    names = ENGINE_NAMES[preset]
+    names, signature = ENGINE_NAMES[preset], inspect.signature(PRESETS[preset]).parameters
     if names["temperature"] not in params:
-        params[names["temperature"]] = inspect.signature(PRESETS[preset]).parameters[names["temperature"]].default
+        params[names["temperature"]] = signature[names["temperature"]].default
     for name, value in DISABLED[preset].items():
-        params.setdefault(names[name], value)
+        default = signature[names[name]].default if names[name] in signature else inspect.Parameter.empty
+        params.setdefault(names[name], value if default is inspect.Parameter.empty else default)
     return params

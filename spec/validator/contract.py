@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from spec.errors import InvalidLogits, InvalidParameter
-from spec.presets import ENGINE_NAMES, canonical
+from spec.presets import ENGINE_NAMES, canonical, engine_defaults
 from spec.target import target
 from spec.transforms import REGISTRY, VOCAB_SIZE
 from spec.validator.cases import Case, rejected_row
@@ -211,10 +211,12 @@ def variants(ctx: Context, caps: Capabilities) -> Capabilities:
     probes = [c for c in ctx.cases if c.probe and not c.batch]
     has = ENGINE_NAMES[canonical(fam.preset)]
     random = any(0 < s.chance < 1 for s in ctx.pipeline.steps)
+    acting = engine_defaults(fam.preset, **base)  # untyped, yet not at its no-op (llama.cpp's top_k 40, ...)
     tried = []
     for label, change, noop in _variant_list(base):
         if not set(change) <= set(has):
             continue
+        noop = noop and not any(has[name] in acting for name in change)  # else the variant changes the setting
         pipes, why = {}, ""
         for c in probes:
             params = {k: (c.rows.shape[1] if v == VOCAB_SIZE else v) for k, v in {**base, **change}.items()}

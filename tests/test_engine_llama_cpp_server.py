@@ -160,3 +160,29 @@ def test_your_deployment_through_every_tokens_log_probability_by_text():
         proxy.close()
     assert not bad.passed and "support" in bad.failures[0].check, str(bad)
 
+
+
+def test_a_server_you_start_yourself_from_the_written_config(tmp_path):
+    """`python -m spec.engines.llama_cpp_server FOLDER PORT` writes the config and prints the
+    command; --endpoint (`use`) finds the folder through the server's aliases, the probe passes, and
+    the rows drawn are the rows written (greedy: each row's argmax)."""
+    import os
+    import subprocess
+    import sys
+
+    from spec.engines.served import process
+
+    printed = subprocess.run([sys.executable, "-m", "spec.engines.llama_cpp_server", str(tmp_path / "mine"), "8123"],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed.split()[1:] == ["-m", "llama_cpp.server", "--config_file", str(tmp_path / "mine" / "config.json")]
+    yours = process.Server("your llama-cpp-python server", lambda port: server.write_config(tmp_path / "mine", port))
+    try:
+        server.use(yours.url)
+        server.probe()
+        greedy = server.sampler(temperature=0.0, repeat_penalty=1.0)
+        x = np.repeat(np.random.default_rng(4).normal(size=(20, 6)).astype(np.float32), 3, axis=0)
+        assert np.array_equal(greedy.draw(x, seed=0), x.argmax(axis=1))
+        assert (tmp_path / "mine" / "owner").read_text() == str(os.getpid())
+    finally:
+        server.use(None)
+        yours.stop()

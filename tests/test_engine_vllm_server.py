@@ -123,3 +123,35 @@ def test_your_deployment_reads_the_served_models_rows_and_catches_a_wrong_temper
     _, colder = server.deployment(url, model, temperature=0.5)
     bad = validate_deployment(next_row, colder, [[5]], vllm_server(temperature=1.0), profile="quick", alpha=1e-6)
     assert not bad[0].passed and bad[0].failures[0].check.startswith("generation: statistics")
+
+
+def test_a_running_server_on_the_grids_table_model(tmp_path):
+    """--endpoint (`use`): the grid's rows run on a server already running (here the module's own,
+    which `write_model` gave the table's digest); its no-seed row needs server starts, so it is
+    skipped; a server on another model is one line. `python -m spec.engines.vllm_server FOLDER`
+    writes the model and prints the command."""
+    import subprocess
+    import sys
+
+    from spec.engines.served.http import EndpointError
+
+    printed = subprocess.run([sys.executable, "-m", "spec.engines.vllm_server", str(tmp_path / "grid"), "8123"],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed.startswith("VLLM_CPU_KVCACHE_SPACE=1 ") and f"--model {tmp_path / 'grid'} " in printed
+    assert (tmp_path / "grid" / server.DIGEST).read_text() == server._digest(TABLE)
+    own = server.endpoint(TABLE)
+    server._ENDPOINT.clear()  # keep it running through use()
+    try:
+        server.use(own.server.url)
+        server.probe()
+        assert not server.restartable() and server.endpoint(TABLE).folder == own.folder
+        row = conformance.check(server.ENGINE, GRID["temperature 0.7 + top-p 0.9"], profile="quick",
+                                alpha=ALPHA_RUN, seed=0)
+        assert row.verdict == "conforms", conformance.markdown([row])
+        assert conformance.check(server.ENGINE, GRID["no seed: temperature 0.7 + top-p 0.9"], profile="quick",
+                                 alpha=ALPHA_RUN, seed=0).verdict == "skipped"
+        with pytest.raises(EndpointError, match="does not serve this table model"):
+            server.endpoint(TABLE[:4])
+    finally:
+        server.use(None)
+        own.stop()

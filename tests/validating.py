@@ -1,8 +1,8 @@
 """What the validator's tests share: the false-alarm rate of one run of a correct sampler, and the CLI.
 
 Every run of a correct sampler in the tests uses alpha = ALPHA_RUN, and there are about 200 such runs
-(202 with every engine extra installed, 179 in CI), so they fail a correct sampler by chance with
-probability below 4.04e-7 (Bonferroni over the runs; the suite's whole budget, 9.94e-7, is in
+(204 with every engine extra installed, 179 in CI), so they fail a correct sampler by chance with
+probability below 4.08e-7 (Bonferroni over the runs; the suite's whole budget, 9.98e-7, is in
 conftest.py). The count, slow tests included:
 - test_validate.py 27: the zoo's 6 correct samplers, mlx-lm at 3 configurations and with its logits
   processors at 4, impl at those 4, 3 seeds x 3 samplers, the Hugging Face processors;
@@ -23,9 +23,10 @@ conftest.py). The count, slow tests included:
   (its grid), and with the npm engines test_engine_transformers_js.py 15 (its grid) and
   test_engine_node_llama_cpp.py 14 (its grid of 10, the no-seed check, the generation loop);
 - the served engines: test_engine_mlx_lm_server.py 4 (three grid rows and a deployment run, in CI; its
-  proxies are broken servers), and with their extras test_engine_vllm_server.py 13 (its grid of 10, 2 more runs, the
-  deployment run) and test_engine_llama_cpp_server.py 10 (its grid of 9, 1 more run):
-about 202 in all. (The samplers that own their generators, test_own_rng.py, have a share of their own.)
+  proxies are broken servers), and with their extras test_engine_vllm_server.py 14 (its grid of 10, 2 more runs, the
+  deployment run, a grid row on a running server) and test_engine_llama_cpp_server.py 11 (its grid of 9, 1 more
+  run, the deployment run):
+about 204 in all. (The samplers that own their generators, test_own_rng.py, have a share of their own.)
 """
 
 import subprocess

@@ -73,6 +73,9 @@ def check(engine: Engine, config: Config, *, profile: str, alpha: float, seed: i
     start = time.perf_counter()
     try:
         pipeline = presets.PRESETS[engine.preset](**config.params)
+        if config.unseeded and not getattr(sys.modules[engine.sampler.__module__], "restartable", lambda: True)():
+            row.verdict, row.check = "skipped", "needs new server processes: --endpoint validates one running server"
+            return row
         if config.unseeded:  # no seed: fresh draws per call, and per new process
             report = unseeded(engine.sampler(**config.params), pipeline, alpha=alpha, seed=seed,
                               fresh=functools.partial(fresh_draw, engine.name, config.params))

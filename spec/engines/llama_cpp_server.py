@@ -105,8 +105,13 @@ class Endpoint:
             self.server = process.Server("llama-cpp-python-server", lambda port: write_config(self.folder, port),
                                          ready="/v1/models", startup=120.0)
         else:
-            self.server = Running(url.rstrip("/"))
-            self.folder = self.server.folder()
+            self.server = process.Running(url)
+            folders = [Path(n.removeprefix(FOLDER)) for n in self.server.models() if n.startswith(FOLDER)]
+            if not folders or not (folders[0] / "config.json").exists():
+                raise EndpointError(f"{self.server.url} serves no models from this project's config (an alias "
+                                    f"{FOLDER}<folder> on this machine): start it with the command that `python -m "
+                                    f"spec.engines.llama_cpp_server FOLDER` prints")
+            self.folder = folders[0]
         self.slots[0] = ""
         self.url = self.server.url + "/v1/completions"
 
@@ -182,32 +187,9 @@ def write_config(folder: Path, port: int = 8080) -> list[str]:
     return [sys.executable, "-m", "llama_cpp.server", "--config_file", str(folder / "config.json")]
 
 
-class Running:
-    """A server already running at `url` (--endpoint): never started or stopped here."""
-
-    def __init__(self, url: str):
-        self.url = url
-
-    def folder(self) -> Path:
-        """The folder of its config, from the alias naming it (the server must run on this machine)."""
-        answer = request(self.url + "/v1/models", timeout=30)
-        names = [m.get("id", "") for m in answer.get("data", [])] if isinstance(answer, dict) else []
-        folders = [Path(n.removeprefix(FOLDER)) for n in names if n.startswith(FOLDER)]
-        if not folders or not (folders[0] / "config.json").exists():
-            raise EndpointError(f"{self.url} serves no models from this project's config (an alias {FOLDER}<folder> "
-                                f"whose folder is on this machine): start it with the command `python -m "
-                                f"spec.engines.llama_cpp_server FOLDER` prints")
-        return folders[0]
-
-    def alive(self) -> bool:
-        return True
-
-    def stop(self):
-        pass
-
-
 _ENDPOINT: list[Endpoint] = []
 ENDPOINT = "SPEC_LLAMA_CPP_SERVER"  # the environment variable `use` sets, so new processes use the same server
+EXACT_ROWS = True  # `spec.validate --endpoint URL` validates a running server on the validator's own rows
 
 
 def endpoint() -> Endpoint:

@@ -56,6 +56,7 @@ ENDPOINT = "SPEC_MLX_LM_SERVER"  # the environment variable `use` sets, so new p
 # two. Without penalties a seed gives the same tokens on any of them; with penalties each server's own
 # prompt cache changes what they see (the completions row's known deviation), as on one server.
 SERVERS = max(1, min(2, os.cpu_count() or 1))
+EXACT_ROWS = True  # `spec.validate --endpoint URL` validates a running server on the validator's own rows
 BATCH = 16  # unseeded requests in flight per server: it decodes up to 32 of them together (--decode-concurrency)
 
 

@@ -19,6 +19,7 @@ serves the no-seed row, whose draws must differ across calls and across new serv
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,19 +44,45 @@ def command(directory: Path, port: int) -> list[str]:
             "--generation-config", "vllm"]
 
 
-class Endpoint:
-    """One vLLM server on the table model of `table` (n <= 64 rows; after token t < n, row t)."""
+ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}  # the server's environment
+DIGEST = "table.sha256"  # beside a table model: the digest of the table it holds
 
-    def __init__(self, table: np.ndarray):
-        from spec.engines.served.process import Server
-        from spec.tables import llama, scratch
+
+def write_model(table: np.ndarray, folder: Path) -> Path:
+    """The table model of `table` in `folder` (spec.tables.llama), with the table's digest beside it."""
+    from spec.tables import llama
+
+    llama.write(table, folder, least_hidden=64)
+    (Path(folder) / DIGEST).write_text(_digest(table))
+    return Path(folder)
+
+
+class Endpoint:
+    """One vLLM server on the table model of `table` (n <= 64 rows; after token t < n, row t):
+    started here, or, given `url`, one already running on a model `write_model` wrote (the grid's:
+    `python -m spec.engines.vllm_server FOLDER` writes it and prints the command)."""
+
+    def __init__(self, table: np.ndarray, url: str | None = None):
+        from spec.engines.served.process import Running, Server
+        from spec.tables import scratch
 
         self.table = np.asarray(table, dtype=np.float32)
         self.digest = _digest(self.table)
-        self.folder = scratch() / f"vllm-server-{self.digest[:16]}"
-        llama.write(self.table, self.folder, least_hidden=64)
-        self.server = Server("vllm-server", lambda port: command(self.folder, port), ready="/v1/models",
-                             startup=900.0, env={"VLLM_CPU_KVCACHE_SPACE": "1"})
+        if url is None:
+            self.folder = write_model(self.table, scratch() / f"vllm-server-{self.digest[:16]}")
+            self.server = Server("vllm-server", lambda port: command(self.folder, port), ready="/v1/models",
+                                 startup=900.0, env=ENV)
+        else:
+            from spec.engines.served.http import EndpointError
+
+            self.server = Running(url)
+            served = [Path(m) for m in self.server.models()]
+            ours = [m for m in served if (m / DIGEST).exists() and (m / DIGEST).read_text() == self.digest]
+            if not ours:
+                raise EndpointError(f"{self.server.url} does not serve this table model (it serves "
+                                    f"{', '.join(map(str, served)) or 'nothing'}): start it with the command that "
+                                    f"`python -m spec.engines.vllm_server FOLDER` prints, on this machine")
+            self.folder = ours[0]
         self.url = self.server.url + "/v1/completions"
         self.width = self.table.shape[1] + SPECIALS
 
@@ -88,12 +115,49 @@ class Endpoint:
 _ENDPOINT: list[Endpoint] = []
 
 
+ENDPOINT = "SPEC_VLLM_SERVER"  # the environment variable `use` sets, so new processes use the same server
+
+
 def endpoint(table: np.ndarray) -> Endpoint:
-    """This process's server for `table`: the running one if it serves it, else a new one (the old stopped)."""
+    """This process's server for `table`: the running one if it serves it, else a new one (the old
+    stopped); with `use(url)`, the server at url, which must serve it."""
     if not _ENDPOINT or _ENDPOINT[0].digest != _digest(table) or not _ENDPOINT[0].server.alive():
         stop()
-        _ENDPOINT.append(Endpoint(table))
+        _ENDPOINT.append(Endpoint(table, os.environ.get(ENDPOINT) or None))
     return _ENDPOINT[0]
+
+
+def use(url: str | None):
+    """Validate the server running at `url` (on the grid's table model: see `Endpoint`) instead of
+    starting this process's own; None: start those again."""
+    stop()
+    os.environ.pop(ENDPOINT, None)
+    if url:
+        os.environ[ENDPOINT] = url.rstrip("/")
+
+
+def restartable() -> bool:
+    """Whether the no-seed check can start new servers (not when validating a running one)."""
+    return not os.environ.get(ENDPOINT)
+
+
+def probe():
+    """Check the endpoint before a run, raising EndpointError with one line: it serves the grid's
+    table model, returns token ids and log-probabilities, and honours `seed` (16 tokens after
+    token 0 at temperature 1: the same seed twice gives the same tokens; two seeds differ, which a
+    correct server fails by chance with probability below 1e-8 on this table)."""
+    from spec.engines.served.http import EndpointError
+
+    server = endpoint(table_llm())
+
+    def draw(seed):
+        return server.complete({"prompt": [0], "max_tokens": 16, "temperature": 1.0, "seed": seed,
+                                "logprobs": -1})[0][0]
+    first, again, other = draw(1), draw(1), draw(2)
+    if first != again:
+        raise EndpointError(f"the server does not honour seed: two requests with seed 1 returned {first} and {again}")
+    if first == other:
+        raise EndpointError(f"the server ignores seed: seeds 1 and 2 returned the same 16 tokens {first}")
 
 
 def stop():
@@ -273,3 +337,12 @@ def deployment(url: str, model: str, **params):
             raise EndpointError(f"{completions}: an answer without token ids: {str(answer)[:200]}") from None
 
     return next_row, draw
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3) or sys.argv[1].startswith("-"):
+        sys.exit("usage: python -m spec.engines.vllm_server FOLDER [PORT]: writes the grid's table model for a server "
+                 "you start yourself, and prints its command")
+    folder = write_model(table_llm(), Path(sys.argv[1]).resolve())
+    print(" ".join([*(f"{k}={v}" for k, v in ENV.items()), *command(folder, int(sys.argv[2]) if len(sys.argv) == 3
+                                                                      else 8000)]))

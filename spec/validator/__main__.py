@@ -347,7 +347,7 @@ def deployment(args, endpoints) -> int:
 
 def endpoint(args, endpoints) -> None:
     """--endpoint: point the served engine of --preset at the URL and validate its sampler factory."""
-    module = _served(endpoints, presets.canonical(args.preset), "use", "--endpoint", "can load the table models",
+    module = _served(endpoints, presets.canonical(args.preset), "EXACT_ROWS", "--endpoint", "can load the table models",
                      args.preset)
     module.use(args.endpoint)
     try:

@@ -108,6 +108,25 @@ class Server:
         self.stop()
 
 
+class Running:
+    """A server already running at `url` (--endpoint): never started or stopped here."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def models(self) -> list[str]:
+        """The model names it serves (GET /v1/models)."""
+        answer = request(self.url + "/v1/models", timeout=30)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        return [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self):
+        pass
+
+
 def stop_all():
     for server in list(RUNNING):
         server.stop()

@@ -244,7 +244,10 @@ def test_an_endpoint_needs_a_served_preset_and_a_url():
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "vllm-server", "--model", "m")
     assert done.returncode == 2 and "--model and --prompt (or --prompt-text) go together" in done.stderr
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm", "--model", "m", "--prompt", "1,2")
-    assert done.returncode == 2 and "reads a deployment's rows (one of: mlx_lm_server, vllm_server)" in done.stderr
+    assert done.returncode == 2 and "reads a deployment's rows (one of: llama_cpp_server, mlx_lm_server, vllm_server)" \
+        in done.stderr
+    done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "vllm-server")  # loads one model per start
+    assert done.returncode == 2 and "can load the table models (one of: llama_cpp_server, mlx_lm_server)" in done.stderr
     done = run_cli("--endpoint", "http://127.0.0.1:1", "--preset", "mlx-lm-server", "--model", "m", "--prompt", "1,2")
     assert done.returncode == 2 and "takes its prompts as text (--prompt-text)" in done.stderr
     done = run_cli("spec.engines.mlx_lm_server:sampler", "--factory", "--preset", "mlx-lm-server", "--param",

@@ -9,15 +9,17 @@
 
 Without --factory, ATTR is the sampler itself; with it, ATTR is called with every engine parameter
 of the preset (mlx-lm: temp, top_p, ..., logit_bias, repetition_penalty, ...) to build the
-sampler. One flag per registered transform, in the common names (--logit-bias 5:-inf,7:2.5 is a
+sampler, an untyped one at the preset's default, which the spec assumes too (Hugging Face: top_k
+50). One flag per registered transform, in the common names (--logit-bias 5:-inf,7:2.5 is a
 mapping); --param NAME=VALUE (repeatable) sets an engine-only parameter of the preset, passed to
 the preset and to the factory (mlx-lm: xtc_threshold=0.2, xtc_special_tokens=1,2,
 repetition_context_size=64; llama.cpp: min_keep, penalty_last_n; version=0.19 for the preset only).
 A server instead of MODULE:ATTR: --endpoint URL --preset <served engine> validates it on exact
-rows (table models the server loads: mlx-lm-server), and with --model NAME --prompt IDS (repeatable)
-a model it already serves, on its own rows (vllm-server: the whole row; mlx-lm-server, which takes
---prompt-text TEXT: its top 11 log-probabilities, where those decide the target;
-spec.validator.deployment); a bad endpoint is a usage problem (exit 2, one line).
+rows (table models the server loads: mlx-lm-server, llama-cpp-server), and with --model NAME
+--prompt IDS (repeatable) a model it already serves, on its own rows (vllm-server: the whole row;
+servers that take --prompt-text TEXT: mlx-lm-server, its top 11 log-probabilities, and
+llama-cpp-server, every token's by text, where those decide the target; spec.validator.deployment);
+a bad endpoint is a usage problem (exit 2, one line).
 Exit 0: conforms; 1: does not conform (the report says why); 2: a usage or import problem, in one
 line. The sampler runs in a child process, so a sampler that ends the process (os._exit) or
 crashes it cannot pass.
@@ -244,16 +246,16 @@ def parse(argv):
                         help="the sampler, or with --factory what builds it (not given with --endpoint)")
     parser.add_argument("--endpoint", metavar="URL",
                         help="validate the OpenAI-compatible server at URL instead, on exact rows: --preset names "
-                             "its kind (a served engine, e.g. mlx-lm-server) and the flags are its request's "
-                             "sampling fields (default: none)")
+                             "its kind (a served engine: mlx-lm-server, llama-cpp-server) and the flags are its "
+                             "request's sampling fields (default: none)")
     parser.add_argument("--model", metavar="NAME",
                         help="with --endpoint: validate the model the server already serves, on its own rows after "
                              "each --prompt (your deployment; default: none, exact rows on table models)")
     parser.add_argument("--prompt", action="append", type=_ids, metavar="IDS",
                         help="with --model: a prompt as token ids, e.g. 1,2,3 (repeatable; default: none)")
     parser.add_argument("--prompt-text", action="append", dest="prompt", metavar="TEXT",
-                        help="with --model: a prompt as text, for a server that takes only text (mlx-lm-server; "
-                             "repeatable; default: none)")
+                        help="with --model: a prompt as text, for a server that takes only text (mlx-lm-server, "
+                             "llama-cpp-server; repeatable; default: none)")
     parser.add_argument("--factory", action="store_true",
                         help="call ATTR with the preset's engine parameters (default: ATTR is the sampler)")
     parser.add_argument("--preset", default=DEFAULT_PRESET,

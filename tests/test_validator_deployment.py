@@ -143,3 +143,44 @@ def test_a_penalty_that_counts_the_prompt_is_refused_and_one_that_counts_the_out
     with pytest.raises(ValueError, match="penalty-shift"):
         validate_deployment(None, None, ["x"], MLX(temperature=0.7, repetition_penalty=1.2))
     completed(_whole(ROW)[0], LLAMA_SERVER(repeat_penalty=1.3, presence_penalty=0.5))
+
+
+def _fake_llama_cpp_python_server(drawn: str, drawn_logprob: float):
+    """A stand-in for llama-cpp-python's server (no extra needed): it lists every token's
+    log-probability by text, three tokens sharing the text "" keeping the last (smallest) value as
+    it does, and answers every draw with the given text and log-probability."""
+    from proxy import Proxy
+
+    values = {"a": -0.05, "b": -3.5, "c": -4.5, "": -9.0}  # "" stands for tokens at -7, -8 and -9
+
+    def reply(body):
+        if body.get("logprobs", 0) > 0:  # next_row: greedy, every token asked for
+            return 200, {"choices": [{"text": "a", "logprobs": {"tokens": ["a"], "token_logprobs": [values["a"]],
+                                                                  "top_logprobs": [values]}}]}
+        return 200, {"choices": [{"text": drawn, "logprobs": {"tokens": [drawn], "token_logprobs": [drawn_logprob],
+                                                               "top_logprobs": [{drawn: drawn_logprob}]}}]}
+    return Proxy("http://127.0.0.1:1", reply=reply)
+
+
+@pytest.mark.parametrize("drawn, logprob, passes", [
+    ("a", -0.05, True),  # greedy draws its token
+    ("b", -3.5, False),  # another listed token
+    ("", -7.0, False),  # an unlisted token whose text is shared: its own value is not the listed one
+])
+def test_llama_cpp_python_draws_are_matched_to_their_text_by_value(drawn, logprob, passes):
+    """Exact (greedy: no statistics): spec/engines/llama_cpp_server.py's deployment against a fake
+    server, through the CLI's path (next_row, completed, validate_deployment)."""
+    from spec.engines import llama_cpp_server
+    from spec.validator.deployment import validate_deployment
+
+    fake = _fake_llama_cpp_python_server(drawn, logprob)
+    try:
+        next_row, draw = llama_cpp_server.deployment(fake.url, "m", temperature=0.0)
+        top = next_row("x")
+        assert top.whole and len(top.ids) == 4 and 1 - np.exp(top.logprobs).sum() > 1e-3  # the rest: -7, -8
+        [report] = validate_deployment(next_row, draw, ["x"], LLAMA_SERVER(temperature=0.0), profile="quick")
+    finally:
+        fake.close()
+    assert report.passed == passes, str(report)
+    if not passes:
+        assert "support" in report.failures[0].check or "greedy" in report.failures[0].check, str(report)

@@ -55,7 +55,11 @@ VOCAB_BOUND = 2**19  # the most tokens a served vocabulary is assumed to have (t
 ROUNDING = 0.05  # how far the reported mass may be off 1 minus the rest (bfloat16 log-probabilities: a few %)
 PREFIX_RULES = (Temperature, TopK, TopP, MinP)  # each keeps a prefix of the tokens in order of probability
 MASKED = -1e20  # a log-probability below it is a masked token's: probability 0 (float64 has it 0 already)
-MATCH = 1e-3  # a drawn token is its text's reported token only if their log-probabilities agree this closely
+# A drawn token is its text's reported token only if their log-probabilities agree this closely: loose
+# enough for the same row computed twice (llama-cpp-python evaluates the prompt's last token alone on a
+# repeated prompt, a quantized model's matmul then rounds differently), and sound at any value, since
+# no reported token within this of the unreported rest may be in the support.
+MATCH = 0.05
 
 
 @dataclass(frozen=True)

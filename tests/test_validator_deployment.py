@@ -128,13 +128,30 @@ def test_a_whole_row_refuses_a_support_that_reaches_down_to_the_shared_texts_mas
 
 
 def test_a_shared_text_holding_much_mass_is_refused():
-    """0.85 of the mass behind one text: tempered, it could be one token outweighing the reported
-    ones or many thin ones that vanish, so vLLM's nucleus after a temperature is not decided."""
+    """0.85 of the mass behind one text: at temperature 0.3 it could be one token outweighing the
+    listed ones, so vLLM's nucleus after the temperature could hold it."""
     logits = np.r_[[1.0, 0.9, 0.8], np.zeros(50)]
     top, _ = _whole(logits, set(range(3, 53)))
     assert 1 - np.exp(top.logprobs).sum() > 0.8
-    with pytest.raises(ValueError, match="rest"):
+    with pytest.raises(ValueError, match="the rest of the row can be drawn"):
         completed(top, presets.PRESETS["vllm"](temperature=0.3, top_p=0.95))
+
+
+def test_a_listed_token_within_match_of_the_rest_is_refused_in_the_support():
+    """Unlisted tokens hold 0.01 in all; a listed token of 0.0105 ranks above them (so the rest is
+    not drawn under top-k 4), but a drawn token is matched to its text by value within MATCH, so an
+    unlisted token of 0.01 could pass for it: refused. With top-k 3 it is outside: decided."""
+    probs = np.array([0.5, 0.3, 0.1695, 0.0105, 1e-6])
+    probs[-1] = 1 - 0.01 - probs[:-1].sum()
+    top = TopRow(tuple(range(5)), tuple(np.log(probs)), whole=True, rounding=1e-4)
+    with pytest.raises(ValueError, match="as small as the unreported rest"):
+        completed(top, LLAMA_SERVER(temperature=1.0, top_k=4, top_p=1.0, min_p=0.0))
+    completed(top, LLAMA_SERVER(temperature=1.0, top_k=3, top_p=1.0, min_p=0.0))
+
+
+def test_listed_mass_above_one_is_refused():
+    with pytest.raises(ValueError, match="more than all of it"):
+        completed(TopRow((0, 1), (np.log(0.7), np.log(0.4)), whole=True, rounding=1e-4), LLAMA_SERVER())
 
 
 def test_a_penalty_that_counts_the_prompt_is_refused_and_one_that_counts_the_output_is_not():
@@ -157,20 +174,26 @@ def _fake_llama_cpp_python_server(drawn: str, drawn_logprob: float):
         if body.get("logprobs", 0) > 0:  # next_row: greedy, every token asked for
             return 200, {"choices": [{"text": "a", "logprobs": {"tokens": ["a"], "token_logprobs": [values["a"]],
                                                                   "top_logprobs": [values]}}]}
+        if drawn is None:  # an end-of-generation token: left out of logprobs
+            return 200, {"choices": [{"text": "", "finish_reason": "stop",
+                                      "logprobs": {"tokens": [], "token_logprobs": [], "top_logprobs": []}}]}
         return 200, {"choices": [{"text": drawn, "logprobs": {"tokens": [drawn], "token_logprobs": [drawn_logprob],
                                                                "top_logprobs": [{drawn: drawn_logprob}]}}]}
-    return Proxy("http://127.0.0.1:1", reply=reply)
+    return Proxy("http://127.0.0.1:1", reply=reply, models=["m"])
 
 
 @pytest.mark.parametrize("drawn, logprob, passes", [
     ("a", -0.05, True),  # greedy draws its token
+    ("a", -0.2, True),  # its value computed again, off by more than MATCH, but larger than any unlisted token
     ("b", -3.5, False),  # another listed token
     ("", -7.0, False),  # an unlisted token whose text is shared: its own value is not the listed one
+    (None, None, False),  # an end-of-generation token, which the server never lists
 ])
 def test_llama_cpp_python_draws_are_matched_to_their_text_by_value(drawn, logprob, passes):
     """Exact (greedy: no statistics): spec/engines/llama_cpp_server.py's deployment against a fake
     server, through the CLI's path (next_row, completed, validate_deployment)."""
     from spec.engines import llama_cpp_server
+    from spec.engines.served.http import EndpointError
     from spec.validator.deployment import validate_deployment
 
     fake = _fake_llama_cpp_python_server(drawn, logprob)
@@ -178,7 +201,10 @@ def test_llama_cpp_python_draws_are_matched_to_their_text_by_value(drawn, logpro
         next_row, draw = llama_cpp_server.deployment(fake.url, "m", temperature=0.0)
         top = next_row("x")
         assert top.whole and len(top.ids) == 4 and 1 - np.exp(top.logprobs).sum() > 1e-3  # the rest: -7, -8
+        # its default repeat_penalty 1.1 counts the output only: nothing to act on at the first token
         [report] = validate_deployment(next_row, draw, ["x"], LLAMA_SERVER(temperature=0.0), profile="quick")
+        with pytest.raises(EndpointError, match="does not serve 'other'"):
+            llama_cpp_server.deployment(fake.url, "other")  # the server would answer with its default model
     finally:
         fake.close()
     assert report.passed == passes, str(report)

@@ -42,9 +42,10 @@ def factories() -> dict:
 
 
 def endpoints() -> dict:
-    """{preset: engine module} for the served engines `python -m spec.validate --endpoint URL --preset P`
-    can point at a running server: on exact rows (a module with `use(url)` and `probe()`), or on
-    the served model's own rows (a module with `deployment(url, model, **params)`)."""
+    """{preset: engine module} for the served engines that can point at a running server: with
+    `use(url)` and `probe()` (`spec.conformance --endpoint`; `spec.validate --endpoint` on exact
+    rows where the module also says EXACT_ROWS), or on the served model's own rows (a module with
+    `deployment(url, model, **params)`)."""
     import sys
     out = {}
     for e in engines().values():

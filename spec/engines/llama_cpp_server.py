@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -106,14 +107,17 @@ class Endpoint:
                                          ready="/v1/models", startup=120.0)
         else:
             self.server = process.Running(url)
-            folders = [Path(n.removeprefix(FOLDER)) for n in self.server.models() if n.startswith(FOLDER)]
-            if not folders or not (folders[0] / "config.json").exists():
-                raise EndpointError(f"{self.server.url} serves no models from this project's config (an alias "
-                                    f"{FOLDER}<folder> on this machine): start it with the command that `python -m "
-                                    f"spec.engines.llama_cpp_server FOLDER` prints")
+            names = self.server.models()
+            folders = [Path(n.removeprefix(FOLDER)) for n in names if n.startswith(FOLDER)]
+            if not folders or not _ours(folders[0], names):
+                raise EndpointError(f"{self.server.url} does not serve this project's config (an alias "
+                                    f"{FOLDER}<folder> whose config.json on this machine names it, and every slot): "
+                                    f"start it with the "
+                                    f"command that `python -m spec.engines.llama_cpp_server FOLDER` prints")
             self.folder = folders[0]
         self.slots[0] = ""
         self.url = self.server.url + "/v1/completions"
+        self.token = uuid.uuid4().hex  # this endpoint's mark on the slots it wrote
 
     def path(self, slot) -> Path:
         return self.folder / f"{slot}.gguf"
@@ -123,11 +127,11 @@ class Endpoint:
         call (the no-seed check's new processes): then forget what they held, and have the server
         load the loop's model, so that no slot it has loaded is rewritten under it."""
         owner = self.folder / "owner"
-        if owner.exists() and owner.read_text() == str(os.getpid()):
+        if owner.exists() and owner.read_text() == self.token:
             return
         request(self.url, {"model": LOOP, "prompt": "t0", "max_tokens": 1})
         self.slots, self.rows, self.last = {}, {}, set()
-        owner.write_text(str(os.getpid()))
+        owner.write_text(self.token)
 
     def prepare(self, models: dict) -> dict[str, str]:
         """{digest: alias} for the models of a call ({digest: writer(path)}), each written into a slot
@@ -167,6 +171,17 @@ class Endpoint:
 
 
 FOLDER = "spec-tables:"  # the config's extra alias naming its folder, so a client finds the slots' files
+
+
+def _ours(folder: Path, names: list[str]) -> bool:
+    """Whether a server listing `names` serves the config `write_config` wrote into `folder`."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        aliases = {m["model_alias"] for m in config["models"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    wanted = {str(s) for s in range(SLOTS)} | {LOOP, f"{FOLDER}{folder}"}
+    return wanted <= aliases and wanted <= set(names)
 
 
 def write_config(folder: Path, port: int = 8080) -> list[str]:
@@ -316,7 +331,8 @@ def deployment(url: str, model: str, **params):
     their own decode to ""). So next_row(text) is a whole TopRow over the texts, numbered in the
     order the server lists them, and draw(text, seed) returns the number of the drawn token's text
     (`logprobs: 0` makes the answer carry it and its log-probability), or -1 when that value is
-    not its text's (another token with the same text: one the server did not report)."""
+    not its text's (another token with the same text: one the server did not report). A `model` the
+    server does not list is refused (it would answer with its default model)."""
     from spec.validator.deployment import MATCH, VOCAB_BOUND, TopRow
 
     completions = url.rstrip("/") + "/v1/completions"
@@ -324,32 +340,53 @@ def deployment(url: str, model: str, **params):
     if fields.get("min_tokens"):  # it bans the model's end token, which the spec's pipeline does not see
         raise ValueError("min_tokens > 0 bans the model's end-of-sequence token, which this mode cannot see: "
                          "validate it on exact rows")
-    texts: dict[str, dict[str, tuple[int, float]]] = {}  # prompt -> {token text: (its number, log-probability)}
+
+    served = process.Running(url).models()
+    if model not in served:  # LlamaProxy would serve an unknown name with its default model
+        raise EndpointError(f"{url} does not serve {model!r} (it serves {', '.join(served[:5]) or 'nothing'}"
+                            f"{', ...' if len(served) > 5 else ''})")
+    rows: dict[str, tuple[dict[str, tuple[int, float]], float]] = {}  # prompt -> ({text: (number, value)}, bound)
 
     def ask(prompt, body):
+        """(drawn text, its log-probability, every listed text's), or None for an end-of-generation
+        token, which the server leaves out of logprobs (`_create_completion` stops before it)."""
         answer = request(completions, body | {"model": model, "prompt": prompt, "max_tokens": 1})
         try:
-            logprobs = answer["choices"][0]["logprobs"]
+            choice = answer["choices"][0]
+            logprobs = choice["logprobs"]
+            if not logprobs["tokens"] and choice.get("finish_reason") == "stop":
+                return None
             return logprobs["tokens"][0], float(logprobs["token_logprobs"][0]), dict(logprobs["top_logprobs"][0])
         except (KeyError, IndexError, TypeError, ValueError):
             raise EndpointError(f"{completions}: an answer without logprobs (the server must run with --logits_all "
                                 f"true): {str(answer)[:200]}") from None
 
     def next_row(prompt):
-        _, _, top = ask(prompt, {"temperature": 0.0, "logprobs": VOCAB_BOUND, "seed": 0})
+        answer = ask(prompt, {"temperature": 0.0, "logprobs": VOCAB_BOUND, "seed": 0})
+        if answer is None:
+            raise EndpointError(f"prompt {prompt!r}: its most likely next token ends the generation, and the server "
+                                f"then lists no log-probabilities: choose a prompt whose next token is text")
         try:
-            texts[prompt] = {text: (i, float(value)) for i, (text, value) in enumerate(top.items())}
+            listed = {text: (i, float(value)) for i, (text, value) in enumerate(answer[2].items())}
         except (TypeError, ValueError):
-            raise EndpointError(f"{completions}: top_logprobs are not numbers: {str(top)[:200]}") from None
-        values = tuple(value for _, value in texts[prompt].values())
-        return TopRow(tuple(range(len(values))), values, whole=True, rounding=ROUNDING)
+            raise EndpointError(f"{completions}: top_logprobs are not numbers: {str(answer[2])[:200]}") from None
+        top = TopRow(tuple(range(len(listed))), tuple(v for _, v in listed.values()), whole=True, rounding=ROUNDING,
+                     names=tuple(listed))
+        rows[prompt] = listed, top.unreported_bound()
+        return top
 
     def draw(prompt, seed):
-        text, logprob, _ = ask(prompt, fields | {"seed": int(seed) % SEEDS, "logprobs": 0})
-        if prompt not in texts:  # the texts' numbers come from next_row
+        """The number of the drawn token's text; -1 for a token the server did not list (its value is
+        not its text's and could be an unlisted one's) or an end-of-generation token (never listed)."""
+        answer = ask(prompt, fields | {"seed": int(seed) % SEEDS, "logprobs": 0})
+        if prompt not in rows:  # the texts' numbers come from next_row
             next_row(prompt)
-        number, reported = texts[prompt].get(text, (-1, None))
-        return number if reported is not None and abs(reported - logprob) <= MATCH else -1
+        listed, bound = rows[prompt]
+        if answer is None or answer[0] not in listed:
+            return -1
+        number, value = listed[answer[0]]
+        unlisted_too_small = answer[1] > np.log(bound) + MATCH  # no unlisted token is that large
+        return number if abs(value - answer[1]) <= MATCH or unlisted_too_small else -1
 
     return next_row, draw
 
@@ -418,7 +455,15 @@ ENGINE = Engine(
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or sys.argv[1].startswith("-"):
-        sys.exit("usage: python -m spec.engines.llama_cpp_server FOLDER [PORT]: writes the table models' config for a "
-                 "server you start yourself, and prints its command")
-    print(" ".join(write_config(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 8080)))
+    import argparse
+
+    parser = argparse.ArgumentParser("python -m spec.engines.llama_cpp_server",
+                                     description="Write the table models' config for a llama-cpp-python server you "
+                                                 "start yourself, and print the command that starts it.")
+    parser.add_argument("folder", type=Path, help="where the config and the table models go")
+    parser.add_argument("port", type=int, nargs="?", default=8080, help="its port on 127.0.0.1 (default: 8080)")
+    args = parser.parse_args()
+    try:
+        print(" ".join(write_config(args.folder, args.port)))
+    except OSError as e:
+        parser.error(f"cannot write {args.folder}: {e.strerror}")

@@ -340,9 +340,16 @@ def deployment(url: str, model: str, **params):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or sys.argv[1].startswith("-"):
-        sys.exit("usage: python -m spec.engines.vllm_server FOLDER [PORT]: writes the grid's table model for a server "
-                 "you start yourself, and prints its command")
-    folder = write_model(table_llm(), Path(sys.argv[1]).resolve())
-    print(" ".join([*(f"{k}={v}" for k, v in ENV.items()), *command(folder, int(sys.argv[2]) if len(sys.argv) == 3
-                                                                      else 8000)]))
+    import argparse
+
+    parser = argparse.ArgumentParser("python -m spec.engines.vllm_server",
+                                     description="Write the grid's table model for a vLLM server you start yourself, "
+                                                 "and print the command that starts it.")
+    parser.add_argument("folder", type=Path, help="where the table model goes")
+    parser.add_argument("port", type=int, nargs="?", default=8000, help="its port on 127.0.0.1 (default: 8000)")
+    args = parser.parse_args()
+    try:
+        folder = write_model(table_llm(), args.folder.resolve())
+    except OSError as e:
+        parser.error(f"cannot write {args.folder}: {e.strerror}")
+    print(" ".join([*(f"{k}={v}" for k, v in ENV.items()), *command(folder, args.port)]))

@@ -311,8 +311,8 @@ def _ids(text: str) -> list[int]:
 def _served(endpoints, preset: str, capability: str, flag: str, does: str, given: str):
     """The served engine module of `preset` that has `capability`, or a Usage naming those that do."""
     module = (endpoints or {}).get(preset)
-    if module is None or not hasattr(module, capability):
-        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if hasattr(m, capability))) or "none"
+    if module is None or not getattr(module, capability, False):
+        served = ", ".join(sorted(p for p, m in (endpoints or {}).items() if getattr(m, capability, False))) or "none"
         raise Usage(f"{flag} needs --preset naming a served engine that {does} (one of: {served}), not {given!r}")
     return module
 
@@ -320,6 +320,7 @@ def _served(endpoints, preset: str, capability: str, flag: str, does: str, given
 def deployment(args, endpoints) -> int:
     """--endpoint URL --model NAME --prompt IDS (or --prompt-text TEXT): the served model's own rows
     (spec.validator.deployment)."""
+    from spec.engines.served.http import EndpointError
     from spec.validator.deployment import validate_deployment
 
     preset = presets.canonical(args.preset)
@@ -338,7 +339,7 @@ def deployment(args, endpoints) -> int:
     try:
         reports = validate_deployment(next_row, draw, args.prompt, pipeline, profile=args.profile, alpha=args.alpha,
                                       seed=args.seed, name=f"{args.model} at {args.endpoint}")
-    except ValueError as e:
+    except (ValueError, EndpointError) as e:  # a prompt that cannot be checked, an endpoint that fails mid-run
         raise Usage(str(e)) from None
     for report in reports:
         print(report, flush=True)

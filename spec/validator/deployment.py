@@ -32,8 +32,9 @@ is refused with the reason. A drawn token outside the reported ones is then a de
 A server that reports every token but keys them by text (llama-cpp-python: tokens whose texts
 coincide, such as byte pieces that are not UTF-8 on their own, keep one value) gives a `whole`
 TopRow: the unreported tokens are then not below the reported ones but anywhere, each holding at
-most the unreported mass, so they are laid out as one token of that mass (the most it can take
-after a temperature) or spread thin, and no reported token that small may be in the support."""
+most the unreported mass, so they are laid out as one token of that mass (its extreme after a
+temperature below 1) or spread thin (its extreme above 1), and no reported token that small may be
+in the support."""
 
 from __future__ import annotations
 
@@ -67,13 +68,19 @@ class TopRow:
     """What a server reports after a prompt when it cannot give the whole row: the log-probabilities
     of its top tokens (over the whole vocabulary), by token id. whole: it was asked for every token,
     but tokens sharing an id kept one value (ids stand for texts): a drawn token is that id only if
-    its own log-probability is within MATCH of the reported one. rounding: how far the reported mass
-    may be off 1 minus the unreported rest."""
+    its own log-probability is within MATCH of the reported one, or larger than any unreported token
+    can be (`unreported_bound`). rounding: how far the reported mass may be off 1 minus the
+    unreported rest. names: what each id stands for (the texts), for the report."""
 
     ids: tuple[int, ...]
     logprobs: tuple[float, ...]
     whole: bool = False
     rounding: float = ROUNDING
+    names: tuple[str, ...] | None = None
+
+    def unreported_bound(self) -> float:
+        """The most probability one unreported token can hold (whole rows: all of the rest)."""
+        return max(1.0 - float(np.exp(np.asarray(self.logprobs, dtype=np.float64)).sum()), 0.0) + self.rounding
 
 
 def _idle(step) -> bool:
@@ -98,8 +105,9 @@ def _refuse_order(pipeline):
 
 def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
     """(row, index): a whole row standing for `top` (its tokens by decreasing log-probability, then
-    the unreported mass as tokens each below the least reported one, then tokens of probability 0,
-    the last standing for anything else) and the row position of each reported token id.
+    the unreported mass as tokens each below the least reported one, or for a whole row as one
+    token of it, then tokens of probability 0, the last standing for anything else) and the row
+    position of each reported token id.
     ValueError, with the reason, where the pipeline's target could depend on what is unreported."""
     _refuse_order(pipeline)
     order = np.argsort(-np.asarray(top.logprobs, dtype=np.float64), kind="stable")
@@ -113,6 +121,9 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
         raise ValueError(f"token id {max(ids)} is beyond the {VOCAB_BOUND:,} tokens this mode assumes a vocabulary has")
     m, least = len(ids), float(np.exp(known[-1]))
     estimate = 1.0 - float(np.exp(known).sum())
+    if estimate < -top.rounding:
+        raise ValueError(f"the server's log-probabilities hold {1 - estimate:.6g} of the mass, more than all of it "
+                         f"(beyond a rounding of {top.rounding:g}): they are not one distribution")
     rests = (max(estimate - top.rounding, 1e-12), max(estimate + top.rounding, 2e-12))
     shown = (f"the server reports {m} token texts, {1 - max(estimate, 0):.6g} of the mass (tokens sharing a text "
              f"keep one value)" if top.whole else
@@ -138,7 +149,7 @@ def completed(top: TopRow, pipeline) -> tuple[np.ndarray, dict[int, int]]:
                              f"next token is more certain, can be checked)")
         # reported tokens an unreported one may reach: those tied with the least (top-k), or for a whole row
         # any as small as the rest (with MATCH's margin: a drawn token is matched to its text by value)
-        small = np.exp(known) <= rests[1] * np.exp(2 * MATCH) if top.whole else known == known[-1]
+        small = np.exp(known) <= top.unreported_bound() * np.exp(2 * MATCH) if top.whole else known == known[-1]
         if (least > 0 or top.whole) and (probs[:m][small].any() or boundary[:m][small].any()):
             raise ValueError(f"{shown}, and under these settings " + (
                 "a token as small as the unreported rest can be drawn: an unreported token may be as large "
@@ -186,11 +197,13 @@ def validate_deployment(next_row: Callable, draw: Callable, prompts: list, pipel
         report.skipped.append(RULED_OUT)
         if index is not None:
             pairs = sorted(index.items(), key=lambda kv: kv[1])
-            shown = ", ".join(f"{i}: {token}" for token, i in pairs[:20]) + (", ..." if len(pairs) > 20 else "")
+            names = dict(zip(top.ids, top.names, strict=True)) if top.names else {}
+            shown = ", ".join(f"{i}: {names[token]!r}" if names else f"{i}: {token}" for token, i in pairs[:20])
+            shown += ", ..." if len(pairs) > 20 else ""
             what = (f"every token, by text ({len(index)} texts, numbered in the server's order)" if top.whole
                     else f"its top {len(index)} tokens")
             report.notes.append(f"partial row: the server reported {what}; the row's "
-                                f"positions and their token ids: {{{shown}}}; the positions after them stand for "
+                                f"positions and their tokens: {{{shown}}}; the positions after them stand for "
                                 f"the unreported mass, the last ({outside}) for any other token (probability 0): "
                                 f"a draw there is a token the server did not report, outside the target's support")
         reports.append(report)

@@ -18,9 +18,8 @@ row t) and send one request per draw, so the server keeps one model through the 
 deployment does (every model load restarts its chain of unseeded seeds). The tokenizer's
 leading-space prefix is switched off with a kv override, so a prompt is exactly the tokens asked for.
 
-A server you start yourself: `python -m spec.engines.llama_cpp_server FOLDER [PORT]` writes the
-config and prints the command that serves it; `--endpoint URL` then validates it (on this machine:
-the slots' files are written into FOLDER; one validation at a time)."""
+A server you start yourself: `python -m spec.engines.llama_cpp_server FOLDER [PORT]` writes its config
+and prints its command; `--endpoint URL` validates it (on this machine; one validation at a time)."""
 
 from __future__ import annotations
 
@@ -322,17 +321,12 @@ ROUNDING = 1e-4  # its log-probabilities are float32 (`Llama.logits_to_logprobs`
 
 
 def deployment(url: str, model: str, **params):
-    """(next_row, draw) for `spec.validator.deployment` on a llama-cpp-python server already serving
-    `model` at `url` (started with `--logits_all true`: its logprobs need it). Its answers carry no
-    token ids: `top_logprobs` maps each token's text to its log-probability, and asked for more
-    than the vocabulary (`logprobs` = VOCAB_BOUND) it lists every token of the model's
-    log-softmax (llama_cpp/llama.py `Llama._create_completion`, 0.3.36: the raw scores, before the
-    sampler chain), but tokens whose texts coincide keep one value (bytes that are not UTF-8 on
-    their own decode to ""). So next_row(text) is a whole TopRow over the texts, numbered in the
-    order the server lists them, and draw(text, seed) returns the number of the drawn token's text
-    (`logprobs: 0` makes the answer carry it and its log-probability), or -1 when that value is
-    not its text's (another token with the same text: one the server did not report). A `model` the
-    server does not list is refused (it would answer with its default model)."""
+    """(next_row, draw) for `spec.validator.deployment` on a llama-cpp-python server serving `model`
+    at `url` (with `--logits_all true`). No token ids: asked for `logprobs` beyond the vocabulary it
+    lists every token's log-probability (the raw scores' log-softmax: llama_cpp/llama.py
+    `Llama._create_completion`, 0.3.36) by text, texts that coincide keeping one value: next_row is
+    a whole TopRow over the texts, numbered in the server's order; draw (`logprobs: 0`) returns the
+    drawn text's number, or -1 for a token it did not list. An unlisted `model` is refused."""
     from spec.validator.deployment import MATCH, VOCAB_BOUND, TopRow
 
     completions = url.rstrip("/") + "/v1/completions"
@@ -348,8 +342,7 @@ def deployment(url: str, model: str, **params):
     rows: dict[str, tuple[dict[str, tuple[int, float]], float]] = {}  # prompt -> ({text: (number, value)}, bound)
 
     def ask(prompt, body):
-        """(drawn text, its log-probability, every listed text's), or None for an end-of-generation
-        token, which the server leaves out of logprobs (`_create_completion` stops before it)."""
+        """(drawn text, its log-probability, all listed), or None for an end token (never in logprobs)."""
         answer = request(completions, body | {"model": model, "prompt": prompt, "max_tokens": 1})
         try:
             choice = answer["choices"][0]
@@ -376,8 +369,7 @@ def deployment(url: str, model: str, **params):
         return top
 
     def draw(prompt, seed):
-        """The number of the drawn token's text; -1 for a token the server did not list (its value is
-        not its text's and could be an unlisted one's) or an end-of-generation token (never listed)."""
+        """The drawn text's number; -1 for an unlisted token (its value is not its text's) or an end token."""
         answer = ask(prompt, fields | {"seed": int(seed) % SEEDS, "logprobs": 0})
         if prompt not in rows:  # the texts' numbers come from next_row
             next_row(prompt)
@@ -455,15 +447,4 @@ ENGINE = Engine(
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser("python -m spec.engines.llama_cpp_server",
-                                     description="Write the table models' config for a llama-cpp-python server you "
-                                                 "start yourself, and print the command that starts it.")
-    parser.add_argument("folder", type=Path, help="where the config and the table models go")
-    parser.add_argument("port", type=int, nargs="?", default=8080, help="its port on 127.0.0.1 (default: 8080)")
-    args = parser.parse_args()
-    try:
-        print(" ".join(write_config(args.folder, args.port)))
-    except OSError as e:
-        parser.error(f"cannot write {args.folder}: {e.strerror}")
+    process.config_cli("python -m spec.engines.llama_cpp_server", "the table models' config", 8080, write_config)

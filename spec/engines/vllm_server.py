@@ -340,16 +340,7 @@ def deployment(url: str, model: str, **params):
 
 
 if __name__ == "__main__":
-    import argparse
+    from spec.engines.served.process import config_cli
 
-    parser = argparse.ArgumentParser("python -m spec.engines.vllm_server",
-                                     description="Write the grid's table model for a vLLM server you start yourself, "
-                                                 "and print the command that starts it.")
-    parser.add_argument("folder", type=Path, help="where the table model goes")
-    parser.add_argument("port", type=int, nargs="?", default=8000, help="its port on 127.0.0.1 (default: 8000)")
-    args = parser.parse_args()
-    try:
-        folder = write_model(table_llm(), args.folder.resolve())
-    except OSError as e:
-        parser.error(f"cannot write {args.folder}: {e.strerror}")
-    print(" ".join([*(f"{k}={v}" for k, v in ENV.items()), *command(folder, args.port)]))
+    config_cli("python -m spec.engines.vllm_server", "the grid's table model", 8000, lambda folder, port: [
+        *(f"{k}={v}" for k, v in ENV.items()), *command(write_model(table_llm(), folder.resolve()), port)])

@@ -320,7 +320,6 @@ def _served(endpoints, preset: str, capability: str, flag: str, does: str, given
 def deployment(args, endpoints) -> int:
     """--endpoint URL --model NAME --prompt IDS (or --prompt-text TEXT): the served model's own rows
     (spec.validator.deployment)."""
-    from spec.engines.served.http import EndpointError
     from spec.validator.deployment import validate_deployment
 
     preset = presets.canonical(args.preset)
@@ -339,7 +338,7 @@ def deployment(args, endpoints) -> int:
     try:
         reports = validate_deployment(next_row, draw, args.prompt, pipeline, profile=args.profile, alpha=args.alpha,
                                       seed=args.seed, name=f"{args.model} at {args.endpoint}")
-    except (ValueError, EndpointError) as e:  # a prompt that cannot be checked, an endpoint that fails mid-run
+    except (ValueError, RuntimeError) as e:  # a prompt that cannot be checked, an EndpointError mid-run
         raise Usage(str(e)) from None
     for report in reports:
         print(report, flush=True)

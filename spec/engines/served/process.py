@@ -127,6 +127,22 @@ class Running:
         pass
 
 
+def config_cli(prog: str, what: str, port: int, write: Callable[[Path, int], list[str]]):
+    """The command line of an engine module that writes `what` for a server you start yourself
+    (write(folder, port) -> the server's command) and prints the command, for --endpoint."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog, description=f"Write {what} for a server you start yourself, and print "
+                                                       "the command that starts it.")
+    parser.add_argument("folder", type=Path, help="where it goes")
+    parser.add_argument("port", type=int, nargs="?", default=port, help=f"its port on 127.0.0.1 (default: {port})")
+    args = parser.parse_args()
+    try:
+        print(" ".join(write(args.folder, args.port)))
+    except OSError as e:
+        parser.error(f"cannot write {args.folder}: {e.strerror}")
+
+
 def stop_all():
     for server in list(RUNNING):
         server.stop()
